@@ -1,0 +1,99 @@
+"""blazen: a pure-Python, asyncio, event-driven workflow engine.
+
+Steps receive the events their ``ev`` annotation names and return new ones; a run
+starts with a ``StartEvent`` and ends at the first ``StopEvent``. Every step of a run
+shares one ``Context``; runs can be paused to a ``WorkflowSnapshot`` and, with a
+checkpoint store, survive the death of their process.
+"""
+
+from __future__ import annotations
+
+from blazen.context import Context as Context
+from blazen.errors import (
+    ContextError as ContextError,
+)
+from blazen.errors import (
+    SessionPauseError as SessionPauseError,
+)
+from blazen.errors import (
+    SnapshotError as SnapshotError,
+)
+from blazen.errors import (
+    StepError as StepError,
+)
+from blazen.errors import (
+    StoreConflictError as StoreConflictError,
+)
+from blazen.errors import (
+    StoreError as StoreError,
+)
+from blazen.errors import (
+    UnroutableEventError as UnroutableEventError,
+)
+from blazen.errors import (
+    WorkflowError as WorkflowError,
+)
+from blazen.errors import (
+    WorkflowTimeoutError as WorkflowTimeoutError,
+)
+from blazen.errors import (
+    WorkflowValidationError as WorkflowValidationError,
+)
+from blazen.events import Event as Event
+from blazen.events import InputRequestEvent as InputRequestEvent
+from blazen.events import InputResponseEvent as InputResponseEvent
+from blazen.events import StartEvent as StartEvent
+from blazen.events import StopEvent as StopEvent
+from blazen.handler import WorkflowHandler as WorkflowHandler
+#TMP from blazen.snapshot import SerializedEvent as SerializedEvent
+#TMP from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
+from blazen.state import BlazenState as BlazenState
+from blazen.state import CallbackFieldStore as CallbackFieldStore
+from blazen.state import FieldStore as FieldStore
+from blazen.step import step as step
+from blazen.values import StateValue as StateValue
+from blazen.workflow import Workflow as Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlazenState",
+    "CallbackFieldStore",
+    "Context",
+    "ContextError",
+    "Event",
+    "FieldStore",
+    "InputRequestEvent",
+    "InputResponseEvent",
+#TMP    "SerializedEvent",
+    "SessionPauseError",
+    "SnapshotError",
+    "StartEvent",
+    "StateValue",
+    "StepError",
+    "StopEvent",
+    "StoreConflictError",
+    "StoreError",
+    "UnroutableEventError",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowHandler",
+#TMP    "WorkflowSnapshot",
+    "WorkflowTimeoutError",
+    "WorkflowValidationError",
+    "step",
+]
+
+
+def _fix_module_names() -> None:
+    """Show public classes and functions as ``blazen.X`` (only objects defined here)."""
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("blazen.") and isinstance(obj, type | type(_fix_module_names)):
+            try:
+                obj.__module__ = "blazen"
+            except (AttributeError, TypeError):
+                pass
+
+
+_fix_module_names()

@@ -1,0 +1,42 @@
+"""Calling one step: async or in a worker thread, with its timeout and retries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from blazen.errors import WorkflowTimeoutError
+from blazen.events import Event
+from blazen.step import StepSpec
+
+__all__ = ["invoke"]
+
+
+async def invoke(spec: StepSpec, ctx: Any, event: Event) -> Any:
+    """Run ``spec`` on ``event``; retry failures ``spec.retries`` times, then re-raise."""
+    attempt = 0
+    while True:
+        try:
+            return await _once(spec, ctx, event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if attempt >= spec.retries:
+                raise
+            attempt += 1
+            if spec.retry_delay:
+                await asyncio.sleep(spec.retry_delay)
+
+
+async def _once(spec: StepSpec, ctx: Any, event: Event) -> Any:
+    if spec.timeout is None:
+        if spec.is_async:
+            return await spec.fn(ctx, event)
+        return await asyncio.to_thread(spec.fn, ctx, event)
+    call = spec.fn(ctx, event) if spec.is_async else asyncio.to_thread(spec.fn, ctx, event)
+    try:
+        return await asyncio.wait_for(call, spec.timeout)
+    except asyncio.TimeoutError:
+        raise WorkflowTimeoutError(
+            f"step {spec.name!r} did not finish within {spec.timeout} s"
+        ) from None

@@ -1,0 +1,366 @@
+"""``Context``: the key-value store shared by every step of one run.
+
+Values are kept in their storage tier: JSON-compatible data as a private copy, ``bytes``
+as is (never copied), picklable objects as ``StateValue.Native`` pickle bytes, and
+everything else as a live reference in the session namespace.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from blazen._namespaces import SessionNamespace, StateNamespace
+from blazen.errors import ContextError, WorkflowError
+from blazen.events import Event
+from blazen.state import META_SUFFIX, BlazenState, meta_record, meta_sets, rebuild
+from blazen.values import (
+    NotJsonError,
+    StateValue,
+    json_copy,
+    native_dumps,
+)
+
+__all__ = ["Context", "RunPort", "StepCall", "current_step"]
+
+_NativeValue = StateValue.Native
+_JsonValue = StateValue.Json
+_BytesValue = StateValue.Bytes
+_MISSING: Any = object()
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+class StepCall:
+    """One execution of a step: its name, and the deliveries it emitted (durable runs only)."""
+
+    __slots__ = ("emitted", "step")
+
+    def __init__(self, step: str, emitted: list[Any] | None = None) -> None:
+        self.step = step
+        self.emitted = emitted
+
+
+current_step: ContextVar[StepCall | None] = ContextVar("blazen_current_step", default=None)
+
+
+class RunPort(Protocol):
+    """What a Context needs from the run that owns it."""
+
+    def route_from_step(self, event: Event, call: StepCall) -> None: ...
+
+    def publish(self, event: Event) -> None: ...
+
+
+_LIVE: Any = object()
+
+
+def _encode(key: str, value: Any) -> Any:
+    """The stored form of ``value``: JSON copy, bytes, Native, or ``_LIVE`` (keep by reference)."""
+    if isinstance(value, StateValue):
+        if isinstance(value, _JsonValue):
+            return json_copy(value.value)
+        return value.data if isinstance(value, _BytesValue) else value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    try:
+        return json_copy(value)
+    except (NotJsonError, RecursionError):
+        pass
+    try:
+        return _NativeValue(native_dumps(value))
+    except Exception:
+        return _LIVE
+
+
+def _same(old: Any, new: Any) -> bool:
+    if type(new) is _NativeValue:
+        return bool(old.data == new.data)
+    try:
+        return bool(old == new)
+    except Exception:
+        return False
+
+
+def _bad_key(key: object) -> ContextError:
+    return ContextError(f"context keys must be str, not {type(key).__name__} ({key!r})")
+
+
+class Context:
+    """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
+
+    __slots__ = ("_collected", "_data", "_dirty", "_port", "_run_id", "_session", "session",
+                 "state")
+
+    def __init__(self, run_id: str, port: RunPort | None = None) -> None:
+        self._run_id = run_id
+        self._port = port
+        self._data: dict[str, Any] = {}
+        self._session: dict[str, Any] = {}
+        self._dirty: set[str] | None = None
+        self._collected: dict[str, list[Event]] = {}
+        self.state = StateNamespace(self)
+        self.session = SessionNamespace(self._session)
+
+    # -- run identity and routing -------------------------------------------------------
+    def run_id(self) -> str:
+        """The run's id: a UUID, unique per run and kept across pause and resume."""
+        return self._run_id
+
+    def send_event(self, event: Event) -> None:
+        """Route ``event`` now, as if the current step had returned it."""
+        if not isinstance(event, Event):
+            raise ContextError(f"send_event needs an Event, not {type(event).__name__}")
+        call = current_step.get()
+        if call is None or self._port is None:
+            raise WorkflowError("ctx.send_event can only be called from inside a running step")
+        self._port.route_from_step(event, call)
+
+    def write_event_to_stream(self, event: Event) -> None:
+        """Publish ``event`` to ``handler.stream_events()``; it is not routed to steps."""
+        if not isinstance(event, Event):
+            raise ContextError(f"write_event_to_stream needs an Event, not {type(event).__name__}")
+        if self._port is None:
+            raise WorkflowError("this context is not attached to a running workflow")
+        self._port.publish(event)
+
+    def collect_events(self, event: Event, expected: Sequence[type[Event] | str]) -> list[Any] | None:
+        """Buffer ``event``; once one of each ``expected`` type is there, return them in order."""
+        names = [e if isinstance(e, str) else e.event_type for e in expected]
+        if event.event_type not in names:
+            raise ContextError(
+                f"collect_events got a {event.event_type!r} event but expects {names}"
+            )
+        self._collected.setdefault(event.event_type, []).append(event)
+        self._mark("__collected__")
+        need: dict[str, int] = {}
+        for n in names:
+            need[n] = need.get(n, 0) + 1
+        if any(len(self._collected.get(n, ())) < c for n, c in need.items()):
+            return None
+        taken = {n: self._collected[n][:c] for n, c in need.items()}
+        for n, c in need.items():
+            rest = self._collected[n][c:]
+            if rest:
+                self._collected[n] = rest
+            else:
+                del self._collected[n]
+        return [taken[n].pop(0) for n in names]
+
+    # -- values --------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` in its best tier (Bytes, Json, Native pickle, or live session)."""
+        if type(key) is not str:
+            raise _bad_key(key)
+        t = type(value)
+        if (
+            t is str
+            or t is bool
+            or value is None
+            or t is bytes
+            or (t is int and _INT_MIN <= value <= _INT_MAX)
+            or (t is float and value - value == 0.0)  # finite floats only
+        ):
+            self._data[key] = value
+        else:
+            self._set_slow(key, value)
+            return
+        if self._session and key in self._session:
+            del self._session[key]
+        if self._dirty is not None:
+            self._dirty.add(key)
+
+    def _set_slow(self, key: str, value: Any) -> None:
+        if isinstance(value, BlazenState):
+            self._set_state_object(key, value)
+            return
+        stored = _encode(key, value)
+        if stored is _LIVE:
+            self._put_live(key, value)
+        else:
+            self._put(key, stored)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key`` as its original type (a fresh copy), or ``default``."""
+        v = self._data.get(key, _MISSING)
+        if v is _MISSING:
+            if type(key) is not str:
+                raise _bad_key(key)
+            if key in self._session:
+                return self._session[key]
+            if key + META_SUFFIX in self._data:
+                return self._get_state_object(key)
+            return default
+        t = type(v)
+        if t is str or t is int or t is bytes or t is bool or t is float or v is None:
+            return v
+        if t is _NativeValue:
+            return pickle.loads(v.data)
+        return json_copy(v)
+
+    def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        """Store raw binary data; ``bytes`` are kept without a copy."""
+        if type(key) is not str:
+            raise _bad_key(key)
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise ContextError(
+                    f"set_bytes({key!r}) needs bytes, bytearray or memoryview, "
+                    f"not {type(data).__name__}"
+                )
+            data = bytes(data)
+        self._put(key, data)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The bytes stored under ``key`` (no copy), ``None`` if absent; error if not bytes."""
+        v = self._data.get(key, _MISSING)
+        if v is _MISSING:
+            if type(key) is not str:
+                raise _bad_key(key)
+            return None
+        if type(v) is not bytes:
+            raise ContextError(f"context key {key!r} holds {self._kind(v)} data, not bytes")
+        return v
+
+    def set_value(self, key: str, value: StateValue) -> None:
+        """Store a ``StateValue`` exactly (a Native value's bytes are kept as they are)."""
+        if type(key) is not str:
+            raise _bad_key(key)
+        if isinstance(value, _JsonValue):
+            self._put(key, json_copy(value.value))
+        elif isinstance(value, _BytesValue):
+            self._put(key, value.data)
+        elif isinstance(value, _NativeValue):
+            self._put(key, value)
+        else:
+            raise ContextError(
+                f"set_value({key!r}) needs a StateValue, not {type(value).__name__}"
+            )
+
+    def get_value(self, key: str) -> StateValue | None:
+        """The stored ``StateValue`` (Native values are not unpickled), ``None`` if absent."""
+        if type(key) is not str:
+            raise _bad_key(key)
+        v = self._data.get(key, _MISSING)
+        if v is _MISSING:
+            return None
+        return self._as_state_value(v, copy=True)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` from the context (persisted values and live references)."""
+        if type(key) is not str:
+            raise _bad_key(key)
+        record = self._data.get(key + META_SUFFIX)
+        if isinstance(record, dict):
+            for name in (*record.get("fields", []), "__blazen_meta__"):
+                self._remove(f"{key}.{name}")
+        self._remove(key)
+        self._session.pop(key, None)
+
+    def keys(self) -> list[str]:
+        """Keys of persisted values (``BlazenState`` objects appear under their own key)."""
+        return list(self._iter_keys())
+
+    # -- async aliases -------------------------------------------------------------------
+    async def aset(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.get(key, default)
+
+    async def aset_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        self.set_bytes(key, data)
+
+    async def aget_bytes(self, key: str) -> bytes | None:
+        return self.get_bytes(key)
+
+    async def aset_value(self, key: str, value: StateValue) -> None:
+        self.set_value(key, value)
+
+    async def aget_value(self, key: str) -> StateValue | None:
+        return self.get_value(key)
+
+    async def asend_event(self, event: Event) -> None:
+        self.send_event(event)
+
+    async def awrite_event_to_stream(self, event: Event) -> None:
+        self.write_event_to_stream(event)
+
+    # -- internals used by the namespaces and the runtime --------------------------------
+    def _put(self, key: str, stored: Any) -> None:
+        self._data[key] = stored
+        if self._session and key in self._session:
+            del self._session[key]
+        if self._dirty is not None:
+            self._dirty.add(key)
+
+    def _put_live(self, key: str, value: Any) -> None:
+        self._remove(key)
+        self._session[key] = value
+
+    def _remove(self, key: str) -> None:
+        if self._data.pop(key, _MISSING) is not _MISSING and self._dirty is not None:
+            self._dirty.add(key)
+
+    def _mark(self, key: str) -> None:
+        if self._dirty is not None:
+            self._dirty.add(key)
+
+    def _has(self, key: str) -> bool:
+        return key in self._data or key + META_SUFFIX in self._data
+
+    def _iter_keys(self) -> Iterator[str]:
+        for k in self._data:
+            if k.endswith(META_SUFFIX):
+                yield k[: -len(META_SUFFIX)]
+            elif not self._is_state_field(k):
+                yield k
+
+    def _is_state_field(self, key: str) -> bool:
+        head, dot, _ = key.rpartition(".")
+        return bool(dot) and head + META_SUFFIX in self._data
+
+    @staticmethod
+    def _kind(v: Any) -> str:
+        t = type(v)
+        return "bytes" if t is bytes else "native" if t is _NativeValue else "json"
+
+    @staticmethod
+    def _as_state_value(v: Any, *, copy: bool) -> StateValue:
+        t = type(v)
+        if t is bytes:
+            return _BytesValue(v)
+        if t is _NativeValue:
+            return v  # type: ignore[no-any-return]
+        sv = object.__new__(_JsonValue)
+        object.__setattr__(sv, "value", json_copy(v) if copy else v)
+        return sv
+
+    def _set_state_object(self, key: str, obj: BlazenState) -> None:
+        """Store each field as ``"<key>.<field>"``; unchanged fields are not rewritten."""
+        record = meta_record(obj)
+        _, store_by = meta_sets(type(obj))
+        self._remove(key)
+        for name in record["fields"]:
+            self._set_if_changed(f"{key}.{name}", getattr(obj, name))
+        for name in record["store_by"]:
+            store_by[name].save(f"{key}.{name}", getattr(obj, name), self)
+        meta_key = key + META_SUFFIX
+        if self._data.get(meta_key) != record:
+            self._put(meta_key, record)
+
+    def _set_if_changed(self, key: str, value: Any) -> None:
+        stored = _encode(key, value)
+        if stored is _LIVE:
+            self._put_live(key, value)
+            return
+        old = self._data.get(key, _MISSING)
+        if type(old) is not type(stored) or not _same(old, stored):
+            self._put(key, stored)
+
+    def _get_state_object(self, key: str) -> Any:
+        record = self._data[key + META_SUFFIX]
+        return rebuild(record, key, self.get, self)
+
+    def __repr__(self) -> str:
+        return f"<Context run_id={self._run_id} keys={len(self._data)}>"

@@ -1,0 +1,100 @@
+"""Events: typed pydantic models routed between steps by their ``event_type`` name."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Event",
+    "InputRequestEvent",
+    "InputResponseEvent",
+    "StartEvent",
+    "StopEvent",
+    "inline_event_class",
+]
+
+
+class Event(BaseModel):
+    """Base of all events. Subclass it with annotated fields, or build one inline.
+
+    ``class Analyze(Event): text: str`` has ``event_type == "Analyze"``;
+    ``Event("Analyze", text="hi")`` builds a one-off event of that type.
+    """
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+    event_type: ClassVar[str] = "Event"
+
+    def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
+        # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
+        # not need) halves the cost of building an event.
+        self.__pydantic_validator__.validate_python(data, self_instance=self)
+        if _inline_type is not None:
+            if type(self) is not Event:
+                raise TypeError(f"{type(self).__name__} takes keyword fields only")
+            # Event("Name", ...): the same fields, retyped as the cached inline class.
+            object.__setattr__(self, "__class__", inline_event_class(_inline_type))
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "event_type" not in cls.__dict__:
+            cls.event_type = cls.__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event's fields (declared and extra) as a plain dict."""
+        return self.model_dump()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.__iter__())
+        return f"{self.event_type}({fields})"
+
+
+_inline_lock = threading.Lock()
+_inline_classes: dict[str, type[Event]] = {}
+
+
+def inline_event_class(event_type: str) -> type[Event]:
+    """The (cached) class behind ``Event(event_type, ...)``: any fields, that type name."""
+    if not event_type:
+        raise ValueError("an event type name cannot be empty")
+    cls = _inline_classes.get(event_type)
+    if cls is None:
+        with _inline_lock:
+            cls = _inline_classes.get(event_type)
+            if cls is None:
+                cls = type(event_type, (Event,), {"event_type": event_type, "__module__": __name__})
+                _inline_classes[event_type] = cls
+    return cls
+
+
+class StartEvent(Event):
+    """Starts a run; the keyword arguments of ``wf.run(**kwargs)`` are its attributes."""
+
+    event_type: ClassVar[str] = "blazen::StartEvent"
+
+
+class StopEvent(Event):
+    """Ends a run; ``result`` is what ``handler.result()`` hands back."""
+
+    event_type: ClassVar[str] = "blazen::StopEvent"
+    result: Any = None
+
+
+class InputRequestEvent(Event):
+    """Returned by a step to ask a human (or any caller) for input; the run waits for it."""
+
+    event_type: ClassVar[str] = "blazen::InputRequestEvent"
+    request_id: str
+    prompt: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputResponseEvent(Event):
+    """Delivered by ``handler.respond_to_input`` to the step that accepts it."""
+
+    event_type: ClassVar[str] = "blazen::InputResponseEvent"
+    request_id: str
+    response: Any = None

@@ -1,0 +1,236 @@
+"""``@step``: turns a function into a step whose ``ev`` annotation decides what it receives."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union, overload
+
+from blazen.errors import WorkflowValidationError
+from blazen.events import Event, StartEvent
+
+__all__ = ["StepSpec", "get_step_spec", "step"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ATTR = "__blazen_step__"
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """Everything the runtime needs to know about one step, fixed when it is decorated."""
+
+    name: str
+    fn: Callable[..., Any]
+    accepts: tuple[str, ...]
+    event_classes: tuple[type[Event], ...]
+    emits: tuple[str, ...] | None
+    is_async: bool
+    max_concurrency: int = 0
+    retries: int = 0
+    retry_delay: float = 0.0
+    timeout: float | None = None
+
+
+@overload
+def step(fn: F, /) -> F: ...
+
+
+@overload
+def step(
+    *,
+    accepts: list[str] | None = None,
+    emits: list[str | type[Event]] | None = None,
+    max_concurrency: int = 0,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    name: str | None = None,
+) -> Callable[[F], F]: ...
+
+
+def step(
+    fn: F | None = None,
+    /,
+    *,
+    accepts: list[str] | None = None,
+    emits: list[str | type[Event]] | None = None,
+    max_concurrency: int = 0,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    name: str | None = None,
+) -> F | Callable[[F], F]:
+    """Mark ``fn(ctx, ev)`` as a workflow step. Usable bare (``@step``) or with options."""
+    caller_locals = sys._getframe(1).f_locals
+
+    def decorate(func: F) -> F:
+        spec = _build_spec(
+            func, caller_locals, accepts, emits, max_concurrency, retries, retry_delay, timeout,
+            name,
+        )
+        setattr(func, _ATTR, spec)
+        return func
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def get_step_spec(obj: object) -> StepSpec | None:
+    """The ``StepSpec`` of a decorated function, or ``None``."""
+    spec = getattr(obj, _ATTR, None)
+    return spec if isinstance(spec, StepSpec) else None
+
+
+def _build_spec(
+    fn: Callable[..., Any],
+    caller_locals: dict[str, Any],
+    accepts: list[str] | None,
+    emits: list[str | type[Event]] | None,
+    max_concurrency: int,
+    retries: int,
+    retry_delay: float,
+    timeout: float | None,
+    name: str | None,
+) -> StepSpec:
+    step_name = name or getattr(fn, "__name__", None) or repr(fn)
+    if not callable(fn):
+        raise WorkflowValidationError(f"@step needs a function, got {type(fn).__name__}")
+    ev_param = _check_signature(fn, step_name)
+    _check_options(step_name, max_concurrency, retries, retry_delay, timeout)
+    hints = _type_hints(fn, caller_locals)
+    if accepts is not None:
+        if not accepts or not all(isinstance(a, str) and a for a in accepts):
+            raise WorkflowValidationError(
+                f"step {step_name!r}: accepts= must be a non-empty list of event type names"
+            )
+        accept_names, classes = tuple(accepts), _event_classes(hints.get(ev_param))
+    else:
+        classes = _event_classes(hints.get(ev_param), step_name) or (StartEvent,)
+        accept_names = tuple(c.event_type for c in classes)
+    return StepSpec(
+        name=step_name,
+        fn=fn,
+        accepts=accept_names,
+        event_classes=classes + _emitted_classes(emits, hints.get("return")),
+        emits=_emits(step_name, emits, hints.get("return")),
+        is_async=inspect.iscoroutinefunction(fn),
+        max_concurrency=max_concurrency,
+        retries=retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+    )
+
+
+def _check_signature(fn: Callable[..., Any], step_name: str) -> str:
+    """A step is called as ``fn(ctx, ev)``; return the name of the event parameter."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise WorkflowValidationError(f"step {step_name!r}: cannot read its signature") from exc
+    positional = [
+        p for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    extra = [p for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    if len(positional) != 2 or extra:
+        raise WorkflowValidationError(
+            f"step {step_name!r} must take exactly two parameters (ctx, ev), "
+            f"got ({', '.join(p.name for p in params)})"
+        )
+    return positional[1].name
+
+
+def _check_options(
+    step_name: str, max_concurrency: int, retries: int, retry_delay: float, timeout: float | None
+) -> None:
+    if not isinstance(max_concurrency, int) or max_concurrency < 0:
+        raise WorkflowValidationError(f"step {step_name!r}: max_concurrency must be an int >= 0")
+    if not isinstance(retries, int) or retries < 0:
+        raise WorkflowValidationError(f"step {step_name!r}: retries must be an int >= 0")
+    if retry_delay < 0:
+        raise WorkflowValidationError(f"step {step_name!r}: retry_delay must be >= 0")
+    if timeout is not None and timeout <= 0:
+        raise WorkflowValidationError(f"step {step_name!r}: timeout must be > 0 seconds")
+
+
+def _type_hints(fn: Callable[..., Any], caller_locals: dict[str, Any]) -> dict[str, Any]:
+    """Resolve annotations, also against the decorating scope (for locally defined events)."""
+    try:
+        return typing.get_type_hints(fn, localns=caller_locals)
+    except Exception:
+        raw: dict[str, Any] = dict(getattr(fn, "__annotations__", {}))
+        ns = {**getattr(fn, "__globals__", {}), **caller_locals}
+        for key, value in raw.items():
+            if isinstance(value, str):
+                try:
+                    raw[key] = eval(value, ns)  # annotations only; same as get_type_hints
+                except Exception:
+                    raw[key] = None
+        return raw
+
+
+def _flatten(hint: Any) -> list[Any]:
+    origin = typing.get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        return [t for arg in typing.get_args(hint) for t in _flatten(arg)]
+    if origin in (list, tuple) or origin is typing.Annotated:
+        return [t for arg in typing.get_args(hint)[:1] for t in _flatten(arg)]
+    return [hint]
+
+
+def _event_classes(hint: Any, step_name: str | None = None) -> tuple[type[Event], ...]:
+    """Event classes named by an ``ev`` annotation; ``Event``/none means StartEvent."""
+    if hint is None or hint is Event or hint is inspect.Parameter.empty:
+        return ()
+    classes = []
+    for t in _flatten(hint):
+        if t is type(None):
+            continue
+        if isinstance(t, type) and issubclass(t, Event):
+            if t is not Event:
+                classes.append(t)
+            continue
+        if step_name is not None:
+            raise WorkflowValidationError(
+                f"step {step_name!r}: the ev annotation {hint!r} is not an Event type; "
+                f"annotate it with an Event subclass or pass accepts=[...]"
+            )
+    return tuple(classes)
+
+
+def _emitted_classes(emits: list[str | type[Event]] | None, ret: Any) -> tuple[type[Event], ...]:
+    named = [e for e in (emits or []) if isinstance(e, type) and issubclass(e, Event)]
+    hinted = [
+        t for t in (_flatten(ret) if ret is not None else [])
+        if isinstance(t, type) and issubclass(t, Event) and t is not Event
+    ]
+    return tuple(dict.fromkeys(named + hinted))
+
+
+def _emits(step_name: str, emits: list[str | type[Event]] | None, ret: Any) -> tuple[str, ...] | None:
+    """Event types a step says it emits, from ``emits=`` or its return annotation."""
+    if emits is not None:
+        names = []
+        for e in emits:
+            if isinstance(e, str) and e:
+                names.append(e)
+            elif isinstance(e, type) and issubclass(e, Event):
+                names.append(e.event_type)
+            else:
+                raise WorkflowValidationError(
+                    f"step {step_name!r}: emits= takes event type names or Event classes, got {e!r}"
+                )
+        return tuple(names)
+    if ret is None or ret is Any:
+        return None
+    found: list[str] = []
+    for t in _flatten(ret):
+        if t is type(None):
+            continue
+        if not (isinstance(t, type) and issubclass(t, Event)) or t is Event:
+            return None  # not precise enough to validate against
+        found.append(t.event_type)
+    return tuple(found)

@@ -1,0 +1,212 @@
+"""The ``CheckpointStore`` Protocol every backend implements, its records, and ``open_store``.
+
+A store keeps, per run, an append-only history of *commits*. Commit 0 is written by
+``create_run`` (the whole starting state); every later commit is the delta of one step:
+the context keys it wrote, the events it emitted and the events it consumed. The state at
+any ``seq`` is rebuilt from the commits up to it, so a run can be resumed from its last
+commit or forked from any earlier one. Backends never import the runtime or the context.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from blazen.errors import StoreError
+from blazen.values import StateValue
+
+__all__ = [
+    "DEFAULT_STORE_ENV",
+    "DEFAULT_STORE_FILE",
+    "CheckpointInfo",
+    "CheckpointStore",
+    "Commit",
+    "LoadedRun",
+    "PendingEvent",
+    "RunRecord",
+    "RunStatus",
+    "open_store",
+]
+
+RunStatus = Literal["running", "paused", "waiting", "completed", "failed", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+DEFAULT_STORE_ENV = "BLAZEN_STORE"
+DEFAULT_STORE_FILE = "blazen.db"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event waiting to be handled. ``data`` is the snapshot event encoding (msgpack-able).
+
+    ``target_step`` names the one step it is queued for (an event accepted by several
+    steps is one delivery per step); ``None`` means "route it by its type when loaded".
+    """
+
+    event_id: str
+    event_type: str
+    data: Any
+    source_step: str | None = None
+    target_step: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One step's atomic effect on a run.
+
+    ``writes`` maps context keys to their new value (``None`` deletes the key).
+    ``collected`` replaces the whole ``collect_events`` buffer map when not ``None``.
+    ``status``/``result``/``error`` update the run record when not ``None``.
+    """
+
+    step: str
+    consumed: tuple[str, ...] = ()
+    emitted: tuple[PendingEvent, ...] = ()
+    writes: Mapping[str, StateValue | None] = field(default_factory=dict)
+    collected: Mapping[str, list[Any]] | None = None
+    status: RunStatus | None = None
+    result: StateValue | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What a store knows about a run without loading its state."""
+
+    run_id: str
+    workflow_name: str
+    status: RunStatus
+    created_at: float
+    updated_at: float
+    last_seq: int
+    owner: str | None = None
+    error: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """One entry of a run's commit history."""
+
+    seq: int
+    step: str
+    created_at: float
+    writes: tuple[str, ...]
+    emitted: tuple[str, ...]
+    consumed: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRun:
+    """A run's state as of commit ``seq``."""
+
+    record: RunRecord
+    seq: int
+    context_state: dict[str, StateValue]
+    pending: list[PendingEvent]
+    collected: dict[str, list[Any]]
+    result: StateValue | None = None
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """Durable storage of runs; every method is safe to call from the event loop."""
+
+    async def create_run(
+        self,
+        run_id: str,
+        workflow_name: str,
+        *,
+        owner: str,
+        context_state: Mapping[str, StateValue],
+        pending: Sequence[PendingEvent],
+        collected: Mapping[str, list[Any]],
+        metadata: Mapping[str, Any],
+        status: RunStatus = "running",
+    ) -> None:
+        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
+        ...
+
+    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+        """Apply ``commits`` in order, in one transaction; return the last seq.
+
+        Raises ``StoreConflictError`` when ``owner`` no longer owns the run.
+        """
+        ...
+
+    async def claim(self, run_id: str, owner: str) -> RunRecord:
+        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
+        ...
+
+    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
+        """The run's state after commit ``seq`` (default: the last one)."""
+        ...
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """The run's record; ``StoreError`` naming the id when it is unknown."""
+        ...
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, most recently updated first."""
+        ...
+
+    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
+        """The run's commit history, oldest first."""
+        ...
+
+    async def events(self, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
+        """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
+        ...
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete the run and everything only it references."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+_SCHEMES: dict[str, tuple[str, str]] = {
+    "memory": ("blazen.stores.memory", "MemoryStore"),
+    "sqlite": ("blazen.stores.sqlite", "SQLiteStore"),
+    "postgres": ("blazen.stores.postgres", "PostgresStore"),
+    "postgresql": ("blazen.stores.postgres", "PostgresStore"),
+    "redis": ("blazen.stores.redis", "RedisStore"),
+}
+
+
+def open_store(url: str | os.PathLike[str] | None = None) -> CheckpointStore:
+    """Open a store by URL, importing its backend only now.
+
+    ``memory://``, ``sqlite:///path.db`` (or a bare file path), ``postgresql://...``,
+    ``redis://...``. ``None`` means ``$BLAZEN_STORE`` or ``./blazen.db``.
+    """
+    if url is None:
+        url = os.environ.get(DEFAULT_STORE_ENV) or DEFAULT_STORE_FILE
+    text = os.fspath(url)
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        scheme = "sqlite"
+    target = _SCHEMES.get(scheme.lower())
+    if target is None:
+        raise StoreError(f"unknown store scheme {scheme!r} in {text!r}")
+    module_name, class_name = target
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StoreError(
+            f"the {scheme} store needs an optional dependency: pip install 'pyblazen[{scheme}]'"
+            f" ({exc})"
+        ) from exc
+    store: CheckpointStore = getattr(module, class_name).from_url(text)
+    return store

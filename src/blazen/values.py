@@ -1,0 +1,223 @@
+"""``StateValue``: the closed sum of the three stored value kinds, and the tier dispatch.
+
+A context value is stored in the best of three tiers: raw bytes (``Bytes``), JSON-compatible
+data (``Json``) or pickle bytes (``Native``). Anything that cannot be pickled is not a
+``StateValue`` at all: it lives as a live reference in the session namespace.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, final
+
+from blazen.errors import ContextError
+
+__all__ = ["StateValue", "json_copy", "native_dumps", "to_state_value"]
+
+Kind = Literal["json", "bytes", "native"]
+
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+class NotJsonError(ValueError):
+    """Internal: the value is not JSON-compatible (carries the offending path)."""
+
+
+def json_copy(value: Any, path: str = "$") -> Any:
+    """Return a private deep copy of a JSON-compatible value, or raise ``NotJsonError``.
+
+    JSON-compatible means exactly ``dict`` (str keys), ``list``, ``str``, ``int`` (64-bit),
+    finite ``float``, ``bool`` and ``None``; subclasses and tuples are not, so that ``get``
+    returns the very type that was stored.
+    """
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return value
+    if t is int:
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise NotJsonError(f"{path}: integer {value} does not fit in 64 bits")
+    if t is float:
+        if math.isfinite(value):
+            return value
+        raise NotJsonError(f"{path}: {value} is not a finite number")
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise NotJsonError(f"{path}: dict key {k!r} is not a str")
+            out[k] = v if type(v) is str else json_copy(v, f"{path}.{k}")
+        return out
+    if t is list:
+        return [v if type(v) is str else json_copy(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    raise NotJsonError(f"{path}: {t.__name__} is not JSON-compatible")
+
+
+def native_dumps(value: Any) -> bytes:
+    """Pickle ``value`` (protocol 5); raises whatever pickle raises for unpicklable values."""
+    return pickle.dumps(value, protocol=5)
+
+
+class StateValue:
+    """One stored context value: ``StateValue.Json``, ``StateValue.Bytes`` or ``StateValue.Native``.
+
+    The three variants are frozen and the set is closed; use them with ``match``::
+
+        match ctx.get_value("k"):
+            case StateValue.Json(value=v): ...
+            case StateValue.Bytes(data=b): ...
+            case StateValue.Native(data=p): ...
+    """
+
+    __slots__ = ()
+    kind: ClassVar[Kind]
+
+    if TYPE_CHECKING:
+        Json = _JsonValue
+        Bytes = _BytesValue
+        Native = _NativeValue
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if cls.__module__ != __name__:
+            raise TypeError("StateValue is a closed type: use StateValue.Json/Bytes/Native")
+        super().__init_subclass__(**kwargs)
+
+    def is_json(self) -> bool:
+        return self.kind == "json"
+
+    def is_bytes(self) -> bool:
+        return self.kind == "bytes"
+
+    def is_native(self) -> bool:
+        return self.kind == "native"
+
+    def as_json(self) -> Any:
+        """The JSON value (a fresh copy); raises ``TypeError`` for another kind."""
+        raise TypeError(f"StateValue is {self.kind}, not json")
+
+    def as_bytes(self) -> bytes:
+        """The raw bytes of a ``Bytes`` value; raises ``TypeError`` for another kind."""
+        raise TypeError(f"StateValue is {self.kind}, not bytes")
+
+    def as_native(self) -> bytes:
+        """The pickle bytes of a ``Native`` value (never unpickled here)."""
+        raise TypeError(f"StateValue is {self.kind}, not native")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The externally tagged form used by snapshots: ``{"Json": v}`` and so on."""
+        raise NotImplementedError
+
+    @staticmethod
+    def from_dict(data: Any) -> StateValue:
+        """Inverse of :meth:`to_dict`; accepts bytes or lists of ints for binary variants."""
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ValueError("a StateValue dict has exactly one key: Json, Bytes or Native")
+        ((tag, payload),) = data.items()
+        if tag == "Json":
+            return _JsonValue(payload)
+        if tag in ("Bytes", "Native"):
+            raw = _coerce_bytes(payload, tag)
+            return _BytesValue(raw) if tag == "Bytes" else _NativeValue(raw)
+        raise ValueError(f"unknown StateValue tag {tag!r}")
+
+
+def _coerce_bytes(payload: Any, tag: str) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    if isinstance(payload, list):
+        try:
+            return bytes(payload)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{tag} payload is not a list of bytes 0..255") from exc
+    raise ValueError(f"{tag} payload must be bytes, not {type(payload).__name__}")
+
+
+@final
+@dataclass(frozen=True, slots=True, init=False)
+class _JsonValue(StateValue):
+    value: Any
+    kind: ClassVar[Kind] = "json"
+
+    def __init__(self, value: Any) -> None:
+        try:
+            copied = json_copy(value)
+        except NotJsonError as exc:
+            raise ContextError(f"StateValue.Json needs a JSON-compatible value: {exc}") from None
+        object.__setattr__(self, "value", copied)
+
+    def as_json(self) -> Any:
+        return json_copy(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Json": self.value}
+
+
+@final
+@dataclass(frozen=True, slots=True, init=False)
+class _BytesValue(StateValue):
+    data: bytes
+    kind: ClassVar[Kind] = "bytes"
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise ContextError(
+                    f"StateValue.Bytes needs bytes, bytearray or memoryview, "
+                    f"not {type(data).__name__}"
+                )
+            data = bytes(data)
+        object.__setattr__(self, "data", data)
+
+    def as_bytes(self) -> bytes:
+        return self.data
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Bytes": self.data}
+
+
+@final
+@dataclass(frozen=True, slots=True, init=False)
+class _NativeValue(StateValue):
+    data: bytes
+    kind: ClassVar[Kind] = "native"
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ContextError(
+                f"StateValue.Native holds pickle bytes, not {type(data).__name__}"
+            )
+        object.__setattr__(self, "data", bytes(data))
+
+    def as_native(self) -> bytes:
+        return self.data
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Native": self.data}
+
+
+for _cls, _name in ((_JsonValue, "Json"), (_BytesValue, "Bytes"), (_NativeValue, "Native")):
+    _cls.__qualname__ = f"StateValue.{_name}"
+    _cls.__name__ = _name
+    setattr(StateValue, _name, _cls)
+
+
+def to_state_value(value: Any) -> StateValue | None:
+    """Choose the best tier for ``value``; ``None`` means "keep it as a live reference"."""
+    if isinstance(value, StateValue):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _BytesValue(value)
+    try:
+        return _JsonValue(value)
+    except ContextError:
+        pass
+    try:
+        return _NativeValue(native_dumps(value))
+    except Exception:
+        return None
