@@ -45,8 +45,8 @@ from blazen.events import InputResponseEvent as InputResponseEvent
 from blazen.events import StartEvent as StartEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
-#TMP from blazen.snapshot import SerializedEvent as SerializedEvent
-#TMP from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
+from blazen.snapshot import SerializedEvent as SerializedEvent
+from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
 from blazen.state import BlazenState as BlazenState
 from blazen.state import CallbackFieldStore as CallbackFieldStore
 from blazen.state import FieldStore as FieldStore
@@ -65,7 +65,7 @@ __all__ = [
     "FieldStore",
     "InputRequestEvent",
     "InputResponseEvent",
-#TMP    "SerializedEvent",
+"SerializedEvent",
     "SessionPauseError",
     "SnapshotError",
     "StartEvent",
@@ -78,7 +78,7 @@ __all__ = [
     "Workflow",
     "WorkflowError",
     "WorkflowHandler",
-#TMP    "WorkflowSnapshot",
+"WorkflowSnapshot",
     "WorkflowTimeoutError",
     "WorkflowValidationError",
     "step",

@@ -61,7 +61,7 @@ class WorkflowHandler:
         """A consistent snapshot of the run, taken without stopping it."""
         from blazen._runtime.persist import build_snapshot
 
-        return build_snapshot(self._run, in_flight=True)
+        return build_snapshot(self._run)
 
     async def abort(self) -> None:
         """Cancel the run; ``result()`` then raises ``WorkflowError``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 from blazen._graph import Graph
@@ -279,8 +280,10 @@ class Run:
             return
         if out is not None:
             self._emit(out, call)
-        if hooks is not None:
-            hooks.step_done(spec.name, eid, call)
+        if hooks is not None and self.status != "failed":
+            backlog = hooks.step_done(spec.name, eid, call)
+            if backlog is not None:
+                await backlog
 
     def _emit(self, out: Any, call: StepCall) -> None:
         if isinstance(out, Event):
@@ -399,19 +402,26 @@ class Run:
 
 
 class RunHooks:
-    """Durability and bookkeeping callbacks; the base class does nothing (in-memory runs)."""
+    """How a durable run reports its progress; in-memory runs have none (``run.hooks`` None)."""
 
     def new_event_id(self) -> str:
+        """A unique id for one delivery, so a commit can name what it consumed."""
         raise NotImplementedError
 
-    def step_done(self, step: str, consumed: str | None, call: StepCall) -> None:
+    def step_done(self, step: str, consumed: str | None, call: StepCall) -> Awaitable[None] | None:
+        """Commit one finished step; may return an awaitable to slow a run down (backlog)."""
         raise NotImplementedError
 
     def waiting_changed(self) -> None:
+        """The set of awaited input requests changed."""
         raise NotImplementedError
 
     def finished(
         self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
     ) -> None:
+        """The run ended: commit its outcome, then resolve ``done``."""
         raise NotImplementedError
 
+    async def halted(self, status: str) -> None:
+        """The run was paused or aborted: commit that status and wait for the store."""
+        raise NotImplementedError
