@@ -129,11 +129,13 @@ class Workflow:
     async def recover(self) -> list[WorkflowHandler]:
         """Resume every unfinished run of this workflow found in the store."""
         store = self._require_store()
-        handlers = []
+        run_ids: dict[str, None] = {}
         for status in ("running", "paused", "waiting"):
-            for record in await store.list_runs(workflow_name=self.name, status=status):
-                handlers.append(await self.resume_run(record.run_id))
-        return handlers
+            for record in await store.list_runs(
+                workflow_name=self.name, status=status, limit=1_000_000
+            ):
+                run_ids[record.run_id] = None
+        return [await self.resume_run(run_id) for run_id in run_ids]
 
     async def fork_run(self, run_id: str, seq: int | None = None) -> WorkflowHandler:
         """Start a new run from the state of ``run_id`` after commit ``seq``."""

@@ -358,6 +358,8 @@ class Run:
             if not waiter.done():
                 waiter.set_result(None)
         self.idle.clear()
+        if self._quiet is not None and not self._quiet.done():
+            self._quiet.set_result(None)
         self.stream.close()
 
     def _on_timeout(self) -> None:

@@ -1,0 +1,250 @@
+"""Durable runs end to end: commits per step, resume, recover, fork, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from blazen import (
+    Context,
+    Event,
+    InputRequestEvent,
+    InputResponseEvent,
+    StartEvent,
+    StopEvent,
+    StoreConflictError,
+    StoreError,
+    Workflow,
+    WorkflowError,
+    step,
+)
+from blazen.stores.base import CheckpointStore, open_store
+from blazen.stores.export import export_run
+from blazen.stores.memory import MemoryStore
+from blazen.stores.sqlite import SQLiteStore
+
+
+class Tick(Event):
+    i: int
+
+
+@step
+async def tick_start(ctx: Context, ev: StartEvent) -> Tick:
+    ctx.set("label", ev.label)
+    ctx.set("ask", getattr(ev, "ask", False))
+    return Tick(i=0)
+
+
+@step
+async def tick(ctx: Context, ev: Tick) -> Tick | StopEvent | InputRequestEvent:
+    ctx.set("last", ev.i)
+    if ev.i == 3 and ctx.get("ask"):
+        ctx.set("ask", False)
+        return InputRequestEvent(request_id="more", prompt="continue?")
+    if ev.i >= 5:
+        return StopEvent(result={"label": ctx.get("label"), "last": ev.i})
+    return Tick(i=ev.i + 1)
+
+
+@step
+async def tick_answer(ctx: Context, ev: InputResponseEvent) -> Tick:
+    ctx.set("answer", ev.response)
+    return Tick(i=4)
+
+
+STEPS = [tick_start, tick, tick_answer]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointStore]:
+    s: CheckpointStore = (
+        MemoryStore() if request.param == "memory" else SQLiteStore.from_url(str(tmp_path / "r.db"))
+    )
+    yield s
+    await s.close()
+
+
+async def test_every_step_is_committed(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="x")
+    assert (await handler.result()).result == {"label": "x", "last": 5}
+    record = await store.get_run(handler.run_id)
+    assert record.status == "completed"
+    history = await store.checkpoints(handler.run_id)
+    steps = [c.step for c in history]
+    assert steps[0] == "<create>" or history[0].seq == 0
+    assert steps.count("tick") == 6 and steps.count("tick_start") == 1
+    assert steps[-1] == "<end>"
+    tick_commits = [c for c in history if c.step == "tick"]
+    assert all(c.writes == ("last",) for c in tick_commits)  # only the key that changed
+    loaded = await store.load(handler.run_id)
+    assert loaded.pending == []
+    assert loaded.result is not None and loaded.result.as_json() == {"label": "x", "last": 5}
+
+
+async def test_paused_run_resumes_from_the_store_with_a_new_workflow_object(
+    store: CheckpointStore,
+) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="y", ask=True)
+    for _ in range(100):
+        if handler._run.waiting:
+            break
+        await asyncio.sleep(0.005)
+    assert (await store.get_run(handler.run_id)).status == "waiting"
+    await handler.pause()
+    assert (await store.get_run(handler.run_id)).status == "paused"
+
+    wf2 = Workflow("ticks", STEPS, store=store)
+    resumed = await wf2.resume_run(handler.run_id)
+    assert resumed.run_id == handler.run_id
+    await resumed.respond_to_input("more", "yes")
+    assert (await resumed.result()).result == {"label": "y", "last": 5}
+    loaded = await store.load(handler.run_id)
+    assert loaded.context_state["answer"].as_json() == "yes"
+    with pytest.raises(WorkflowError, match="already completed"):
+        await wf2.resume_run(handler.run_id)
+
+
+async def test_recover_resumes_every_unfinished_run(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    waiting = [await wf.run(label=f"r{i}", ask=True) for i in range(3)]
+    await asyncio.sleep(0.05)
+    for h in waiting:
+        await h.pause()
+    handlers = await Workflow("ticks", STEPS, store=store).recover()
+    assert sorted(h.run_id for h in handlers) == sorted(h.run_id for h in waiting)
+    for h in handlers:
+        await h.respond_to_input("more", 1)
+    results = [(await h.result()).result["label"] for h in handlers]
+    assert sorted(results) == ["r0", "r1", "r2"]
+
+
+async def test_fork_from_a_checkpoint(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="f")
+    await handler.result()
+    history = await store.checkpoints(handler.run_id)
+    mid = next(c.seq for c in history if c.step == "tick")
+    forked = await wf.fork_run(handler.run_id, mid)
+    assert forked.run_id != handler.run_id
+    assert (await forked.result()).result == {"label": "f", "last": 5}
+    record = await store.get_run(forked.run_id)
+    assert record.metadata["forked_from"] == {"run_id": handler.run_id, "seq": mid}
+
+
+async def test_export_of_a_stored_run_resumes_in_memory(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="e", ask=True)
+    await asyncio.sleep(0.05)
+    await handler.pause()
+    snapshot = await export_run(store, handler.run_id)
+    memory_wf = Workflow("ticks", STEPS)
+    resumed = await memory_wf.resume(snapshot.to_bytes())
+    await resumed.respond_to_input("more", "ok")
+    assert (await resumed.result()).result == {"label": "e", "last": 5}
+
+
+async def test_bad_input_is_a_clear_error(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    with pytest.raises(StoreError, match="no-such-run"):
+        await wf.resume_run("no-such-run")
+    handler = await wf.run(label="z", ask=True)
+    await asyncio.sleep(0.05)
+    await handler.pause()
+
+    @step
+    async def other(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent()
+
+    changed = Workflow("ticks", [other], store=store)
+    with pytest.raises(StoreConflictError, match="no longer match"):
+        await changed.resume_run(handler.run_id)
+    renamed = Workflow("ticks-v2", STEPS, store=store)
+    with pytest.raises(StoreConflictError, match="belongs to workflow"):
+        await renamed.resume_run(handler.run_id)
+    # The stored run is intact and still resumable by the right workflow.
+    resumed = await Workflow("ticks", STEPS, store=store).resume_run(handler.run_id)
+    await resumed.respond_to_input("more", 0)
+    assert (await resumed.result()).result["label"] == "z"
+
+
+async def test_a_second_owner_takes_over_and_the_first_one_fails(tmp_path: Path) -> None:
+    path = str(tmp_path / "own.db")
+    gate = asyncio.Event()
+
+    @step
+    async def slow_start(ctx: Context, ev: StartEvent) -> Tick:
+        return Tick(i=0)
+
+    @step
+    async def slow(ctx: Context, ev: Tick) -> Tick | StopEvent:
+        await gate.wait()
+        return StopEvent(result="first") if ev.i else Tick(i=1)
+
+    s1, s2 = SQLiteStore.from_url(path), SQLiteStore.from_url(path)
+    try:
+        first = await Workflow("own", [slow_start, slow], store=s1).run()
+        await asyncio.sleep(0.05)
+        second = await Workflow("own", [slow_start, slow], store=s2).resume_run(first.run_id)
+        gate.set()
+        with pytest.raises(StoreConflictError):
+            await first.result()
+        assert (await second.result()).result == "first"
+    finally:
+        await s1.close()
+        await s2.close()
+
+
+async def test_store_url_and_default_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    wf = Workflow("ticks", STEPS, store=f"sqlite:///{tmp_path / 'u.db'}")
+    assert (await (await wf.run(label="u")).result()).result["last"] == 5
+    assert (tmp_path / "u.db").exists()
+    await wf.store.close()  # type: ignore[union-attr]
+    default = open_store()
+    try:
+        assert isinstance(default, SQLiteStore)
+    finally:
+        await default.close()
+    assert (tmp_path / "blazen.db").exists()
+
+
+async def test_a_large_blob_is_written_once(tmp_path: Path) -> None:
+    path = tmp_path / "blob.db"
+    blob = os.urandom(20 * 1024 * 1024)
+
+    class Small(Event):
+        i: int
+
+    @step
+    async def put(ctx: Context, ev: StartEvent) -> Small:
+        ctx.set_bytes("blob", blob)
+        return Small(i=0)
+
+    @step
+    async def small(ctx: Context, ev: Small) -> Small | StopEvent:
+        ctx.set("i", ev.i)
+        if ev.i == 10:
+            ctx.set_bytes("copy", ctx.get_bytes("blob") or b"")  # same content, new key
+        if ev.i >= 50:
+            return StopEvent(result=len(ctx.get_bytes("copy") or b""))
+        return Small(i=ev.i + 1)
+
+    store = SQLiteStore.from_url(str(path))
+    try:
+        wf = Workflow("blob", [put, small], store=store)
+        handler = await wf.run()
+        assert (await handler.result()).result == len(blob)
+        loaded = await store.load(handler.run_id)
+        assert loaded.context_state["blob"].as_bytes() == blob
+    finally:
+        await store.close()
+    size = path.stat().st_size + sum(
+        p.stat().st_size for p in tmp_path.glob("blob.db-*") if p.exists()
+    )
+    assert size < len(blob) + 4 * 1024 * 1024, size

@@ -1,0 +1,103 @@
+"""Resume the snapshots written by the Rust-core Blazen (shared/interop) on this engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from blazen import Context, Event, StartEvent, StateValue, StopEvent, Workflow, step
+
+INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+
+if not INTEROP.is_dir():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"the interop snapshots are missing under CI: {INTEROP}")
+    pytest.skip(f"shared/interop not found at {INTEROP}", allow_module_level=True)
+
+
+class Next(Event):
+    n: int
+
+
+class Item(Event):
+    i: int
+    label: str
+
+
+@step
+async def demo_start(ctx: Context, ev: StartEvent) -> Next:
+    raise AssertionError("the StartEvent of a resumed run is not handled again")
+
+
+@step
+async def demo_next(ctx: Context, ev: Next) -> StopEvent:
+    weights = ctx.get_bytes("model-weights") or b""
+    return StopEvent(
+        result={
+            "n": ev.n,
+            "user_id": ctx.get("user_id"),
+            "doc_count": ctx.get("doc_count"),
+            "cfg": ctx.get("cfg"),
+            "unicode": ctx.get("unicode"),
+            "weights_ok": weights == bytes(range(256)),
+            "empty": ctx.get_bytes("empty-bytes"),
+            "point": ctx.get_value("point"),
+            "run_id": ctx.run_id(),
+        }
+    )
+
+
+@step
+async def fan_start(ctx: Context, ev: StartEvent) -> list[Item]:
+    raise AssertionError("the StartEvent of a resumed run is not handled again")
+
+
+@step
+async def fan_collect(ctx: Context, ev: Item) -> StopEvent | None:
+    items = ctx.collect_events(ev, [Item] * ctx.get("total"))
+    if items is None:
+        return None
+    return StopEvent(
+        result={"labels": [i.label for i in items], "blob": ctx.get_bytes("blob")}
+    )
+
+
+demo = Workflow("interop-demo", [demo_start, demo_next])
+fanout = Workflow("interop-fanout", [fan_start, fan_collect])
+
+
+async def test_resume_rust_running_snapshot() -> None:
+    text = (INTEROP / "blazen-0.6.74-running.json").read_text()
+    handler = await Workflow.resume(text)
+    result = (await handler.result()).result
+    assert handler.run_id == "ae43f6b2-b52b-4d90-b30b-5cf46804649d"
+    assert result["n"] == 1
+    assert result["user_id"] == "user_123"
+    assert result["doc_count"] == 5
+    assert result["cfg"] == {"retries": 3, "tags": ["a", "b"], "nested": {"k": [1, 2, {"z": None}]}}
+    assert result["unicode"] == "héllo ✓ 日本"
+    assert result["weights_ok"] is True
+    assert result["empty"] == b""
+    point = result["point"]
+    assert isinstance(point, StateValue.Native)
+    assert point.data.startswith(b"\x80\x04") and b"Point" in point.data
+    assert result["run_id"] == handler.run_id
+
+
+async def test_resume_rust_fanout_snapshot_redelivers_collected_items() -> None:
+    data = (INTEROP / "blazen-0.6.74-fanout-pending.json").read_bytes()
+    handler = await fanout.resume(data)
+    result = (await handler.result()).result
+    assert result == {"labels": ["a", "b", "c"], "blob": b"\x00\xffblazen\x00"}
+
+
+async def test_rust_snapshot_round_trips_through_our_bytes() -> None:
+    from blazen import WorkflowSnapshot
+
+    snap = WorkflowSnapshot.from_json((INTEROP / "blazen-0.6.74-running.json").read_text())
+    again = WorkflowSnapshot.from_bytes(snap.to_bytes())
+    assert again.context_state == snap.context_state
+    handler = await demo.resume(again)
+    assert (await handler.result()).result["n"] == 1
