@@ -1,0 +1,217 @@
+"""SQLite-only behaviour: file validation, URLs, space use, sharing a file and the loop thread."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from blazen.errors import StoreError
+from blazen.stores import open_store
+from blazen.stores._sqlite_file import SCHEMA_VERSION
+from blazen.stores.base import Commit
+from blazen.stores.memory import MemoryStore
+from blazen.stores.sqlite import SQLiteStore, sqlite_path
+from blazen.values import StateValue
+
+from .helpers import B, J, ev, new_run
+
+MiB = 1024 * 1024
+SQLITE_TYPES = (sqlite3.Connection, sqlite3.Cursor)
+SQLITE_MODULE = sqlite3.connect.__self__  # type: ignore[attr-defined]
+
+
+def _digest(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _query(path: Path, sql: str) -> list[Any]:
+    """Run one query on the file with a plain sqlite3 connection."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_text_file_is_refused_and_left_intact(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are my notes, not a database\n" * 10)
+    before = _digest(path)
+    with pytest.raises(StoreError, match=r"notes\.txt.*not an SQLite database"):
+        SQLiteStore(path)
+    assert _digest(path) == before
+
+
+def test_a_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
+    before = _digest(path)
+    with pytest.raises(StoreError, match=r"broken\.db"):
+        SQLiteStore(path)
+    assert _digest(path) == before
+
+
+def test_a_foreign_database_is_refused_and_left_intact(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(StoreError, match=r"app.db.*not a blazen store.*users"):
+        SQLiteStore(path)
+    assert _digest(path) == before
+    assert _query(path, "PRAGMA journal_mode") == [("delete",)]
+
+
+async def test_inside_a_loop_the_open_error_comes_from_the_first_call(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database")
+    store = SQLiteStore(path)
+    for _ in range(2):
+        with pytest.raises(StoreError, match="not an SQLite database"):
+            await store.list_runs()
+    await store.close()
+
+
+async def test_a_newer_schema_is_refused_and_left_intact(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
+    await new_run(store)
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE blazen_meta SET value = '99' WHERE key = 'schema_version'")
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(StoreError, match=r"newer blazen.*version 99"):
+        await SQLiteStore(path).get_run("r1")
+    assert _digest(path) == before
+    assert _query(path, "PRAGMA user_version") == [(99,)]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["absent", "empty"])
+async def test_a_new_or_empty_file_is_initialized(tmp_path: Path, existing: bool) -> None:
+    path = tmp_path / "new.db"
+    if existing:
+        path.write_bytes(b"")
+    store = SQLiteStore(path)
+    await new_run(store)
+    await store.close()
+    assert _query(path, "PRAGMA journal_mode") == [("wal",)]
+    assert _query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert _query(path, "PRAGMA auto_vacuum") == [(2,)]
+    meta = dict(_query(path, "SELECT key, value FROM blazen_meta"))
+    assert meta == {"application": "blazen", "schema_version": str(SCHEMA_VERSION)}
+    store = SQLiteStore(path)
+    assert (await store.get_run("r1")).last_seq == 0
+    await store.close()
+
+
+async def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sqlite_path("sqlite:///rel/x.db") == "rel/x.db"
+    assert sqlite_path("sqlite:////abs/x.db") == "/abs/x.db"
+    assert sqlite_path("plain.db") == "plain.db"
+    assert sqlite_path(tmp_path / "p.db") == str(tmp_path / "p.db")
+    with pytest.raises(StoreError, match="no file path"):
+        sqlite_path("sqlite:///")
+    monkeypatch.chdir(tmp_path)
+    for url, name in [
+        ("sqlite:///rel.db", "rel.db"),
+        (f"sqlite:///{tmp_path}/abs.db", "abs.db"),
+        ("bare.db", "bare.db"),
+    ]:
+        store = open_store(url)
+        assert isinstance(store, SQLiteStore)
+        assert await store.list_runs() == []
+        await store.close()
+        assert (tmp_path / name).exists()
+    assert isinstance(MemoryStore.from_url("memory://"), MemoryStore)
+    assert isinstance(open_store("memory://"), MemoryStore)
+    with pytest.raises(StoreError, match="unknown store scheme"):
+        open_store("mongo://x")
+
+
+async def test_big_unchanged_values_do_not_grow_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    big = os.urandom(20 * MiB)
+    store = SQLiteStore(path)
+    await new_run(store, pending=[])
+    await store.commit("r1", [Commit("s", writes={"big": B(big)})], owner="me")
+    await store.close()
+    assert not Path(f"{path}-wal").exists()
+    before = path.stat().st_size
+    assert before > 20 * MiB
+    store = SQLiteStore(path)
+    for i in range(50):
+        writes: dict[str, StateValue] = {"small": J({"i": i})}
+        if i == 25:
+            writes["copy"] = B(bytes(bytearray(big)))
+        await store.commit("r1", [Commit("s", writes=writes)], owner="me")
+    loaded = await store.load("r1")
+    await store.close()
+    growth = path.stat().st_size - before
+    assert growth < MiB, growth
+    assert loaded.context_state["copy"] == B(big)
+    assert loaded.context_state["small"] == J({"i": 49})
+
+
+async def test_deleting_a_run_gives_its_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
+    await new_run(store, state={"big": B(os.urandom(8 * MiB))})
+    await new_run(store, "keep", state={"small": B(os.urandom(8000))})
+    await store.close()
+    assert path.stat().st_size > 8 * MiB
+    store = SQLiteStore(path)
+    await store.delete_run("r1")
+    await store.close()
+    assert path.stat().st_size < MiB
+    assert _query(path, "SELECT count(*) FROM blobs") == [(1,)]
+
+
+async def test_sqlite_calls_never_run_on_the_loop_thread(tmp_path: Path) -> None:
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def spy(frame: FrameType, event: str, arg: Any) -> None:
+        owner = getattr(arg, "__self__", None)
+        if event == "c_call" and (isinstance(owner, SQLITE_TYPES) or owner is SQLITE_MODULE):
+            seen.append(threading.get_ident())
+
+    threading.setprofile(spy)
+    sys.setprofile(spy)
+    try:
+        sqlite3.connect(":memory:").close()
+        assert seen == [loop_thread, loop_thread], "the spy must see calls on the loop thread"
+        seen.clear()
+        await _workload(tmp_path / "store.db")
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    assert len(seen) > 20
+    assert loop_thread not in seen
+
+
+async def _workload(path: Path) -> None:
+    """Every store method once."""
+    store = SQLiteStore(path)
+    await new_run(store, state={"k": J(1)})
+    await store.commit("r1", [Commit("s", consumed=("start",), emitted=(ev("e"),))], owner="me")
+    await store.claim("r1", "you")
+    await store.load("r1", 0)
+    await store.list_runs()
+    await store.checkpoints("r1")
+    await store.events("r1")
+    await store.get_run("r1")
+    await store.delete_run("r1")
+    await store.close()
