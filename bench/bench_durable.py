@@ -23,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _common import fmt_rate, fmt_ratio, fmt_secs, median, render_table  # noqa: E402
+from _common import fmt_rate, fmt_ratio, fmt_secs, median, render_table
 
-from blazen import Context, Event, StartEvent, StopEvent, Workflow, step  # noqa: E402
-from blazen.stores.memory import MemoryStore  # noqa: E402
-from blazen.stores.sqlite import SQLiteStore  # noqa: E402
+from blazen import Context, Event, StartEvent, StopEvent, Workflow, step
+from blazen.stores.memory import MemoryStore
+from blazen.stores.sqlite import SQLiteStore
 
 
 class Hop(Event):
@@ -131,14 +131,22 @@ def main() -> None:
             per_hop = median(samples[kind])
             target = ">= 10k hops/s" if kind == "sqlite" else ""
             ok = "" if kind != "sqlite" else ("yes" if 1 / per_hop >= 10_000 else "NO")
-            rows.append([
-                {"floor": "bare sqlite3 commit loop"}.get(kind, f"blazen, {kind}"),
-                fmt_rate(1 / per_hop), fmt_secs(per_hop), fmt_ratio(per_hop / floor), target, ok,
-            ])
+            rows.append(
+                [
+                    {"floor": "bare sqlite3 commit loop"}.get(kind, f"blazen, {kind}"),
+                    fmt_rate(1 / per_hop),
+                    fmt_secs(per_hop),
+                    fmt_ratio(per_hop / floor),
+                    target,
+                    ok,
+                ]
+            )
         print(f"## {args.hops}-hop chain, durability on (medians of {args.repeat})\n")
-        print(render_table(
-            ["contender", "hops/s", "per hop", "vs floor", "target", "met"], rows, "lrrrll"
-        ))
+        print(
+            render_table(
+                ["contender", "hops/s", "per hop", "vs floor", "target", "met"], rows, "lrrrll"
+            )
+        )
 
         sizes = [("1 KB", 1024), ("10 MB", 10 << 20), ("100 MB", 100 << 20)]
         HOPS[0] = min(args.hops, 2_000)

@@ -8,6 +8,8 @@ checkpoint store, survive the death of their process.
 
 from __future__ import annotations
 
+import contextlib
+
 from blazen.context import Context as Context
 from blazen.errors import (
     ContextError as ContextError,
@@ -65,7 +67,7 @@ __all__ = [
     "FieldStore",
     "InputRequestEvent",
     "InputResponseEvent",
-"SerializedEvent",
+    "SerializedEvent",
     "SessionPauseError",
     "SnapshotError",
     "StartEvent",
@@ -78,7 +80,7 @@ __all__ = [
     "Workflow",
     "WorkflowError",
     "WorkflowHandler",
-"WorkflowSnapshot",
+    "WorkflowSnapshot",
     "WorkflowTimeoutError",
     "WorkflowValidationError",
     "step",
@@ -89,11 +91,11 @@ def _fix_module_names() -> None:
     """Show public classes and functions as ``blazen.X`` (only objects defined here)."""
     for name in __all__:
         obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith("blazen.") and isinstance(obj, type | type(_fix_module_names)):
-            try:
+        if getattr(obj, "__module__", "").startswith("blazen.") and isinstance(
+            obj, type | type(_fix_module_names)
+        ):
+            with contextlib.suppress(AttributeError, TypeError):
                 obj.__module__ = "blazen"
-            except (AttributeError, TypeError):
-                pass
 
 
 _fix_module_names()

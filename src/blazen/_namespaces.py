@@ -52,13 +52,21 @@ class StateNamespace(MutableMapping[str, Any]):
         return self._ctx._has(key) or key in self._ctx._session
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ctx.keys())
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(self._ctx.keys())
+        return len(self._keys())
+
+    def _keys(self) -> list[str]:
+        # Everything ``in`` and ``[]`` reach: persisted keys, then live references (an
+        # unpicklable value set here lives in the session namespace).
+        keys = self._ctx.keys()
+        seen = set(keys)
+        keys.extend(k for k in self._ctx._session if k not in seen)
+        return keys
 
     def __repr__(self) -> str:
-        return f"<ctx.state keys={self._ctx.keys()!r}>"
+        return f"<ctx.state keys={self._keys()!r}>"
 
 
 class SessionNamespace(MutableMapping[str, Any]):

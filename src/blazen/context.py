@@ -7,6 +7,7 @@ everything else as a live reference in the session namespace.
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -30,6 +31,7 @@ _JsonValue = StateValue.Json
 _BytesValue = StateValue.Bytes
 _MISSING: Any = object()
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
 
 class StepCall:
     """One execution of a step: its name, and the deliveries it emitted (durable runs only)."""
@@ -74,12 +76,24 @@ def _encode(key: str, value: Any) -> Any:
 
 
 def _same(old: Any, new: Any) -> bool:
+    """Whether two stored forms are identical, so that rewriting one can be skipped."""
     if type(new) is _NativeValue:
         return bool(old.data == new.data)
-    try:
-        return bool(old == new)
-    except Exception:
+    return _json_same(old, new)
+
+
+def _json_same(a: Any, b: Any) -> bool:
+    # Stricter than ``==``: 1, 1.0 and True differ, as do 0.0 and -0.0 and key orders.
+    t = type(a)
+    if t is not type(b):
         return False
+    if t is dict:
+        return list(a) == list(b) and all(_json_same(v, b[k]) for k, v in a.items())
+    if t is list:
+        return len(a) == len(b) and all(_json_same(x, y) for x, y in zip(a, b, strict=True))
+    if t is float:
+        return bool(a == b and math.copysign(1.0, a) == math.copysign(1.0, b))
+    return bool(a == b)
 
 
 def _bad_key(key: object) -> ContextError:
@@ -89,8 +103,16 @@ def _bad_key(key: object) -> ContextError:
 class Context:
     """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
 
-    __slots__ = ("_collected", "_data", "_dirty", "_port", "_run_id", "_session", "session",
-                 "state")
+    __slots__ = (
+        "_collected",
+        "_data",
+        "_dirty",
+        "_port",
+        "_run_id",
+        "_session",
+        "session",
+        "state",
+    )
 
     def __init__(self, run_id: str, port: RunPort | None = None) -> None:
         self._run_id = run_id
@@ -124,7 +146,9 @@ class Context:
             raise WorkflowError("this context is not attached to a running workflow")
         self._port.publish(event)
 
-    def collect_events(self, event: Event, expected: Sequence[type[Event] | str]) -> list[Any] | None:
+    def collect_events(
+        self, event: Event, expected: Sequence[type[Event] | str]
+    ) -> list[Any] | None:
         """Buffer ``event``; once one of each ``expected`` type is there, return them in order."""
         names = [e if isinstance(e, str) else e.event_type for e in expected]
         if event.event_type not in names:
@@ -161,7 +185,11 @@ class Context:
             or (t is int and _INT_MIN <= value <= _INT_MAX)
             or (t is float and value - value == 0.0)  # finite floats only
         ):
-            self._data[key] = value
+            data = self._data
+            n = len(data)
+            data[key] = value
+            if len(data) != n and key + META_SUFFIX in data:
+                self._drop_state(key)  # a plain value replaces a BlazenState object
         else:
             self._set_slow(key, value)
             return
@@ -233,9 +261,7 @@ class Context:
         elif isinstance(value, _NativeValue):
             self._put(key, value)
         else:
-            raise ContextError(
-                f"set_value({key!r}) needs a StateValue, not {type(value).__name__}"
-            )
+            raise ContextError(f"set_value({key!r}) needs a StateValue, not {type(value).__name__}")
 
     def get_value(self, key: str) -> StateValue | None:
         """The stored ``StateValue`` (Native values are not unpickled), ``None`` if absent."""
@@ -250,10 +276,7 @@ class Context:
         """Remove ``key`` from the context (persisted values and live references)."""
         if type(key) is not str:
             raise _bad_key(key)
-        record = self._data.get(key + META_SUFFIX)
-        if isinstance(record, dict):
-            for name in (*record.get("fields", []), "__blazen_meta__"):
-                self._remove(f"{key}.{name}")
+        self._drop_state(key)
         self._remove(key)
         self._session.pop(key, None)
 
@@ -288,15 +311,28 @@ class Context:
 
     # -- internals used by the namespaces and the runtime --------------------------------
     def _put(self, key: str, stored: Any) -> None:
-        self._data[key] = stored
+        data = self._data
+        n = len(data)
+        data[key] = stored
+        if len(data) != n and key + META_SUFFIX in data:
+            self._drop_state(key)
         if self._session and key in self._session:
             del self._session[key]
         if self._dirty is not None:
             self._dirty.add(key)
 
     def _put_live(self, key: str, value: Any) -> None:
+        self._drop_state(key)
         self._remove(key)
         self._session[key] = value
+
+    def _drop_state(self, key: str) -> None:
+        """Remove the entries of a ``BlazenState`` object stored under ``key``, if any."""
+        record = self._data.get(key + META_SUFFIX)
+        if isinstance(record, dict):
+            names = (*record.get("fields", []), *record.get("store_by", []), "__blazen_meta__")
+            for name in names:
+                self._remove(f"{key}.{name}")
 
     def _remove(self, key: str) -> None:
         if self._data.pop(key, _MISSING) is not _MISSING and self._dirty is not None:
@@ -341,6 +377,7 @@ class Context:
         record = meta_record(obj)
         _, store_by = meta_sets(type(obj))
         self._remove(key)
+        self._session.pop(key, None)  # a live value formerly under ``key``
         for name in record["fields"]:
             self._set_if_changed(f"{key}.{name}", getattr(obj, name))
         for name in record["store_by"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,11 @@ class Event(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         if "event_type" not in cls.__dict__:
             cls.event_type = cls.__name__
+
+    if TYPE_CHECKING:
+        # Extra fields are allowed (``StartEvent`` carries the ``run`` kwargs, inline events
+        # carry anything): let type checkers accept ``ev.text`` as pydantic does at run time.
+        def __getattr__(self, name: str) -> Any: ...
 
     def to_dict(self) -> dict[str, Any]:
         """The event's fields (declared and extra) as a plain dict."""

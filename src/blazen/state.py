@@ -23,7 +23,7 @@ class FieldStore(Protocol):
 
 
 class CallbackFieldStore:
-    """A ``FieldStore`` made of two callables: ``save_fn(key, value, ctx)``, ``load_fn(key, ctx)``."""
+    """A ``FieldStore`` from two callables: ``save_fn(key, value, ctx)``, ``load_fn(key, ctx)``."""
 
     def __init__(
         self,
@@ -104,9 +104,7 @@ def meta_record(obj: BlazenState) -> dict[str, Any]:
     }
 
 
-def rebuild(
-    record: dict[str, Any], key: str, read: Callable[[str], Any], ctx: Any
-) -> BlazenState:
+def rebuild(record: dict[str, Any], key: str, read: Callable[[str], Any], ctx: Any) -> BlazenState:
     """Build the object back from its record, its stored fields and its field stores."""
     cls = state_class(str(record.get("type")))
     _, store_by = meta_sets(cls)

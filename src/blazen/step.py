@@ -69,7 +69,14 @@ def step(
 
     def decorate(func: F) -> F:
         spec = _build_spec(
-            func, caller_locals, accepts, emits, max_concurrency, retries, retry_delay, timeout,
+            func,
+            caller_locals,
+            accepts,
+            emits,
+            max_concurrency,
+            retries,
+            retry_delay,
+            timeout,
             name,
         )
         setattr(func, _ATTR, spec)
@@ -131,7 +138,8 @@ def _check_signature(fn: Callable[..., Any], step_name: str) -> str:
     except (TypeError, ValueError) as exc:
         raise WorkflowValidationError(f"step {step_name!r}: cannot read its signature") from exc
     positional = [
-        p for p in params
+        p
+        for p in params
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     extra = [p for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
@@ -168,8 +176,17 @@ def _type_hints(fn: Callable[..., Any], caller_locals: dict[str, Any]) -> dict[s
                 try:
                     raw[key] = eval(value, ns)  # annotations only; same as get_type_hints
                 except Exception:
-                    raw[key] = None
+                    raw[key] = _Unresolved(value)
         return raw
+
+
+class _Unresolved:
+    """An annotation string that names nothing in scope (a typo, or a class defined later)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def _flatten(hint: Any) -> list[Any]:
@@ -185,6 +202,13 @@ def _event_classes(hint: Any, step_name: str | None = None) -> tuple[type[Event]
     """Event classes named by an ``ev`` annotation; ``Event``/none means StartEvent."""
     if hint is None or hint is Event or hint is inspect.Parameter.empty:
         return ()
+    if isinstance(hint, _Unresolved):
+        if step_name is None:
+            return ()
+        raise WorkflowValidationError(
+            f"step {step_name!r}: cannot resolve the ev annotation {hint.text!r}; define the "
+            f"event class before the step, or pass accepts=[...]"
+        )
     classes = []
     for t in _flatten(hint):
         if t is type(None):
@@ -204,13 +228,16 @@ def _event_classes(hint: Any, step_name: str | None = None) -> tuple[type[Event]
 def _emitted_classes(emits: list[str | type[Event]] | None, ret: Any) -> tuple[type[Event], ...]:
     named = [e for e in (emits or []) if isinstance(e, type) and issubclass(e, Event)]
     hinted = [
-        t for t in (_flatten(ret) if ret is not None else [])
+        t
+        for t in (_flatten(ret) if ret is not None else [])
         if isinstance(t, type) and issubclass(t, Event) and t is not Event
     ]
     return tuple(dict.fromkeys(named + hinted))
 
 
-def _emits(step_name: str, emits: list[str | type[Event]] | None, ret: Any) -> tuple[str, ...] | None:
+def _emits(
+    step_name: str, emits: list[str | type[Event]] | None, ret: Any
+) -> tuple[str, ...] | None:
     """Event types a step says it emits, from ``emits=`` or its return annotation."""
     if emits is not None:
         names = []

@@ -77,9 +77,9 @@ class StateValue:
     kind: ClassVar[Kind]
 
     if TYPE_CHECKING:
-        Json = _JsonValue
-        Bytes = _BytesValue
-        Native = _NativeValue
+        Json = _JsonValue  # noqa: F821 (defined below; aliases for type checkers)
+        Bytes = _BytesValue  # noqa: F821
+        Native = _NativeValue  # noqa: F821
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         if cls.__module__ != __name__:
@@ -149,6 +149,11 @@ class _JsonValue(StateValue):
             copied = json_copy(value)
         except NotJsonError as exc:
             raise ContextError(f"StateValue.Json needs a JSON-compatible value: {exc}") from None
+        except RecursionError:
+            raise ContextError(
+                "StateValue.Json needs a JSON-compatible value: it is self-referencing "
+                "or nested too deeply"
+            ) from None
         object.__setattr__(self, "value", copied)
 
     def as_json(self) -> Any:
@@ -189,9 +194,7 @@ class _NativeValue(StateValue):
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ContextError(
-                f"StateValue.Native holds pickle bytes, not {type(data).__name__}"
-            )
+            raise ContextError(f"StateValue.Native holds pickle bytes, not {type(data).__name__}")
         object.__setattr__(self, "data", bytes(data))
 
     def as_native(self) -> bytes:

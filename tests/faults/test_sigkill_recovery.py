@@ -6,8 +6,8 @@ whose commit landed before the kill must not have run again.
 
 from __future__ import annotations
 
-import asyncio
 import ast
+import asyncio
 import os
 import signal
 import subprocess
@@ -61,7 +61,9 @@ def test_sigkill_then_resume(tmp_path: Path, kill_after: int) -> None:
     db = tmp_path / "runs.db"
     child = subprocess.Popen(
         [sys.executable, str(CHILD), "--store", str(db), "--seed", "2"],
-        stdout=subprocess.PIPE, text=True, env=_env(log),
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(log),
     )
     assert child.stdout is not None
     first = child.stdout.readline().split()
@@ -79,7 +81,11 @@ def test_sigkill_then_resume(tmp_path: Path, kill_after: int) -> None:
 
     out = subprocess.run(
         [sys.executable, str(CHILD), "--store", str(db), "--resume", run_id],
-        capture_output=True, text=True, env=_env(log), timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        env=_env(log),
+        timeout=60,
+        check=True,
     ).stdout.splitlines()
     assert out[0] == f"RUN {run_id}"
     assert out[-1].startswith("RESULT ")

@@ -59,9 +59,7 @@ async def fan_collect(ctx: Context, ev: Item) -> StopEvent | None:
     items = ctx.collect_events(ev, [Item] * ctx.get("total"))
     if items is None:
         return None
-    return StopEvent(
-        result={"labels": [i.label for i in items], "blob": ctx.get_bytes("blob")}
-    )
+    return StopEvent(result={"labels": [i.label for i in items], "blob": ctx.get_bytes("blob")})
 
 
 demo = Workflow("interop-demo", [demo_start, demo_next])
@@ -82,7 +80,8 @@ async def test_resume_rust_running_snapshot() -> None:
     assert result["empty"] == b""
     point = result["point"]
     assert isinstance(point, StateValue.Native)
-    assert point.data.startswith(b"\x80\x04") and b"Point" in point.data
+    assert point.data.startswith(b"\x80\x04")
+    assert b"Point" in point.data
     assert result["run_id"] == handler.run_id
 
 

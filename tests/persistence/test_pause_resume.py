@@ -7,8 +7,8 @@ import asyncio
 import os
 import random
 import subprocess
-import threading
 import sys
+import threading
 import warnings
 from pathlib import Path
 

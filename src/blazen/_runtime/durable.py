@@ -102,7 +102,9 @@ class DurableHooks(RunHooks):
         self.n += 1
         return f"{self.prefix}{self.n}"
 
-    def step_done(self, step: str, consumed: str | None, call: StepCall) -> asyncio.Future[None] | None:
+    def step_done(
+        self, step: str, consumed: str | None, call: StepCall
+    ) -> asyncio.Future[None] | None:
         emitted = tuple(
             PendingEvent(eid, ev.event_type, encode_event(ev), call.step, target)
             for eid, ev, target in (call.emitted or ())
@@ -194,8 +196,8 @@ def take_writes(run: Run) -> tuple[dict[str, StateValue | None], dict[str, list[
             writes[key] = _waiting_value(run)
         else:
             v = data.get(key)
-            writes[key] = None if v is None and key not in data else Context._as_state_value(
-                v, copy=False
+            writes[key] = (
+                None if v is None and key not in data else Context._as_state_value(v, copy=False)
             )
     return writes, collected
 
@@ -324,7 +326,7 @@ async def adopt_snapshot(wf: Workflow, run: Run, snapshot: WorkflowSnapshot) -> 
         # The stored history continues: rewrite the whole state as one commit.
         await store.claim(run.run_id, owner)
         loaded = await store.load(run.run_id)
-        writes: dict[str, StateValue | None] = {k: None for k in loaded.context_state}
+        writes: dict[str, StateValue | None] = dict.fromkeys(loaded.context_state)
         writes.update(_snapshot_writes(run))
         hooks.committer.submit(
             Commit(
@@ -338,8 +340,12 @@ async def adopt_snapshot(wf: Workflow, run: Run, snapshot: WorkflowSnapshot) -> 
         )
     else:
         await store.create_run(
-            run.run_id, wf.name, owner=owner, context_state=_snapshot_writes(run),
-            pending=_pending_of(run), collected=_collected_of(run) or {},
+            run.run_id,
+            wf.name,
+            owner=owner,
+            context_state=_snapshot_writes(run),
+            pending=_pending_of(run),
+            collected=_collected_of(run) or {},
             metadata=_metadata(run, resumed_from="snapshot"),
             status="waiting" if run.waiting else "running",
         )

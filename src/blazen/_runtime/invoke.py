@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from blazen.errors import WorkflowTimeoutError
@@ -28,6 +29,20 @@ async def invoke(spec: StepSpec, ctx: Any, event: Event) -> Any:
                 await asyncio.sleep(spec.retry_delay)
 
 
+class _Raised(Exception):
+    """Carries an exception the step itself raised past ``wait_for``'s own timeout."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+async def _boxed(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise _Raised(exc) from None
+
+
 async def _once(spec: StepSpec, ctx: Any, event: Event) -> Any:
     if spec.timeout is None:
         if spec.is_async:
@@ -35,7 +50,9 @@ async def _once(spec: StepSpec, ctx: Any, event: Event) -> Any:
         return await asyncio.to_thread(spec.fn, ctx, event)
     call = spec.fn(ctx, event) if spec.is_async else asyncio.to_thread(spec.fn, ctx, event)
     try:
-        return await asyncio.wait_for(call, spec.timeout)
+        return await asyncio.wait_for(_boxed(call), spec.timeout)
+    except _Raised as raised:
+        raise raised.error from None
     except asyncio.TimeoutError:
         raise WorkflowTimeoutError(
             f"step {spec.name!r} did not finish within {spec.timeout} s"

@@ -66,9 +66,7 @@ def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) ->
         workflow_name=run.options.name,
         run_id=run.run_id,
         context_state=state,
-        collected_events={
-            t: [encode_event(e) for e in evs] for t, evs in ctx._collected.items()
-        },
+        collected_events={t: [encode_event(e) for e in evs] for t, evs in ctx._collected.items()},
         pending_events=[
             SerializedEvent(ev.event_type, encode_event(ev), src) for _, (ev, src, _) in items
         ],
@@ -162,7 +160,7 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     targets = meta.get(_TARGETS)
     if not isinstance(targets, list) or len(targets) != len(snapshot.pending_events):
         targets = [None] * len(snapshot.pending_events)
-    for target, se in zip(targets, snapshot.pending_events):
+    for target, se in zip(targets, snapshot.pending_events, strict=True):
         _requeue(run, decode_event(se.event_type, se.data, classes), se.source_step, target)
 
 
@@ -175,7 +173,9 @@ def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:
         run.route(ev, source)
 
 
-def _replay_foreign(run: Run, snapshot: WorkflowSnapshot, classes: Mapping[str, type[Event]]) -> None:
+def _replay_foreign(
+    run: Run, snapshot: WorkflowSnapshot, classes: Mapping[str, type[Event]]
+) -> None:
     """A Rust-core snapshot lists in-flight events only under ``collected_events``.
 
     With no pending events recorded, every collected event other than the StartEvent is
@@ -202,4 +202,3 @@ async def resume_snapshot(wf: Workflow, snapshot: WorkflowSnapshot) -> WorkflowH
         raise SnapshotError(f"snapshot of run {snapshot.run_id} cannot be resumed: {exc}") from exc
     run.start()
     return WorkflowHandler(run)
-

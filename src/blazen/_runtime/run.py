@@ -9,6 +9,7 @@ are still waiting, a scheduled check adds workers, so suspended steps overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Awaitable
@@ -186,7 +187,11 @@ class Run:
 
     async def _work_loop(self, me: _Worker) -> None:
         ready, queues, inflight, limits, specs = (
-            self.ready, self.queues, self.inflight, self.limits, self.specs,
+            self.ready,
+            self.queues,
+            self.inflight,
+            self.limits,
+            self.specs,
         )
         streak = 0
         while not self.finished:
@@ -243,10 +248,8 @@ class Run:
         finally:
             if not waiter.done():
                 waiter.cancel()
-            try:
+            with contextlib.suppress(ValueError):
                 self.idle.remove(waiter)
-            except ValueError:
-                pass
         return not self.finished
 
     def _check_stalled(self) -> None:
@@ -267,8 +270,14 @@ class Run:
         token = current_step.set(call)
         try:
             out = await invoke(spec, self.ctx, event)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            if self.finished:
+                raise  # the run ended and cancelled this step
+            # The step itself raised CancelledError (e.g. awaited a cancelled future).
+            err = StepError(spec.name, self.run_id, "the step raised CancelledError")
+            err.__cause__ = exc
+            self.fail(err)
+            return
         except Exception as exc:
             err = StepError(spec.name, self.run_id, f"{type(exc).__name__}: {exc}")
             err.__cause__ = exc
@@ -299,7 +308,8 @@ class Run:
                 return
             out = bad[0]
         err = StepError(
-            call.step, self.run_id,
+            call.step,
+            self.run_id,
             f"returned {type(out).__name__}; a step returns an Event, a list of events or None",
         )
         err.__cause__ = TypeError(f"unexpected step result {out!r}")

@@ -12,7 +12,9 @@ from blazen.values import StateValue
 __all__ = ["export_run"]
 
 
-async def export_run(store: CheckpointStore, run_id: str, seq: int | None = None) -> WorkflowSnapshot:
+async def export_run(
+    store: CheckpointStore, run_id: str, seq: int | None = None
+) -> WorkflowSnapshot:
     """The run's state after commit ``seq`` (default: the last), ready for ``Workflow.resume``."""
     loaded = await store.load(run_id, seq)
     state = dict(loaded.context_state)

@@ -1,0 +1,374 @@
+"""How runs fail: StepError, retries, timeouts, unroutable events, stalls, abort."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import itertools
+import time
+
+import pytest
+
+from blazen import (
+    Context,
+    Event,
+    StartEvent,
+    StepError,
+    StopEvent,
+    UnroutableEventError,
+    Workflow,
+    WorkflowError,
+    WorkflowTimeoutError,
+    step,
+)
+
+
+class Mid(Event):
+    n: int = 0
+
+
+class Nobody(Event):
+    pass
+
+
+async def run_to_error(wf: Workflow, **kwargs: object) -> tuple[BaseException, str]:
+    handler = await wf.run(**kwargs)
+    with pytest.raises(WorkflowError) as info:
+        await handler.result()
+    return info.value, handler.run_id
+
+
+def test_error_hierarchy() -> None:
+    for cls in (StepError, UnroutableEventError, WorkflowTimeoutError):
+        assert issubclass(cls, WorkflowError)
+    assert issubclass(WorkflowTimeoutError, TimeoutError)
+
+
+async def test_step_error_names_the_step_and_run_and_keeps_the_cause() -> None:
+    original = ValueError("bad input")
+
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> Mid:
+        return Mid()
+
+    @step
+    async def explode(ctx: Context, ev: Mid) -> StopEvent:
+        raise original
+
+    err, run_id = await run_to_error(Workflow("step-error", [start, explode]))
+    assert isinstance(err, StepError)
+    assert err.step_name == "explode"
+    assert err.run_id == run_id
+    assert err.__cause__ is original
+    assert "explode" in str(err)
+    assert run_id in str(err)
+    assert "bad input" in str(err)
+
+
+async def test_step_error_from_a_plain_def_step() -> None:
+    @step
+    def explode(ctx: Context, ev: StartEvent) -> StopEvent:
+        raise KeyError("missing")
+
+    err, _ = await run_to_error(Workflow("thread-error", [explode]))
+    assert isinstance(err, StepError)
+    assert isinstance(err.__cause__, KeyError)
+    assert err.step_name == "explode"
+
+
+async def test_a_failing_step_cancels_the_others() -> None:
+    cancelled = asyncio.Event()
+
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> list[Mid]:
+        return [Mid(n=0), Mid(n=1)]
+
+    @step
+    async def work(ctx: Context, ev: Mid) -> StopEvent:
+        if ev.n == 0:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("fail fast")
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return StopEvent()
+
+    err, _ = await run_to_error(Workflow("fail-cancels", [start, work]))
+    assert isinstance(err, StepError)
+    await asyncio.wait_for(cancelled.wait(), 1)
+
+
+# -- retries ----------------------------------------------------------------------------
+async def test_retries_then_success() -> None:
+    attempts = 0
+
+    @step(retries=2)
+    async def flaky(ctx: Context, ev: StartEvent) -> StopEvent:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError(f"attempt {attempts}")
+        return StopEvent(result=attempts)
+
+    stop = await (await Workflow("retry-ok", [flaky]).run()).result()
+    assert stop.result == 3
+
+
+async def test_retries_spent_then_step_error() -> None:
+    attempts = 0
+
+    @step(retries=2)
+    async def always(ctx: Context, ev: StartEvent) -> StopEvent:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError(f"attempt {attempts}")
+
+    err, _ = await run_to_error(Workflow("retry-spent", [always]))
+    assert attempts == 3
+    assert isinstance(err, StepError)
+    assert str(err.__cause__) == "attempt 3"
+
+
+async def test_no_retries_by_default() -> None:
+    attempts = 0
+
+    @step
+    async def once(ctx: Context, ev: StartEvent) -> StopEvent:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError
+
+    await run_to_error(Workflow("no-retry", [once]))
+    assert attempts == 1
+
+
+async def test_retry_delay_waits_between_attempts() -> None:
+    times: list[float] = []
+
+    @step(retries=2, retry_delay=0.05)
+    def flaky(ctx: Context, ev: StartEvent) -> StopEvent:
+        times.append(time.perf_counter())
+        if len(times) < 3:
+            raise ConnectionError
+        return StopEvent(result=len(times))
+
+    assert (await (await Workflow("retry-delay", [flaky]).run()).result()).result == 3
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 0.045 for gap in gaps), gaps
+
+
+# -- timeouts ---------------------------------------------------------------------------
+async def test_step_timeout() -> None:
+    @step(timeout=0.05)
+    async def slow(ctx: Context, ev: StartEvent) -> StopEvent:
+        await asyncio.sleep(5)
+        return StopEvent()
+
+    t0 = time.perf_counter()
+    err, _ = await run_to_error(Workflow("step-timeout", [slow]))
+    assert time.perf_counter() - t0 < 1
+    assert isinstance(err, StepError)
+    assert err.step_name == "slow"
+    assert isinstance(err.__cause__, WorkflowTimeoutError)
+
+
+async def test_step_timeout_is_per_attempt_with_retries() -> None:
+    attempts = 0
+
+    @step(timeout=0.05, retries=1)
+    async def slow_once(ctx: Context, ev: StartEvent) -> StopEvent:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            await asyncio.sleep(5)
+        return StopEvent(result=attempts)
+
+    assert (await (await Workflow("timeout-retry", [slow_once]).run()).result()).result == 2
+
+
+async def test_fast_step_within_its_timeout() -> None:
+    @step(timeout=1)
+    def quick(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result="quick")
+
+    assert (await (await Workflow("timeout-ok", [quick]).run()).result()).result == "quick"
+
+
+async def test_workflow_timeout() -> None:
+    cancelled = asyncio.Event()
+
+    @step
+    async def forever(ctx: Context, ev: StartEvent) -> StopEvent:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return StopEvent()
+
+    t0 = time.perf_counter()
+    err, _ = await run_to_error(Workflow("wf-timeout", [forever], timeout=0.05))
+    assert isinstance(err, WorkflowTimeoutError)
+    assert time.perf_counter() - t0 < 1
+    await asyncio.wait_for(cancelled.wait(), 1)
+
+
+async def test_workflow_timeout_not_hit() -> None:
+    @step
+    async def quick(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=1)
+
+    assert (await (await Workflow("wf-ok", [quick], timeout=5).run()).result()).result == 1
+
+
+# -- routing failures ----------------------------------------------------------------------
+async def test_unroutable_event_names_the_type_and_the_step() -> None:
+    @step
+    async def emit(ctx: Context, ev: StartEvent) -> Event:
+        return Nobody()
+
+    err, _ = await run_to_error(Workflow("unroutable", [emit]))
+    assert isinstance(err, UnroutableEventError)
+    assert err.event_type == "Nobody"
+    assert err.source_step == "emit"
+    assert "'Nobody'" in str(err)
+    assert "'emit'" in str(err)
+
+
+async def test_unroutable_inline_event_sent_with_send_event() -> None:
+    @step
+    async def emit(ctx: Context, ev: StartEvent) -> None:
+        ctx.send_event(Event("Lost", x=1))
+
+    err, _ = await run_to_error(Workflow("unroutable-send", [emit]))
+    assert isinstance(err, UnroutableEventError)
+    assert (err.event_type, err.source_step) == ("Lost", "emit")
+
+
+async def test_unroutable_event_in_a_fan_out() -> None:
+    @step
+    async def emit(ctx: Context, ev: StartEvent) -> list[Event]:
+        return [Mid(), Event("Stray")]
+
+    @step
+    async def mid(ctx: Context, ev: Mid) -> None:
+        await asyncio.sleep(1)
+
+    err, _ = await run_to_error(Workflow("unroutable-list", [emit, mid]))
+    assert isinstance(err, UnroutableEventError)
+    assert err.event_type == "Stray"
+
+
+@pytest.mark.parametrize("bad", [42, "text", {"a": 1}, [StopEvent(), "x"], StopEvent])
+async def test_a_step_returning_a_non_event_fails_clearly(bad: object) -> None:
+    @step
+    async def wrong(ctx: Context, ev: StartEvent) -> object:
+        return bad
+
+    err, _ = await run_to_error(Workflow("non-event", [wrong]))
+    assert isinstance(err, StepError)
+    assert err.step_name == "wrong"
+    assert "returned" in str(err)
+    assert isinstance(err.__cause__, TypeError)
+
+
+async def test_a_stalled_run_fails_instead_of_hanging() -> None:
+    @step
+    async def nothing(ctx: Context, ev: StartEvent) -> None:
+        return None
+
+    err, run_id = await asyncio.wait_for(run_to_error(Workflow("stall", [nothing])), 2)
+    assert type(err) is WorkflowError
+    assert "stalled" in str(err)
+    assert run_id in str(err)
+
+
+async def test_a_run_stalled_in_collect_events_fails() -> None:
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> Mid:
+        return Mid()
+
+    @step
+    async def join(ctx: Context, ev: Mid) -> StopEvent | None:
+        got = ctx.collect_events(ev, [Mid, Mid])
+        return None if got is None else StopEvent()
+
+    err, _ = await asyncio.wait_for(run_to_error(Workflow("stall-collect", [start, join])), 2)
+    assert "stalled" in str(err)
+
+
+async def test_a_stalled_run_after_a_plain_def_step() -> None:
+    @step
+    def nothing(ctx: Context, ev: StartEvent) -> None:
+        ctx.set("x", 1)
+
+    err, _ = await asyncio.wait_for(run_to_error(Workflow("stall-thread", [nothing])), 2)
+    assert "stalled" in str(err)
+
+
+# -- abort -----------------------------------------------------------------------------------
+_HAS_PERSIST = importlib.util.find_spec("blazen._runtime.persist") is not None
+
+
+@pytest.mark.skipif(not _HAS_PERSIST, reason="blazen._runtime.persist (abort_run) not written yet")
+async def test_abort_cancels_the_run() -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    @step
+    async def forever(ctx: Context, ev: StartEvent) -> StopEvent:
+        started.set()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return StopEvent()
+
+    handler = await Workflow("abort", [forever]).run()
+    await started.wait()
+    await handler.abort()
+    await asyncio.wait_for(cancelled.wait(), 1)
+    with pytest.raises(WorkflowError):
+        await handler.result()
+    assert handler.status == "cancelled"
+    await handler.abort()  # aborting again is harmless
+
+
+async def test_abort_after_completion_is_a_no_op() -> None:
+    @step
+    async def quick(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result="kept")
+
+    handler = await Workflow("abort-done", [quick]).run()
+    assert (await handler.result()).result == "kept"
+    await handler.abort()
+    assert (await handler.result()).result == "kept"
+
+
+# -- known runtime bugs (blazen/_runtime is not ours to fix) --------------------------------
+async def test_a_step_raising_timeout_error_is_not_a_step_timeout() -> None:
+    original = TimeoutError("the database did not answer")
+
+    @step(timeout=5)
+    async def query(ctx: Context, ev: StartEvent) -> StopEvent:
+        raise original
+
+    err, _ = await run_to_error(Workflow("own-timeout", [query]))
+    assert isinstance(err, StepError)
+    assert err.__cause__ is original
+
+
+async def test_a_step_raising_cancelled_error_fails_the_run() -> None:
+    @step
+    async def awaits_cancelled(ctx: Context, ev: StartEvent) -> StopEvent:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.cancel()
+        await fut  # raises CancelledError although nobody cancelled this task
+        return StopEvent()
+
+    handler = await Workflow("own-cancel", [awaits_cancelled]).run()
+    with pytest.raises(WorkflowError):
+        await asyncio.wait_for(handler.result(), 0.5)
