@@ -58,7 +58,10 @@ workflow = Workflow("hitl", [draft, decide])
 
 async def _resume(snapshot_file: str, answer: str) -> None:
     handler = await Workflow.resume(Path(snapshot_file).read_bytes())
-    await handler.respond_to_input("approve-1", answer)
+    async for ev in handler.stream_events():  # the resumed run re-announces its request
+        if isinstance(ev, InputRequestEvent):
+            await handler.respond_to_input(ev.request_id, answer)
+            break
     print("RESULT", (await handler.result()).result, flush=True)
 
 

@@ -94,6 +94,8 @@ class Run:
         """Arm the run timeout and start a worker if anything is queued."""
         if self.options.timeout is not None:
             self._timer = self.loop.call_later(self.options.timeout, self._on_timeout)
+        for _source, request in self.waiting.values():
+            self.stream.publish(request)  # a resumed run shows what it still waits for
         if self.ready and not self.workers:
             self._spawn(1)
         elif not self.ready and not self.waiting:
