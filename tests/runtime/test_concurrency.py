@@ -1,0 +1,293 @@
+"""Fan-out, concurrency limits, ctx.send_event, and the first StopEvent ending a run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowError, step
+
+
+class Job(Event):
+    i: int
+
+
+class Done(Event):
+    i: int
+
+
+class High(Event):
+    score: int
+
+
+class Low(Event):
+    score: int
+
+
+@step
+async def fan_out(ctx: Context, ev: StartEvent) -> list[Job]:
+    return [Job(i=i) for i in range(ev.n)]
+
+
+def gather_step(n: int):  # type: ignore[no-untyped-def]
+    @step
+    async def gather(ctx: Context, ev: Done) -> StopEvent | None:
+        got = ctx.collect_events(ev, [Done] * n)
+        return None if got is None else StopEvent(result=sorted(e.i for e in got))
+
+    return gather
+
+
+async def test_fan_out_events_are_handled_concurrently() -> None:
+    # Every Job waits until all of them have started: this finishes only if they overlap.
+    n = 5
+    started = 0
+    all_started = asyncio.Event()
+
+    @step
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal started
+        started += 1
+        if started == n:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 2)
+        return Done(i=ev.i)
+
+    wf = Workflow("fan-out", [fan_out, work, gather_step(n)], timeout=5)
+    stop = await (await wf.run(n=n)).result()
+    assert stop.result == list(range(n))
+
+
+async def test_fan_out_runs_in_parallel_time() -> None:
+    @step
+    async def work(ctx: Context, ev: Job) -> Done:
+        await asyncio.sleep(0.1)
+        return Done(i=ev.i)
+
+    wf = Workflow("fan-out-time", [fan_out, work, gather_step(10)])
+    t0 = time.perf_counter()
+    stop = await (await wf.run(n=10)).result()
+    assert stop.result == list(range(10))
+    assert time.perf_counter() - t0 < 0.5  # ten sequential sleeps would take 1 s
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_max_concurrency_is_respected(limit: int) -> None:
+    active = peak = 0
+
+    @step(max_concurrency=limit)
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return Done(i=ev.i)
+
+    wf = Workflow(f"limit-{limit}", [fan_out, work, gather_step(8)])
+    stop = await (await wf.run(n=8)).result()
+    assert stop.result == list(range(8))
+    assert peak == limit
+
+
+async def test_max_concurrency_zero_is_unlimited() -> None:
+    active = peak = 0
+
+    @step(max_concurrency=0)
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.02)
+        active -= 1
+        return Done(i=ev.i)
+
+    await (await Workflow("unlimited", [fan_out, work, gather_step(6)]).run(n=6)).result()
+    assert peak == 6
+
+
+async def test_max_concurrency_applies_to_plain_def_steps() -> None:
+    lock = threading.Lock()
+    active = peak = 0
+
+    @step(max_concurrency=2)
+    def work(ctx: Context, ev: Job) -> Done:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with lock:
+            active -= 1
+        return Done(i=ev.i)
+
+    await (await Workflow("limit-thread", [fan_out, work, gather_step(6)]).run(n=6)).result()
+    assert peak == 2
+
+
+async def test_plain_def_steps_overlap_in_threads() -> None:
+    barrier = threading.Barrier(3, timeout=2)
+    idents: set[int] = set()
+
+    @step
+    def work(ctx: Context, ev: Job) -> Done:
+        idents.add(threading.get_ident())
+        barrier.wait()  # breaks (and fails the step) unless all three run at once
+        return Done(i=ev.i)
+
+    stop = await (await Workflow("threads", [fan_out, work, gather_step(3)]).run(n=3)).result()
+    assert stop.result == [0, 1, 2]
+    assert threading.get_ident() not in idents
+    assert len(idents) == 3
+
+
+async def test_empty_fan_out_emits_nothing() -> None:
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> list[Job] | StopEvent:
+        return [] if ev.empty else StopEvent(result="not empty")
+
+    @step
+    async def work(ctx: Context, ev: Job) -> StopEvent:
+        return StopEvent()
+
+    wf = Workflow("empty-fan-out", [start, work])
+    assert (await (await wf.run(empty=False)).result()).result == "not empty"
+    with pytest.raises(WorkflowError, match="stalled"):
+        await (await wf.run(empty=True)).result()
+
+
+# -- ctx.send_event -------------------------------------------------------------------------
+@step
+async def score(ctx: Context, ev: StartEvent) -> None:
+    if ev.score >= 50:
+        ctx.send_event(High(score=ev.score))
+    else:
+        ctx.send_event(Low(score=ev.score))
+
+
+@step
+async def on_high(ctx: Context, ev: High) -> StopEvent:
+    return StopEvent(result=f"high:{ev.score}")
+
+
+@step
+async def on_low(ctx: Context, ev: Low) -> StopEvent:
+    return StopEvent(result=f"low:{ev.score}")
+
+
+async def test_send_event_routes_from_inside_a_step() -> None:
+    wf = Workflow("send-event", [score, on_high, on_low])
+    assert (await (await wf.run(score=90)).result()).result == "high:90"
+    assert (await (await wf.run(score=10)).result()).result == "low:10"
+
+
+async def test_send_event_from_a_plain_def_step() -> None:
+    @step
+    def fan(ctx: Context, ev: StartEvent) -> None:
+        for i in range(4):
+            ctx.send_event(Done(i=i))
+
+    wf = Workflow("send-from-thread", [fan, gather_step(4)])
+    assert (await (await wf.run()).result()).result == [0, 1, 2, 3]
+
+
+async def test_send_event_and_return_value_both_route() -> None:
+    @step
+    async def both(ctx: Context, ev: StartEvent) -> Done:
+        await ctx.asend_event(Done(i=0))
+        return Done(i=1)
+
+    wf = Workflow("send-and-return", [both, gather_step(2)])
+    assert (await (await wf.run()).result()).result == [0, 1]
+
+
+async def test_send_event_is_routed_before_the_step_ends() -> None:
+    reached = asyncio.Event()
+
+    @step
+    async def sender(ctx: Context, ev: StartEvent) -> StopEvent:
+        ctx.send_event(Job(i=1))
+        await asyncio.wait_for(reached.wait(), 2)
+        return StopEvent(result="sender finished after receiver ran")
+
+    @step
+    async def receiver(ctx: Context, ev: Job) -> None:
+        reached.set()
+
+    stop = await (await Workflow("send-now", [sender, receiver]).run()).result()
+    assert stop.result == "sender finished after receiver ran"
+
+
+async def test_send_event_outside_a_step_is_an_error(ctx: Context) -> None:
+    with pytest.raises(WorkflowError, match="inside a running step"):
+        ctx.send_event(Job(i=1))
+
+    @step
+    async def keep(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent()
+
+    handler = await Workflow("send-outside", [keep]).run()
+    await handler.result()
+    with pytest.raises(WorkflowError, match="inside a running step"):
+        handler.context.send_event(Job(i=1))
+
+
+async def test_send_event_needs_an_event() -> None:
+    @step
+    async def bad(ctx: Context, ev: StartEvent) -> None:
+        ctx.send_event({"not": "an event"})  # type: ignore[arg-type]
+
+    with pytest.raises(WorkflowError) as info:
+        await (await Workflow("send-bad", [bad]).run()).result()
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+# -- the first StopEvent ends the run ------------------------------------------------------
+async def test_first_stop_event_wins_and_cancels_running_steps() -> None:
+    cancelled = asyncio.Event()
+    late_results: list[str] = []
+
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> list[Job]:
+        return [Job(i=0), Job(i=1)]
+
+    @step
+    async def race(ctx: Context, ev: Job) -> StopEvent:
+        if ev.i == 0:
+            await asyncio.sleep(0.01)
+            return StopEvent(result="fast")
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        late_results.append("slow")
+        return StopEvent(result="slow")
+
+    t0 = time.perf_counter()
+    handler = await Workflow("first-stop", [start, race]).run()
+    assert (await handler.result()).result == "fast"
+    await asyncio.wait_for(cancelled.wait(), 1)
+    assert time.perf_counter() - t0 < 1
+    assert late_results == []
+    assert handler.status == "completed"
+
+
+async def test_events_after_the_stop_event_are_dropped() -> None:
+    ran: list[int] = []
+
+    @step
+    async def start(ctx: Context, ev: StartEvent) -> list[Event]:
+        return [StopEvent(result="stop"), Job(i=1), Job(i=2)]
+
+    @step
+    async def work(ctx: Context, ev: Job) -> None:
+        ran.append(ev.i)
+
+    handler = await Workflow("stop-first", [start, work]).run()
+    assert (await handler.result()).result == "stop"
+    await asyncio.sleep(0.01)
+    assert ran == []
