@@ -57,6 +57,31 @@ class Event(BaseModel):
         return f"{self.event_type}({fields})"
 
 
+class _ExtraFirst:
+    """An extra field named like a pydantic v1 method (``json``, ``copy``...) wins over it.
+
+    ``wf.run(schema=...)`` must give ``ev.schema``, as in the Rust-core package; the method
+    stays reachable on the class and on events without such a field.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.method = BaseModel.__dict__[name]
+
+    def __get__(self, obj: BaseModel | None, cls: type | None = None) -> Any:
+        if obj is not None:
+            extra = obj.__pydantic_extra__
+            if extra and self.name in extra:
+                return extra[self.name]
+        return self.method.__get__(obj, cls)
+
+
+for _name in (
+    "construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj", "parse_raw",
+    "schema", "schema_json", "update_forward_refs", "validate",
+):  # fmt: skip
+    setattr(Event, _name, _ExtraFirst(_name))
+
 _inline_lock = threading.Lock()
 _inline_classes: dict[str, type[Event]] = {}
 

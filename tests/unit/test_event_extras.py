@@ -1,0 +1,23 @@
+"""Run keyword arguments named like pydantic v1 methods still read back as values."""
+
+from __future__ import annotations
+
+from blazen import Context, Event, StartEvent, StopEvent, Workflow, step
+
+
+async def test_start_kwargs_named_like_pydantic_methods() -> None:
+    @step
+    async def echo(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=(ev.json, ev.schema, ev.copy, ev.dict, ev.validate))
+
+    handler = await Workflow("extras", [echo]).run(
+        json=1, schema="s", copy=[2], dict={"a": 1}, validate=False
+    )
+    assert (await handler.result()).result == (1, "s", [2], {"a": 1}, False)
+
+
+def test_methods_stay_available_without_such_fields() -> None:
+    ev = Event("Thing", a=1)
+    assert callable(ev.model_copy)
+    assert StopEvent.model_json_schema()["title"] == "StopEvent"
+    assert StartEvent(json="x").to_dict() == {"json": "x"}
