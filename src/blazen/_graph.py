@@ -86,6 +86,8 @@ def _classes(workflow_name: str, specs: Iterable[StepSpec]) -> dict[str, type[Ev
     for spec in specs:
         for cls in spec.event_classes:
             known = classes.get(cls.event_type)
+            if known is not None and known in _BUILTIN.values() and issubclass(cls, known):
+                continue  # a custom StopEvent (etc.) is routed as the engine's own
             if known is not None and known is not cls:
                 raise WorkflowValidationError(
                     f"workflow {workflow_name!r}: event type {cls.event_type!r} is defined "

@@ -40,8 +40,11 @@ class Event(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        if "event_type" not in cls.__dict__:
-            cls.event_type = cls.__name__
+        if "event_type" not in cls.__dict__ and not cls.__dict__.get("_keeps_type", False):
+            # Subclasses of the engine's events keep their type, so a custom StopEvent
+            # still ends the run; any other event is named by its class.
+            if not any(b.__dict__.get("_keeps_type", False) for b in cls.__mro__[1:]):
+                cls.event_type = cls.__name__
 
     if TYPE_CHECKING:
         # Extra fields are allowed (``StartEvent`` carries the ``run`` kwargs, inline events
@@ -104,12 +107,14 @@ class StartEvent(Event):
     """Starts a run; the keyword arguments of ``wf.run(**kwargs)`` are its attributes."""
 
     event_type: ClassVar[str] = "blazen::StartEvent"
+    _keeps_type: ClassVar[bool] = True
 
 
 class StopEvent(Event):
     """Ends a run; ``result`` is what ``handler.result()`` hands back."""
 
     event_type: ClassVar[str] = "blazen::StopEvent"
+    _keeps_type: ClassVar[bool] = True
     result: Any = None
 
 
@@ -117,6 +122,7 @@ class InputRequestEvent(Event):
     """Returned by a step to ask a human (or any caller) for input; the run waits for it."""
 
     event_type: ClassVar[str] = "blazen::InputRequestEvent"
+    _keeps_type: ClassVar[bool] = True
     request_id: str
     prompt: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -126,5 +132,6 @@ class InputResponseEvent(Event):
     """Delivered by ``handler.respond_to_input`` to the step that accepts it."""
 
     event_type: ClassVar[str] = "blazen::InputResponseEvent"
+    _keeps_type: ClassVar[bool] = True
     request_id: str
     response: Any = None

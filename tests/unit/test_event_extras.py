@@ -21,3 +21,17 @@ def test_methods_stay_available_without_such_fields() -> None:
     assert callable(ev.model_copy)
     assert StopEvent.model_json_schema()["title"] == "StopEvent"
     assert StartEvent(json="x").to_dict() == {"json": "x"}
+
+
+async def test_a_stop_event_subclass_ends_the_run() -> None:
+    class Finished(StopEvent):
+        summary: str = ""
+
+    @step
+    async def finish(ctx: Context, ev: StartEvent) -> Finished:
+        return Finished(result=42, summary="done")
+
+    assert Finished.event_type == "blazen::StopEvent"
+    stop = await (await Workflow("custom-stop", [finish]).run()).result()
+    assert isinstance(stop, Finished)
+    assert (stop.result, stop.summary) == (42, "done")
