@@ -110,6 +110,7 @@ class Context:
         "_port",
         "_run_id",
         "_session",
+        "_states",
         "session",
         "state",
     )
@@ -121,6 +122,7 @@ class Context:
         self._session: dict[str, Any] = {}
         self._dirty: set[str] | None = None
         self._collected: dict[str, list[Event]] = {}
+        self._states: set[str] = set()  # keys holding a BlazenState (its fields and record)
         self.state = StateNamespace(self)
         self.session = SessionNamespace(self._session)
 
@@ -185,10 +187,8 @@ class Context:
             or (t is int and _INT_MIN <= value <= _INT_MAX)
             or (t is float and value - value == 0.0)  # finite floats only
         ):
-            data = self._data
-            n = len(data)
-            data[key] = value
-            if len(data) != n and key + META_SUFFIX in data:
+            self._data[key] = value
+            if self._states and key in self._states:
                 self._drop_state(key)  # a plain value replaces a BlazenState object
         else:
             self._set_slow(key, value)
@@ -311,11 +311,11 @@ class Context:
 
     # -- internals used by the namespaces and the runtime --------------------------------
     def _put(self, key: str, stored: Any) -> None:
-        data = self._data
-        n = len(data)
-        data[key] = stored
-        if len(data) != n and key + META_SUFFIX in data:
+        self._data[key] = stored
+        if self._states and key in self._states:
             self._drop_state(key)
+        elif key.endswith(META_SUFFIX):
+            self._states.add(key[: -len(META_SUFFIX)])
         if self._session and key in self._session:
             del self._session[key]
         if self._dirty is not None:
@@ -328,6 +328,7 @@ class Context:
 
     def _drop_state(self, key: str) -> None:
         """Remove the entries of a ``BlazenState`` object stored under ``key``, if any."""
+        self._states.discard(key)
         record = self._data.get(key + META_SUFFIX)
         if isinstance(record, dict):
             names = (*record.get("fields", []), *record.get("store_by", []), "__blazen_meta__")
