@@ -40,11 +40,12 @@ class Event(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        if "event_type" not in cls.__dict__ and not cls.__dict__.get("_keeps_type", False):
-            # Subclasses of the engine's events keep their type, so a custom StopEvent
-            # still ends the run; any other event is named by its class.
-            if not any(b.__dict__.get("_keeps_type", False) for b in cls.__mro__[1:]):
-                cls.event_type = cls.__name__
+        # Subclasses of the engine's events keep their type, so a custom StopEvent still
+        # ends the run; any other event is named by its class.
+        if "event_type" not in cls.__dict__ and not any(
+            b.__dict__.get("_keeps_type", False) for b in cls.__mro__
+        ):
+            cls.event_type = cls.__name__
 
     if TYPE_CHECKING:
         # Extra fields are allowed (``StartEvent`` carries the ``run`` kwargs, inline events
