@@ -111,8 +111,8 @@ class Context:
         "_run_id",
         "_session",
         "_states",
+        "_state_ns",
         "session",
-        "state",
     )
 
     def __init__(self, run_id: str, port: RunPort | None = None) -> None:
@@ -123,8 +123,16 @@ class Context:
         self._dirty: set[str] | None = None
         self._collected: dict[str, list[Event]] = {}
         self._states: set[str] = set()  # keys holding a BlazenState (its fields and record)
-        self.state = StateNamespace(self)
+        self._state_ns: StateNamespace | None = None
         self.session = SessionNamespace(self._session)
+
+    @property
+    def state(self) -> StateNamespace:
+        """The persistable namespace: ``ctx.state[k] = v``, ``ctx.state.get(k)``, ``keys()``..."""
+        ns = self._state_ns
+        if ns is None:  # made on first use: a context that never uses it has no cycle
+            ns = self._state_ns = StateNamespace(self)
+        return ns
 
     # -- run identity and routing -------------------------------------------------------
     def run_id(self) -> str:

@@ -137,7 +137,10 @@ class Run:
                 waiter.set_result(None)
         elif not self.workers:
             self._spawn(1)
-        elif not self.check_scheduled:
+
+    def want_worker(self) -> None:
+        """Events were queued while every worker may be busy: check for one soon."""
+        if not self.idle and not self.check_scheduled and self.ready:
             self.check_scheduled = True
             self.loop.call_soon(self._check_spawn)
 
@@ -146,10 +149,13 @@ class Run:
         if self.finished:
             return
         if threading.get_ident() == self._thread:
-            self.route(event, call.step, call)
-            return
-        # A plain-def step in a worker thread: record the delivery now, queue it on the loop.
-        self.loop.call_soon_threadsafe(self.route, event, call.step, call)
+            self._route_sent(event, call)
+        else:  # a plain-def step in a worker thread: route on the loop, in order
+            self.loop.call_soon_threadsafe(self._route_sent, event, call)
+
+    def _route_sent(self, event: Event, call: StepCall) -> None:
+        self.route(event, call.step, call)
+        self.want_worker()  # the sending step still runs: another worker may be needed
 
     def publish(self, event: Event) -> None:
         if threading.get_ident() == self._thread:
@@ -208,11 +214,12 @@ class Run:
             limit = limits[name]
             if queue and (limit == 0 or n < limit):
                 ready.append(name)
-                if not self.idle and not self.check_scheduled:
-                    self.check_scheduled = True
-                    self.loop.call_soon(self._check_spawn)
             else:
                 self.in_ready.discard(name)
+            if ready and not self.idle and not self.check_scheduled:
+                # More work waits: if this step suspends, the check adds a worker.
+                self.check_scheduled = True
+                self.loop.call_soon(self._check_spawn)
             me.current = (name, item)
             self.busy += 1
             try:
@@ -271,7 +278,10 @@ class Run:
         call = StepCall(spec.name, [] if hooks is not None else None)
         token = current_step.set(call)
         try:
-            out = await invoke(spec, self.ctx, event)
+            if spec.is_async and spec.timeout is None and not spec.retries:
+                out = await spec.fn(self.ctx, event)  # the common case, one frame less
+            else:
+                out = await invoke(spec, self.ctx, event)
         except asyncio.CancelledError as exc:
             if self.finished:
                 raise  # the run ended and cancelled this step
@@ -333,6 +343,7 @@ class Run:
         del self.waiting[request_id]
         call = StepCall("<input>", [] if self.hooks is not None else None)
         self.route(event, None, call)
+        self.want_worker()
         if self.hooks is not None:
             self.hooks.step_done("<input>", None, call)
 
@@ -359,6 +370,7 @@ class Run:
 
     def _end(self, call: StepCall | None) -> None:
         self.finished = True
+        self.ctx._port = None  # no routing after the end; also frees run <-> ctx cycle
         self.dispatching = False
         if self._timer is not None:
             self._timer.cancel()
