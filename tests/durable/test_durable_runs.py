@@ -251,3 +251,41 @@ async def test_a_large_blob_is_written_once(tmp_path: Path) -> None:
         p.stat().st_size for p in tmp_path.glob("blob.db-*") if p.exists()
     )
     assert size < len(blob) + 4 * 1024 * 1024, size
+
+
+def test_a_run_interrupted_by_loop_shutdown_is_recovered(tmp_path: Path) -> None:
+    """asyncio.run ending (Ctrl-C, a crash of the caller) leaves the run unfinished, not failed."""
+    path = str(tmp_path / "shutdown.db")
+    started = []
+
+    @step
+    async def begin(ctx: Context, ev: StartEvent) -> Tick:
+        return Tick(i=0)
+
+    @step
+    async def long(ctx: Context, ev: Tick) -> StopEvent:
+        started.append(ev.i)
+        if len(started) == 1:
+            await asyncio.sleep(3600)  # interrupted here by the loop's shutdown
+        return StopEvent(result="recovered")
+
+    async def first() -> str:
+        store = SQLiteStore.from_url(path)
+        handler = await Workflow("shutdown", [begin, long], store=store).run()
+        while not started:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # let the begin commit land
+        return handler.run_id  # returning cancels the run's tasks
+
+    run_id = asyncio.run(first())
+
+    async def second() -> list[object]:
+        store = SQLiteStore.from_url(path)
+        try:
+            assert (await store.get_run(run_id)).status == "running"
+            handlers = await Workflow("shutdown", [begin, long], store=store).recover()
+            return [(h.run_id, (await h.result()).result) for h in handlers]
+        finally:
+            await store.close()
+
+    assert asyncio.run(second()) == [(run_id, "recovered")]

@@ -283,8 +283,8 @@ class Run:
             else:
                 out = await invoke(spec, self.ctx, event)
         except asyncio.CancelledError as exc:
-            if self.finished:
-                raise  # the run ended and cancelled this step
+            if self.finished or _cancel_requested():
+                raise  # the run ended, or the loop is shutting down: not the step's fault
             # The step itself raised CancelledError (e.g. awaited a cancelled future).
             err = StepError(spec.name, self.run_id, "the step raised CancelledError")
             err.__cause__ = exc
@@ -341,6 +341,8 @@ class Run:
                 f"(waiting for {sorted(self.waiting)})"
             )
         del self.waiting[request_id]
+        if self.hooks is not None:
+            self.hooks.waiting_changed()
         call = StepCall("<input>", [] if self.hooks is not None else None)
         self.route(event, None, call)
         self.want_worker()
@@ -425,6 +427,13 @@ class Run:
         for name, queue in self.queues.items():
             out.extend((name, item) for item in queue)
         return out
+
+
+def _cancel_requested() -> bool:
+    """Whether this task was asked to cancel (3.11+); on 3.10 there is no way to tell."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or bool(cancelling())
 
 
 class RunHooks:

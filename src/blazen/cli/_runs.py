@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from blazen._meta import WAITING_STATE_KEY
+from blazen._meta import WAITING_KEY, WAITING_STATE_KEY
 from blazen.cli._common import CliError, console, run_with_store
 from blazen.cli._drive import InputWait
 from blazen.cli._render import (
@@ -27,17 +27,25 @@ from blazen.cli._render import (
 )
 from blazen.cli._target import open_cli_store, sqlite_file, store_url
 from blazen.errors import StoreError
-from blazen.stores import CheckpointStore, RunRecord, RunStatus
+from blazen.snapshot import WorkflowSnapshot
+from blazen.stores import (
+    CheckpointInfo,
+    CheckpointStore,
+    LoadedRun,
+    PendingEvent,
+    RunRecord,
+    RunStatus,
+)
 from blazen.stores.export import export_run
 from blazen.values import StateValue
 
 __all__ = [
     "STATUSES",
+    "check_forkable",
+    "check_resumable",
     "delete",
     "export",
     "list_runs",
-    "check_forkable",
-    "check_resumable",
     "show_events",
     "show_run",
 ]
@@ -158,7 +166,7 @@ def show_run(option: str | None, run_id: str) -> None:
     """``blazen runs show``: the record, the checkpoint history, the context at the end."""
     store, label = _open(option)
 
-    async def work() -> tuple[RunRecord, Any, Any]:
+    async def work() -> tuple[RunRecord, list[CheckpointInfo], LoadedRun]:
         record = await _record(store, run_id, label)
         return record, await store.checkpoints(run_id), await store.load(run_id)
 
@@ -229,7 +237,7 @@ def show_events(option: str | None, run_id: str) -> None:
     """``blazen runs events``: every event with its emitting and consuming commits."""
     store, label = _open(option)
 
-    async def work() -> Any:
+    async def work() -> list[tuple[int, PendingEvent, int | None]]:
         await _record(store, run_id, label)
         return await store.events(run_id)
 
@@ -299,7 +307,7 @@ def export(
     """``blazen runs export``: a snapshot file for ``Workflow.resume``."""
     store, label = _open(option)
 
-    async def work() -> Any:
+    async def work() -> WorkflowSnapshot:
         await _record(store, run_id, label)
         try:
             return await export_run(store, run_id, seq)
@@ -322,7 +330,7 @@ def export(
             raise CliError(f"cannot write {path!r}: {exc.strerror or exc}") from exc
         out.print(f"wrote {path} ({fmt_size(len(data))}, {len(data)} bytes)", markup=False)
     at = snapshot.metadata.get("seq")
-    waiting = snapshot.metadata.get("blazen.waiting") or []
+    waiting = snapshot.metadata.get(WAITING_KEY) or []
     out.print(
         f"  run {run_id} at commit {at}: {_plural(len(snapshot.context_state), 'context key')}, "
         f"{_plural(len(snapshot.pending_events), 'pending event')}",
@@ -334,6 +342,7 @@ def export(
             "this snapshot does nothing useful: export an earlier commit with --seq N",
             style="yellow",
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -50,7 +50,8 @@ def load_workflow(target: str) -> Workflow:
             found = _workflows_in(module)
             hint = f" (workflows there: {', '.join(found)})" if found else ""
             raise CliError(
-                f"bad TARGET {target!r}: {module_ref} has no attribute {attr!r}{hint}", 2
+                f"bad TARGET {target!r}: {module_ref} has no attribute {attr!r}{hint}",
+                EXIT_USAGE,
             )
         obj = getattr(obj, part)
     return _as_workflow(target, attr, obj)
@@ -129,7 +130,8 @@ def _only_workflow(target: str, module: ModuleType) -> Workflow:
         return wf
     if not found:
         raise CliError(
-            f"bad TARGET {target!r}: it defines no Workflow; name one as {target}:attr", 2
+            f"bad TARGET {target!r}: it defines no Workflow; name one as {target}:attr",
+            EXIT_USAGE,
         )
     raise CliError(
         f"bad TARGET {target!r}: it defines several workflows ({', '.join(found)}); "
@@ -241,13 +243,15 @@ def open_cli_store(url: str, *, must_exist: bool) -> CheckpointStore:
         raise CliError(str(exc)) from exc
 
 
-def attach_store(wf: Workflow, option: str | None) -> tuple[Workflow, CheckpointStore, str]:
+def attach_store(
+    wf: Workflow, option: str | None, *, must_exist: bool = False
+) -> tuple[Workflow, CheckpointStore, str]:
     """The workflow made durable: ``--store`` wins, then the workflow's own store, then the
     default. Returns ``(workflow, store, label for messages)``."""
     if option is None and wf.store is not None:
         return wf, wf.store, type(wf.store).__name__
     url = store_url(option)
-    store = open_cli_store(url, must_exist=False)
+    store = open_cli_store(url, must_exist=must_exist)
     durable = Workflow(
         wf.name,
         wf.steps,

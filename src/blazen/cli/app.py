@@ -7,16 +7,18 @@ Output goes through rich; errors are one line on stderr (see ``_common``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 import typer
 
 import blazen
+from blazen import Workflow, WorkflowHandler
 from blazen.cli import _runs
 from blazen.cli._common import EXIT_USAGE, CliError, guarded, run_with_store, settings
 from blazen.cli._drive import Driver
 from blazen.cli._target import attach_store, load_workflow, parse_args
+from blazen.stores import CheckpointStore
 
 __all__ = ["app", "run_app"]
 
@@ -102,6 +104,29 @@ def _root(
     settings.interrupted_hint = None
 
 
+def _drive(
+    target: str,
+    store: str | None,
+    quiet: bool,
+    no_input: bool,
+    title: str,
+    start: Callable[[Workflow, CheckpointStore, str], Awaitable[WorkflowHandler]],
+    *,
+    new_store: bool = False,
+) -> None:
+    """Load TARGET, make it durable, start it with ``start`` and follow the run to its end."""
+    wf, st, label = attach_store(load_workflow(target), store, must_exist=not new_store)
+
+    async def work() -> int:
+        handler = await start(wf, st, label)
+        driver = Driver(handler, st, wf.name, target, label, store, quiet, no_input, title)
+        return await driver.drive()
+
+    code = run_with_store(st, work)
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command()
 @guarded
 def run(
@@ -126,17 +151,11 @@ def run(
 ) -> None:
     """Run a workflow durably: every step is committed to the store as it finishes."""
     kwargs = parse_args(arg or (), json_args)
-    wf, st, label = attach_store(load_workflow(target), store)
 
-    async def work() -> int:
-        handler = await wf.run(**kwargs)
-        return await Driver(
-            handler, st, wf.name, target, label, store, quiet=quiet, no_input=no_input
-        ).drive()
+    async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
+        return await wf.run(**kwargs)
 
-    code = run_with_store(st, work)
-    if code:
-        raise typer.Exit(code)
+    _drive(target, store, quiet, no_input, "Running", start, new_store=True)
 
 
 @runs_app.command("list")
@@ -187,18 +206,12 @@ def runs_resume(
     no_input: NoInputOpt = False,
 ) -> None:
     """Continue a run from its last commit (after a crash, a pause or a failure)."""
-    wf, st, label = attach_store(load_workflow(target), store)
 
-    async def work() -> int:
+    async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
         await _runs.check_resumable(st, run_id, wf.name, target, label)
-        handler = await wf.resume_run(run_id)
-        driver = Driver(handler, st, wf.name, target, label, store, quiet, no_input)
-        driver.title = "Resuming"
-        return await driver.drive()
+        return await wf.resume_run(run_id)
 
-    code = run_with_store(st, work)
-    if code:
-        raise typer.Exit(code)
+    _drive(target, store, quiet, no_input, "Resuming", start)
 
 
 @runs_app.command("fork")
@@ -215,18 +228,12 @@ def runs_fork(
     no_input: NoInputOpt = False,
 ) -> None:
     """Start a new run from a run's state at one of its commits, and run it to the end."""
-    wf, st, label = attach_store(load_workflow(target), store)
 
-    async def work() -> int:
+    async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
         await _runs.check_forkable(st, run_id, seq, label)
-        handler = await wf.fork_run(run_id, seq)
-        driver = Driver(handler, st, wf.name, target, label, store, quiet, no_input)
-        driver.title = f"Forked {run_id} into"
-        return await driver.drive()
+        return await wf.fork_run(run_id, seq)
 
-    code = run_with_store(st, work)
-    if code:
-        raise typer.Exit(code)
+    _drive(target, store, quiet, no_input, f"Forked {run_id} into", start)
 
 
 @runs_app.command("export")
