@@ -110,8 +110,8 @@ class Context:
         "_port",
         "_run_id",
         "_session",
-        "_states",
         "_state_ns",
+        "_states",
         "session",
     )
 
