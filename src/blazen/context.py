@@ -7,7 +7,6 @@ everything else as a live reference in the session namespace.
 
 from __future__ import annotations
 
-import math
 import pickle
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -17,12 +16,8 @@ from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
 from blazen.state import META_SUFFIX, BlazenState, meta_record, meta_sets, rebuild
-from blazen.values import (
-    NotJsonError,
-    StateValue,
-    json_copy,
-    native_dumps,
-)
+from blazen.values import LIVE as _LIVE
+from blazen.values import StateValue, json_copy, same_stored, stored_form
 
 __all__ = ["Context", "RunPort", "StepCall", "current_step"]
 
@@ -52,48 +47,6 @@ class RunPort(Protocol):
     def route_from_step(self, event: Event, call: StepCall) -> None: ...
 
     def publish(self, event: Event) -> None: ...
-
-
-_LIVE: Any = object()
-
-
-def _encode(key: str, value: Any) -> Any:
-    """The stored form of ``value``: JSON copy, bytes, Native, or ``_LIVE`` (keep by reference)."""
-    if isinstance(value, StateValue):
-        if isinstance(value, _JsonValue):
-            return json_copy(value.value)
-        return value.data if isinstance(value, _BytesValue) else value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    try:
-        return json_copy(value)
-    except (NotJsonError, RecursionError):
-        pass
-    try:
-        return _NativeValue(native_dumps(value))
-    except Exception:
-        return _LIVE
-
-
-def _same(old: Any, new: Any) -> bool:
-    """Whether two stored forms are identical, so that rewriting one can be skipped."""
-    if type(new) is _NativeValue:
-        return bool(old.data == new.data)
-    return _json_same(old, new)
-
-
-def _json_same(a: Any, b: Any) -> bool:
-    # Stricter than ``==``: 1, 1.0 and True differ, as do 0.0 and -0.0 and key orders.
-    t = type(a)
-    if t is not type(b):
-        return False
-    if t is dict:
-        return list(a) == list(b) and all(_json_same(v, b[k]) for k, v in a.items())
-    if t is list:
-        return len(a) == len(b) and all(_json_same(x, y) for x, y in zip(a, b, strict=True))
-    if t is float:
-        return bool(a == b and math.copysign(1.0, a) == math.copysign(1.0, b))
-    return bool(a == b)
 
 
 def _bad_key(key: object) -> ContextError:
@@ -210,7 +163,7 @@ class Context:
         if isinstance(value, BlazenState):
             self._set_state_object(key, value)
             return
-        stored = _encode(key, value)
+        stored = stored_form(value)
         if stored is _LIVE:
             self._put_live(key, value)
         else:
@@ -396,12 +349,12 @@ class Context:
             self._put(meta_key, record)
 
     def _set_if_changed(self, key: str, value: Any) -> None:
-        stored = _encode(key, value)
+        stored = stored_form(value)
         if stored is _LIVE:
             self._put_live(key, value)
             return
         old = self._data.get(key, _MISSING)
-        if type(old) is not type(stored) or not _same(old, stored):
+        if type(old) is not type(stored) or not same_stored(old, stored):
             self._put(key, stored)
 
     def _get_state_object(self, key: str) -> Any:

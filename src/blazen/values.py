@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, final
 
 from blazen.errors import ContextError
 
-__all__ = ["StateValue", "json_copy", "native_dumps", "to_state_value"]
+__all__ = [
+    "LIVE",
+    "StateValue",
+    "json_copy",
+    "native_dumps",
+    "same_stored",
+    "stored_form",
+    "to_state_value",
+]
 
 Kind = Literal["json", "bytes", "native"]
 
@@ -224,3 +232,46 @@ def to_state_value(value: Any) -> StateValue | None:
         return _NativeValue(native_dumps(value))
     except Exception:
         return None
+
+
+LIVE: Any = object()
+"""Returned by :func:`stored_form` for values kept as live references (not storable)."""
+
+
+def stored_form(value: Any) -> Any:
+    """The stored form of ``value``: JSON copy, bytes, Native, or ``LIVE`` (keep by reference)."""
+    if isinstance(value, StateValue):
+        if isinstance(value, _JsonValue):
+            return json_copy(value.value)
+        return value.data if isinstance(value, _BytesValue) else value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    try:
+        return json_copy(value)
+    except (NotJsonError, RecursionError):
+        pass
+    try:
+        return _NativeValue(native_dumps(value))
+    except Exception:
+        return LIVE
+
+
+def same_stored(old: Any, new: Any) -> bool:
+    """Whether two stored forms are identical, so that rewriting one can be skipped."""
+    if type(new) is _NativeValue:
+        return bool(old.data == new.data)
+    return _json_same(old, new)
+
+
+def _json_same(a: Any, b: Any) -> bool:
+    # Stricter than ``==``: 1, 1.0 and True differ, as do 0.0 and -0.0 and key orders.
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is dict:
+        return list(a) == list(b) and all(_json_same(v, b[k]) for k, v in a.items())
+    if t is list:
+        return len(a) == len(b) and all(_json_same(x, y) for x, y in zip(a, b, strict=True))
+    if t is float:
+        return bool(a == b and math.copysign(1.0, a) == math.copysign(1.0, b))
+    return bool(a == b)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from blazen._graph import build_graph
-from blazen._runtime.run import Run, RunOptions
+from blazen._runtime.run import Run
+from blazen._runtime.types import RunOptions
 from blazen.errors import WorkflowError, WorkflowValidationError
 from blazen.events import StartEvent
 from blazen.handler import WorkflowHandler

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from blazen._meta import WAITING_STATE_KEY
 from blazen._runtime.persist import restore_run
-from blazen._runtime.run import Run, RunHooks
+from blazen._runtime.run import Run
+from blazen._runtime.types import RunHooks
 from blazen.context import Context, StepCall
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent, StopEvent

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from blazen._meta import ENGINE, ENGINE_KEY, SESSION_PREFIX, TARGETS_KEY, WAITING_KEY
-from blazen._runtime.run import Item, Run
+from blazen._runtime.run import Run
+from blazen._runtime.types import Item
 from blazen.context import Context
 from blazen.errors import SessionPauseError, SnapshotError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent

@@ -12,41 +12,22 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Awaitable
-from typing import Any, Literal
+from typing import Any
 
-from blazen._graph import Graph
 from blazen._runtime.invoke import invoke
 from blazen._runtime.stream import EventStream
+from blazen._runtime.types import Item, RunHooks, RunOptions, Status
 from blazen.context import Context, StepCall, current_step
 from blazen.errors import StepError, UnroutableEventError, WorkflowError, WorkflowTimeoutError
 from blazen.events import Event, InputRequestEvent, StopEvent
 from blazen.step import StepSpec
 
-__all__ = ["Item", "Run", "RunOptions"]
-
-# A queued delivery: (event, source step or None, durable event id or None).
-Item = tuple[Event, "str | None", "str | None"]
-Status = Literal["running", "pausing", "paused", "completed", "failed", "cancelled"]
+__all__ = ["Run"]
 
 _STOP = StopEvent.event_type
 _INPUT = InputRequestEvent.event_type
 _YIELD_EVERY = 64  # steps a worker runs back to back before letting others in
 _SPAWN_BATCH = 64
-
-
-class RunOptions:
-    """Settings of a run that come from its ``Workflow``."""
-
-    __slots__ = ("graph", "name", "session_pause_policy", "timeout")
-
-    def __init__(
-        self, name: str, graph: Graph, timeout: float | None, session_pause_policy: str
-    ) -> None:
-        self.name = name
-        self.graph = graph
-        self.timeout = timeout
-        self.session_pause_policy = session_pause_policy
 
 
 class _Worker:
@@ -434,29 +415,3 @@ def _cancel_requested() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return cancelling is None or bool(cancelling())
-
-
-class RunHooks:
-    """How a durable run reports its progress; in-memory runs have none (``run.hooks`` None)."""
-
-    def new_event_id(self) -> str:
-        """A unique id for one delivery, so a commit can name what it consumed."""
-        raise NotImplementedError
-
-    def step_done(self, step: str, consumed: str | None, call: StepCall) -> Awaitable[None] | None:
-        """Commit one finished step; may return an awaitable to slow a run down (backlog)."""
-        raise NotImplementedError
-
-    def waiting_changed(self) -> None:
-        """The set of awaited input requests changed."""
-        raise NotImplementedError
-
-    def finished(
-        self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
-    ) -> None:
-        """The run ended: commit its outcome, then resolve ``done``."""
-        raise NotImplementedError
-
-    async def halted(self, status: str) -> None:
-        """The run was paused or aborted: commit that status and wait for the store."""
-        raise NotImplementedError
