@@ -9,14 +9,12 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
     "Samples",
     "extrapolate",
-    "fmt_bytes",
     "fmt_rate",
     "fmt_ratio",
     "fmt_secs",
@@ -56,17 +54,6 @@ def fmt_secs(t: float | None) -> str:
     return f"{t * 1e9:.3g} ns"
 
 
-def fmt_bytes(n: float | None) -> str:
-    if n is None or math.isnan(n):
-        return "-"
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= div:
-            return f"{sign}{n / div:.3g} {suffix}"
-    return f"{sign}{n:.0f} B"
-
-
 def fmt_ratio(x: float | None) -> str:
     """A ratio as ``"3.2x"``, ``"0.011x"`` (3 significant digits)."""
     if x is None or math.isnan(x) or math.isinf(x):
@@ -93,9 +80,14 @@ def render_table(
             out.append(cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i]))
         return "| " + " | ".join(out) + " |"
 
-    sep = "|" + "|".join(
-        ("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2)) for w, a in zip(widths, align)
-    ) + "|"
+    sep = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2))
+            for w, a in zip(widths, align, strict=True)
+        )
+        + "|"
+    )
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
 
 
@@ -109,6 +101,7 @@ class Samples:
 
     @property
     def median(self) -> float:
+        """The median of the times (NaN when there are none)."""
         return median(self.times)
 
 
@@ -126,7 +119,7 @@ def run_rounds(
     budgets = budgets or {}
     out = {name: Samples() for name in contenders}
     spent = dict.fromkeys(contenders, 0.0)
-    for _ in range(repeat):
+    for _round in range(repeat):
         for name, fn in contenders.items():
             budget = budgets.get(name)
             if budget is not None and out[name].times and spent[name] >= budget:
@@ -135,7 +128,7 @@ def run_rounds(
             t = fn()
             out[name].times.append(t)
             spent[name] += t
-    for name, s in out.items():
+    for s in out.values():
         if len(s.times) < repeat:
             s.note = f"{len(s.times)}/{repeat} runs (time budget)"
     return out
@@ -153,7 +146,3 @@ def extrapolate(points: Sequence[tuple[int, float]], n: int, default_exponent: f
         if t0 > 0 and n1 > n0:
             exp = max(1.0, math.log(t1 / t0) / math.log(n1 / n0))
     return t1 * (n / n1) ** exp
-
-
-def now() -> float:
-    return time.perf_counter()
