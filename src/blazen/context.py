@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from blazen._meta import COLLECTED_MARK
 from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
@@ -47,6 +48,17 @@ class RunPort(Protocol):
     def route_from_step(self, event: Event, call: StepCall) -> None: ...
 
     def publish(self, event: Event) -> None: ...
+
+
+def _unpickle(key: str, data: bytes) -> Any:
+    """Rebuild a Native value; a class that is gone is a clear error, not a bare pickle one."""
+    try:
+        return pickle.loads(data)
+    except Exception as exc:
+        raise ContextError(
+            f"context key {key!r} holds a Native (pickled) value that cannot be rebuilt here: "
+            f"{type(exc).__name__}: {exc} (read its bytes with ctx.get_value({key!r}))"
+        ) from exc
 
 
 def _bad_key(key: object) -> ContextError:
@@ -119,7 +131,7 @@ class Context:
                 f"collect_events got a {event.event_type!r} event but expects {names}"
             )
         self._collected.setdefault(event.event_type, []).append(event)
-        self._mark("__collected__")
+        self._mark(COLLECTED_MARK)
         need: dict[str, int] = {}
         for n in names:
             need[n] = need.get(n, 0) + 1
@@ -184,7 +196,7 @@ class Context:
         if t is str or t is int or t is bytes or t is bool or t is float or v is None:
             return v
         if t is _NativeValue:
-            return pickle.loads(v.data)
+            return _unpickle(key, v.data)
         return json_copy(v)
 
     def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:

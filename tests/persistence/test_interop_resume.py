@@ -100,3 +100,22 @@ async def test_rust_snapshot_round_trips_through_our_bytes() -> None:
     assert again.context_state == snap.context_state
     handler = await demo.resume(again)
     assert (await handler.result()).result["n"] == 1
+
+
+async def test_reading_a_native_value_whose_class_is_gone_names_the_key() -> None:
+    from blazen import ContextError
+
+    @step
+    async def read_point(ctx: Context, ev: Next) -> StopEvent:
+        try:
+            ctx.get("point")  # a pickle of __main__.Point, a class this process lacks
+        except ContextError as exc:
+            return StopEvent(result=str(exc))
+        return StopEvent(result="no error")
+
+    wf = Workflow("interop-demo", [demo_start, read_point])
+    handler = await wf.resume((INTEROP / "blazen-0.6.74-running.json").read_text())
+    message = (await handler.result()).result
+    assert "'point'" in message
+    assert "get_value" in message
+    Workflow("interop-demo", [demo_start, demo_next])  # restore the registry for other tests

@@ -289,8 +289,9 @@ def test_get_value_never_unpickles(ctx: Context) -> None:
     bogus = StateValue.Native(b"\x80\x05cno_such_module\nNoSuchClass\n.")
     ctx.set_value("n", bogus)
     assert ctx.get_value("n") == bogus
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(ContextError, match="'n'") as info:
         ctx.get("n")
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
 
 
 def test_set_value_rejects_non_state_values(ctx: Context) -> None:

@@ -14,7 +14,7 @@ import secrets
 import socket
 from typing import TYPE_CHECKING, Any
 
-from blazen._meta import WAITING_STATE_KEY
+from blazen._meta import COLLECTED_MARK, WAITING_STATE_KEY
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunHooks
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["adopt_snapshot", "fork_durable", "resume_durable", "start_durable"]
 
-_COLLECTED_MARK = "__collected__"
 _BACKLOG = 4096
 
 
@@ -191,7 +190,7 @@ def take_writes(run: Run) -> tuple[dict[str, StateValue | None], dict[str, list[
     writes: dict[str, StateValue | None] = {}
     collected = None
     for key in dirty:
-        if key == _COLLECTED_MARK:
+        if key == COLLECTED_MARK:
             collected = {t: [encode_event(e) for e in evs] for t, evs in ctx._collected.items()}
         elif key == WAITING_STATE_KEY:
             writes[key] = _waiting_value(run)
