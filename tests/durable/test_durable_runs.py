@@ -289,3 +289,25 @@ def test_a_run_interrupted_by_loop_shutdown_is_recovered(tmp_path: Path) -> None
             await store.close()
 
     assert asyncio.run(second()) == [(run_id, "recovered")]
+
+
+async def test_an_event_that_cannot_be_stored_fails_the_durable_run_clearly() -> None:
+    class Carry(Event):
+        fn: object
+
+    @step
+    async def make(ctx: Context, ev: StartEvent) -> Carry:
+        return Carry(fn=lambda: 1)  # cannot be pickled, so cannot be checkpointed
+
+    @step
+    async def use(ctx: Context, ev: Carry) -> StopEvent:
+        return StopEvent(result=ev.fn())
+
+    in_memory = Workflow("carry", [make, use])
+    assert (await (await in_memory.run()).result()).result == 1
+    store = MemoryStore()
+    durable = Workflow("carry", [make, use], store=store)
+    handler = await durable.run()
+    with pytest.raises(WorkflowError, match="Carry"):
+        await asyncio.wait_for(handler.result(), 5)
+    assert (await store.get_run(handler.run_id)).status == "failed"

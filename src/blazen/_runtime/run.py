@@ -18,7 +18,13 @@ from blazen._runtime.invoke import invoke
 from blazen._runtime.stream import EventStream
 from blazen._runtime.types import Item, RunHooks, RunOptions, Status
 from blazen.context import Context, StepCall, current_step
-from blazen.errors import StepError, UnroutableEventError, WorkflowError, WorkflowTimeoutError
+from blazen.errors import (
+    StepError,
+    StoreError,
+    UnroutableEventError,
+    WorkflowError,
+    WorkflowTimeoutError,
+)
 from blazen.events import Event, InputRequestEvent, StopEvent
 from blazen.step import StepSpec
 
@@ -135,6 +141,8 @@ class Run:
             self.loop.call_soon_threadsafe(self._route_sent, event, call)
 
     def _route_sent(self, event: Event, call: StepCall) -> None:
+        if self.finished:
+            return
         self.route(event, call.step, call)
         self.want_worker()  # the sending step still runs: another worker may be needed
 
@@ -283,7 +291,11 @@ class Run:
         if out is not None:
             self._emit(out, call)
         if hooks is not None and self.status != "failed":
-            backlog = hooks.step_done(spec.name, eid, call)
+            try:
+                backlog = hooks.step_done(spec.name, eid, call)
+            except Exception as exc:  # e.g. an emitted event that cannot be encoded
+                self.fail(exc if isinstance(exc, WorkflowError) else _commit_error(spec, exc))
+                return
             if backlog is not None:
                 await backlog
 
@@ -389,7 +401,13 @@ class Run:
     def unquiesce(self) -> None:
         """Resume dispatching after a refused pause."""
         self.dispatching = True
-        if self.ready:
+        if not self.ready:
+            return
+        if self.idle:
+            waiter = self.idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        else:
             self._spawn(1)
 
     def halt(self, status: Status, error: BaseException) -> None:
@@ -408,6 +426,12 @@ class Run:
         for name, queue in self.queues.items():
             out.extend((name, item) for item in queue)
         return out
+
+
+def _commit_error(spec: StepSpec, exc: Exception) -> WorkflowError:
+    err = StoreError(f"the commit of step {spec.name!r} failed: {type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
 
 
 def _cancel_requested() -> bool:
