@@ -311,3 +311,29 @@ async def test_an_event_that_cannot_be_stored_fails_the_durable_run_clearly() ->
     with pytest.raises(WorkflowError, match="Carry"):
         await asyncio.wait_for(handler.result(), 5)
     assert (await store.get_run(handler.run_id)).status == "failed"
+
+
+async def test_a_snapshot_resumed_on_a_durable_workflow_continues_the_stored_run(
+    store: CheckpointStore,
+) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="s", ask=True)
+    await asyncio.sleep(0.05)
+    snapshot = await handler.pause()
+    resumed = await wf.resume(snapshot.to_bytes())  # the run exists: its history goes on
+    await resumed.respond_to_input("more", "go")
+    assert (await resumed.result()).result == {"label": "s", "last": 5}
+    record = await store.get_run(handler.run_id)
+    assert record.status == "completed"
+    steps = [c.step for c in await store.checkpoints(handler.run_id)]
+    assert "<paused>" in steps
+    assert "<resume>" in steps
+
+    other = MemoryStore()  # a store that never saw the run: it is created there
+    try:
+        again = await Workflow("ticks", STEPS, store=other).resume(snapshot)
+        await again.respond_to_input("more", "go")
+        assert (await again.result()).result == {"label": "s", "last": 5}
+        assert (await other.get_run(handler.run_id)).status == "completed"
+    finally:
+        await other.close()
