@@ -269,8 +269,9 @@ def test_a_run_interrupted_by_loop_shutdown_is_recovered(tmp_path: Path) -> None
             await asyncio.sleep(3600)  # interrupted here by the loop's shutdown
         return StopEvent(result="recovered")
 
+    store = SQLiteStore.from_url(path)
+
     async def first() -> str:
-        store = SQLiteStore.from_url(path)
         handler = await Workflow("shutdown", [begin, long], store=store).run()
         while not started:
             await asyncio.sleep(0.005)
@@ -278,6 +279,7 @@ def test_a_run_interrupted_by_loop_shutdown_is_recovered(tmp_path: Path) -> None
         return handler.run_id  # returning cancels the run's tasks
 
     run_id = asyncio.run(first())
+    asyncio.run(store.close())  # the store outlives the loop that was shut down
 
     async def second() -> list[object]:
         store = SQLiteStore.from_url(path)
