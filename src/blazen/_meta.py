@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 __all__ = [
-    "COLLECTED_MARK",
     "ENGINE",
     "ENGINE_KEY",
     "SESSION_PREFIX",
@@ -22,6 +21,4 @@ WAITING_KEY = "blazen.waiting"
 WAITING_STATE_KEY = "__blazen__.waiting"
 """Store context entry holding the awaited input requests of a durable run."""
 SESSION_PREFIX = "__blazen_session__."
-COLLECTED_MARK = "__blazen__.collected"
-"""Dirty-set marker: the ``collect_events`` buffers changed since the last commit."""
 """Snapshot context entries holding session values pickled at pause."""

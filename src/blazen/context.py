@@ -12,7 +12,6 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from blazen._meta import COLLECTED_MARK
 from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
@@ -20,7 +19,7 @@ from blazen.state import META_SUFFIX, BlazenState, meta_record, meta_sets, rebui
 from blazen.values import LIVE as _LIVE
 from blazen.values import StateValue, json_copy, same_stored, stored_form
 
-__all__ = ["Context", "RunPort", "StepCall", "current_step"]
+__all__ = ["DELETED", "Context", "RunPort", "StepCall", "current_step"]
 
 _NativeValue = StateValue.Native
 _JsonValue = StateValue.Json
@@ -29,14 +28,25 @@ _MISSING: Any = object()
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
+DELETED: Any = object()
+"""In ``StepCall.writes``: the step deleted the key."""
+
+
 class StepCall:
-    """One execution of a step: its name, and the deliveries it emitted (durable runs only)."""
+    """One execution of a step, and (durable runs only) what it did, to commit it alone.
 
-    __slots__ = ("emitted", "step")
+    ``emitted``: ``(event id, event, target step)`` deliveries; ``writes``: each context key
+    written, with its stored form at the time (``DELETED`` for a removal); ``collect_ops``:
+    ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers.
+    """
 
-    def __init__(self, step: str, emitted: list[Any] | None = None) -> None:
+    __slots__ = ("collect_ops", "emitted", "step", "writes")
+
+    def __init__(self, step: str, durable: bool = False) -> None:
         self.step = step
-        self.emitted = emitted
+        self.emitted: list[Any] | None = [] if durable else None
+        self.writes: dict[str, Any] | None = {} if durable else None
+        self.collect_ops: list[Any] | None = [] if durable else None
 
 
 current_step: ContextVar[StepCall | None] = ContextVar("blazen_current_step", default=None)
@@ -69,6 +79,7 @@ class Context:
     """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
 
     __slots__ = (
+        "_ambient_ops",
         "_collected",
         "_data",
         "_dirty",
@@ -85,7 +96,8 @@ class Context:
         self._port = port
         self._data: dict[str, Any] = {}
         self._session: dict[str, Any] = {}
-        self._dirty: set[str] | None = None
+        self._dirty: set[str] | None = None  # durable runs: keys written outside any step
+        self._ambient_ops: list[Any] = []  # durable runs: collect changes outside any step
         self._collected: dict[str, list[Event]] = {}
         self._states: set[str] = set()  # keys holding a BlazenState (its fields and record)
         self._state_ns: StateNamespace | None = None
@@ -131,7 +143,9 @@ class Context:
                 f"collect_events got a {event.event_type!r} event but expects {names}"
             )
         self._collected.setdefault(event.event_type, []).append(event)
-        self._mark(COLLECTED_MARK)
+        log = self._collect_log()
+        if log is not None:
+            log.append(("add", event.event_type, event))
         need: dict[str, int] = {}
         for n in names:
             need[n] = need.get(n, 0) + 1
@@ -144,7 +158,10 @@ class Context:
                 self._collected[n] = rest
             else:
                 del self._collected[n]
-        return [taken[n].pop(0) for n in names]
+        out = [taken[n].pop(0) for n in names]
+        if log is not None:
+            log.append(("take", out))
+        return out
 
     # -- values --------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:
@@ -169,7 +186,7 @@ class Context:
         if self._session and key in self._session:
             del self._session[key]
         if self._dirty is not None:
-            self._dirty.add(key)
+            self._note(key)
 
     def _set_slow(self, key: str, value: Any) -> None:
         if isinstance(value, BlazenState):
@@ -292,7 +309,7 @@ class Context:
         if self._session and key in self._session:
             del self._session[key]
         if self._dirty is not None:
-            self._dirty.add(key)
+            self._note(key)
 
     def _put_live(self, key: str, value: Any) -> None:
         self._drop_state(key)
@@ -310,11 +327,32 @@ class Context:
 
     def _remove(self, key: str) -> None:
         if self._data.pop(key, _MISSING) is not _MISSING and self._dirty is not None:
-            self._dirty.add(key)
+            self._note(key)
 
     def _mark(self, key: str) -> None:
         if self._dirty is not None:
             self._dirty.add(key)
+
+    def _note(self, key: str) -> None:
+        """Durable runs: record a write for the commit of the step making it (or the next one).
+
+        Each step commits only its own writes, with the value it wrote, so a commit never
+        carries half-done work of a step still running.
+        """
+        call = current_step.get()
+        if call is not None and call.writes is not None:
+            call.writes[key] = self._data.get(key, DELETED)
+        elif self._dirty is not None:
+            self._dirty.add(key)
+
+    def _collect_log(self) -> list[Any] | None:
+        """Where a durable run records ``collect_events`` changes (``None``: not durable)."""
+        if self._dirty is None:
+            return None
+        call = current_step.get()
+        if call is not None and call.collect_ops is not None:
+            return call.collect_ops
+        return self._ambient_ops
 
     def _has(self, key: str) -> bool:
         return key in self._data or key + META_SUFFIX in self._data

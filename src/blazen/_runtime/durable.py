@@ -12,13 +12,14 @@ import asyncio
 import os
 import secrets
 import socket
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from blazen._meta import COLLECTED_MARK, WAITING_STATE_KEY
+from blazen._meta import WAITING_STATE_KEY
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunHooks
-from blazen.context import Context, StepCall
+from blazen.context import DELETED, Context, StepCall
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent, StopEvent
 from blazen.snapshot import WorkflowSnapshot, decode_event, encode_event
@@ -95,8 +96,18 @@ class DurableHooks(RunHooks):
         self.committer = _Committer(store, run, owner)
         self.prefix = secrets.token_hex(4) + "-"
         self.n = 0
+        # The collect buffers as of the last commit: each step's changes land at its commit.
+        self.shadow: dict[str, list[tuple[Event, Any]]] = {}
+        self.taken_early: dict[int, Event] = {}
         run.hooks = self
         run.ctx._dirty = set()
+
+    def sync_shadow(self) -> None:
+        """After a restore: the buffers now in the context are the committed ones."""
+        self.shadow = {
+            t: [(ev, encode_event(ev)) for ev in evs] for t, evs in self.run.ctx._collected.items()
+        }
+        self.taken_early.clear()
 
     def new_event_id(self) -> str:
         self.n += 1
@@ -109,16 +120,51 @@ class DurableHooks(RunHooks):
             PendingEvent(eid, ev.event_type, encode_event(ev), call.step, target)
             for eid, ev, target in (call.emitted or ())
         )
-        writes, collected = take_writes(self.run)
+        writes = take_writes(self.run)
+        for key, stored in (call.writes or {}).items():
+            writes[key] = None if stored is DELETED else Context._as_state_value(stored, copy=False)
+        changed = self._apply_ambient_ops()
+        changed = self._apply(call.collect_ops or ()) or changed
         commit = Commit(
             step=step,
             consumed=(consumed,) if consumed else (),
             emitted=emitted,
             writes=writes,
-            collected=collected,
+            collected=self._collected() if changed else None,
             status="waiting" if self.run.waiting else "running",
         )
         return self.committer.submit(commit)
+
+    def _apply_ambient_ops(self) -> bool:
+        ops = self.run.ctx._ambient_ops
+        if not ops:
+            return False
+        self.run.ctx._ambient_ops = []
+        return self._apply(ops)
+
+    def _apply(self, ops: Iterable[Any]) -> bool:
+        """Replay one step's ``collect_events`` changes on the committed buffers."""
+        changed = False
+        for op in ops:
+            changed = True
+            if op[0] == "add":
+                _, etype, ev = op
+                if self.taken_early.pop(id(ev), None) is None:
+                    self.shadow.setdefault(etype, []).append((ev, encode_event(ev)))
+                continue
+            for ev in op[1]:  # "take": remove by identity; early if its add is not committed
+                entries = self.shadow.get(ev.event_type, [])
+                at = next((i for i, (e, _) in enumerate(entries) if e is ev), None)
+                if at is None:
+                    self.taken_early[id(ev)] = ev
+                    continue
+                del entries[at]
+                if not entries:
+                    del self.shadow[ev.event_type]
+        return changed
+
+    def _collected(self) -> dict[str, list[Any]]:
+        return {t: [data for _, data in entries] for t, entries in self.shadow.items()}
 
     def waiting_changed(self) -> None:
         """Waiting requests are persisted with the next commit (a reserved write)."""
@@ -155,7 +201,8 @@ class DurableHooks(RunHooks):
             done.set_exception(error or WorkflowError("run failed"))
 
     async def halted(self, status: str) -> None:
-        writes, collected = take_writes(self.run)
+        writes = take_writes(self.run)
+        collected = self._collected() if self._apply_ambient_ops() else None
         self.committer.submit(
             Commit(step=f"<{status}>", writes=writes, collected=collected, status=status)  # type: ignore[arg-type]
         )
@@ -179,27 +226,23 @@ def _result_value(result: Any) -> StateValue | None:
         return None
 
 
-def take_writes(run: Run) -> tuple[dict[str, StateValue | None], dict[str, list[Any]] | None]:
-    """The context keys written since the last commit (and the collect buffers, if touched)."""
+def take_writes(run: Run) -> dict[str, StateValue | None]:
+    """Keys written outside any step since the last commit, with their current values."""
     ctx = run.ctx
     dirty = ctx._dirty
     if not dirty:
-        return {}, None
+        return {}
     ctx._dirty = set()
     data = ctx._data
     writes: dict[str, StateValue | None] = {}
-    collected = None
     for key in dirty:
-        if key == COLLECTED_MARK:
-            collected = {t: [encode_event(e) for e in evs] for t, evs in ctx._collected.items()}
-        elif key == WAITING_STATE_KEY:
+        if key == WAITING_STATE_KEY:
             writes[key] = _waiting_value(run)
+        elif key in data:
+            writes[key] = Context._as_state_value(data[key], copy=False)
         else:
-            v = data.get(key)
-            writes[key] = (
-                None if v is None and key not in data else Context._as_state_value(v, copy=False)
-            )
-    return writes, collected
+            writes[key] = None
+    return writes
 
 
 async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> None:
@@ -275,6 +318,7 @@ async def resume_durable(wf: Workflow, store: CheckpointStore, run_id: str) -> R
     run.ctx._dirty = None
     _restore_loaded(run, loaded, wf.graph.classes)
     run.ctx._dirty = set()
+    hooks.sync_shadow()
     hooks.committer.submit(Commit(step="<resume>", status="waiting" if run.waiting else "running"))
     run.start()
     return run
@@ -305,6 +349,7 @@ async def fork_durable(wf: Workflow, store: CheckpointStore, run_id: str, seq: i
     run.ctx._dirty = None
     _restore_loaded(run, loaded, wf.graph.classes)
     run.ctx._dirty = set()
+    hooks.sync_shadow()
     run.start()
     return run
 
@@ -316,6 +361,7 @@ async def adopt_snapshot(wf: Workflow, run: Run, snapshot: WorkflowSnapshot) -> 
     hooks = DurableHooks(run, store, _owner())
     run.ctx._dirty = None
     restore_run(run, snapshot)
+    hooks.sync_shadow()
     try:
         await store.get_run(run.run_id)
         exists = True

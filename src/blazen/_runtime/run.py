@@ -264,7 +264,7 @@ class Run:
     async def _execute(self, spec: StepSpec, item: Item) -> None:
         event, _source, eid = item
         hooks = self.hooks
-        call = StepCall(spec.name, [] if hooks is not None else None)
+        call = StepCall(spec.name, hooks is not None)
         token = current_step.set(call)
         try:
             if spec.is_async and spec.timeout is None and not spec.retries:
@@ -336,7 +336,7 @@ class Run:
         del self.waiting[request_id]
         if self.hooks is not None:
             self.hooks.waiting_changed()
-        call = StepCall("<input>", [] if self.hooks is not None else None)
+        call = StepCall("<input>", self.hooks is not None)
         self.route(event, None, call)
         self.want_worker()
         if self.hooks is not None:

@@ -1,0 +1,113 @@
+"""Each commit carries only its own step's work: never half-done work of a step still running.
+
+A "crash" is simulated by halting the run without any further commit (the process
+would die here), then resuming it from the store in the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowError, step
+from blazen.stores.memory import MemoryStore
+
+
+class A(Event):
+    pass
+
+
+class B(Event):
+    pass
+
+
+class D(Event):
+    i: int
+
+
+class Late(Event):
+    pass
+
+
+def _crash(handler: object) -> None:
+    handler._run.halt("cancelled", WorkflowError("simulated crash"))  # type: ignore[attr-defined]
+
+
+async def test_a_commit_does_not_carry_another_running_steps_writes() -> None:
+    @step
+    async def split(ctx: Context, ev: StartEvent) -> list[Event]:
+        ctx.set("counter", 0)
+        return [A(), B()]
+
+    @step
+    async def slow_a(ctx: Context, ev: A) -> StopEvent:
+        ctx.set("counter", ctx.get("counter") + 1)  # written, but A has not finished
+        await asyncio.sleep(0.3)
+        return StopEvent(result=ctx.get("counter"))
+
+    @step
+    async def fast_b(ctx: Context, ev: B) -> None:
+        await asyncio.sleep(0.02)
+        ctx.set("b_done", True)
+
+    store = MemoryStore()
+    wf = Workflow("atomic-writes", [split, slow_a, fast_b], store=store)
+    handler = await wf.run()
+    await asyncio.sleep(0.15)  # B has committed; A is in the middle of its step
+    history = await store.checkpoints(handler.run_id)
+    assert [c.writes for c in history if c.step == "fast_b"] == [("b_done",)]
+    loaded = await store.load(handler.run_id)
+    assert loaded.context_state["counter"].as_json() == 0
+    _crash(handler)
+    resumed = await wf.resume_run(handler.run_id)
+    assert (await resumed.result()).result == 1  # A ran once more from counter == 0
+
+
+async def test_a_buffered_event_is_committed_with_the_step_that_buffered_it() -> None:
+    @step
+    async def split(ctx: Context, ev: StartEvent) -> list[Event]:
+        return [D(i=0), B(), Late()]
+
+    @step
+    async def join(ctx: Context, ev: D) -> StopEvent | None:
+        got = ctx.collect_events(ev, [D, D])
+        if got is None:
+            await asyncio.sleep(0.3)  # still running when B commits
+            return None
+        return StopEvent(result=[e.i for e in got])
+
+    @step
+    async def other(ctx: Context, ev: B) -> None:
+        await asyncio.sleep(0.02)
+
+    @step
+    async def late(ctx: Context, ev: Late) -> D:
+        await asyncio.sleep(0.5)
+        return D(i=1)
+
+    store = MemoryStore()
+    wf = Workflow("atomic-collect", [split, join, other, late], store=store)
+    handler = await wf.run()
+    await asyncio.sleep(0.15)
+    assert (await store.load(handler.run_id)).collected == {}  # join has not committed
+    _crash(handler)
+    resumed = await wf.resume_run(handler.run_id)
+    assert (await resumed.result()).result == [0, 1]  # D(0) buffered once, not twice
+
+
+async def test_a_take_before_the_add_commits_is_applied_in_order() -> None:
+    @step
+    async def split(ctx: Context, ev: StartEvent) -> list[D]:
+        return [D(i=0), D(i=1)]
+
+    @step
+    async def join(ctx: Context, ev: D) -> StopEvent | None:
+        got = ctx.collect_events(ev, [D, D])
+        if got is None:
+            await asyncio.sleep(0.05)  # the second delivery completes the set meanwhile
+            return None
+        return StopEvent(result=sorted(e.i for e in got))
+
+    store = MemoryStore()
+    handler = await Workflow("take-early", [split, join], store=store).run()
+    assert (await handler.result()).result == [0, 1]
+    assert (await store.load(handler.run_id)).collected == {}
