@@ -51,6 +51,13 @@ def build_graph(workflow_name: str, steps: Iterable[object]) -> Graph:
             f"(annotate one step's ev with StartEvent or Event)"
         )
     for spec in specs.values():
+        if InputRequestEvent.event_type in (spec.emits or ()) and (
+            InputResponseEvent.event_type not in routes
+        ):
+            raise WorkflowValidationError(
+                f"workflow {workflow_name!r}: step {spec.name!r} returns InputRequestEvent "
+                f"but no step accepts InputResponseEvent"
+            )
         for name in spec.emits or ():
             if name not in routes and name not in _ENGINE_TYPES:
                 raise WorkflowValidationError(

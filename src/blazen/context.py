@@ -15,7 +15,14 @@ from typing import Any, Protocol
 from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
-from blazen.state import META_SUFFIX, BlazenState, meta_record, meta_sets, rebuild
+from blazen.state import (
+    META_SUFFIX,
+    BlazenState,
+    meta_record,
+    meta_sets,
+    rebuild,
+    value_digest,
+)
 from blazen.values import LIVE as _LIVE
 from blazen.values import StateValue, json_copy, same_stored, stored_form
 
@@ -69,6 +76,27 @@ def _unpickle(key: str, data: bytes) -> Any:
             f"context key {key!r} holds a Native (pickled) value that cannot be rebuilt here: "
             f"{type(exc).__name__}: {exc} (read its bytes with ctx.get_value({key!r}))"
         ) from exc
+
+
+def _expected_names(event: object, expected: object) -> list[str]:
+    """Validate ``collect_events`` arguments: an event, and a list of event types or names."""
+    if not isinstance(event, Event):
+        raise ContextError(f"collect_events needs an Event, not {type(event).__name__}")
+    if isinstance(expected, (str, bytes)) or not isinstance(expected, (list, tuple)):
+        raise ContextError(
+            f"collect_events needs a list of event classes or type names, got {expected!r}"
+        )
+    names = []
+    for e in expected:
+        if isinstance(e, str) and e:
+            names.append(e)
+        elif isinstance(e, type) and issubclass(e, Event):
+            names.append(e.event_type)
+        else:
+            raise ContextError(f"collect_events: {e!r} is not an Event class or type name")
+    if not names:
+        raise ContextError("collect_events needs at least one expected event type")
+    return names
 
 
 def _bad_key(key: object) -> ContextError:
@@ -137,7 +165,7 @@ class Context:
         self, event: Event, expected: Sequence[type[Event] | str]
     ) -> list[Any] | None:
         """Buffer ``event``; once one of each ``expected`` type is there, return them in order."""
-        names = [e if isinstance(e, str) else e.event_type for e in expected]
+        names = _expected_names(event, expected)
         if event.event_type not in names:
             raise ContextError(
                 f"collect_events got a {event.event_type!r} event but expects {names}"
@@ -385,15 +413,39 @@ class Context:
         return sv
 
     def _set_state_object(self, key: str, obj: BlazenState) -> None:
-        """Store each field as ``"<key>.<field>"``; unchanged fields are not rewritten."""
+        """Store each field as ``"<key>.<field>"``; unchanged fields are not rewritten.
+
+        Field stores are called first, so a failing ``save`` leaves the context unchanged;
+        a ``store_by`` field whose value (by pickle digest) did not change is not saved again.
+        """
         record = meta_record(obj)
         _, store_by = meta_sets(type(obj))
+        old = self._data.get(key + META_SUFFIX)
+        old = old if isinstance(old, dict) else {}
+        same_type = old.get("type") == record["type"]
+        old_digests = old.get("digests", {}) if same_type else {}
+        digests = {}
+        for name in record["store_by"]:
+            value = getattr(obj, name)
+            digest = value_digest(value)
+            if digest is None or old_digests.get(name) != digest:
+                try:
+                    store_by[name].save(f"{key}.{name}", value, self)
+                except Exception as exc:
+                    raise ContextError(
+                        f"the field store of {key}.{name} failed to save: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+            if digest is not None:
+                digests[name] = digest
+        record["digests"] = digests
+        kept = {*record["fields"], *record["store_by"]}
+        for name in {*old.get("fields", ()), *old.get("store_by", ())} - kept:
+            self._remove(f"{key}.{name}")  # fields the previous object had and this one lacks
         self._remove(key)
         self._session.pop(key, None)  # a live value formerly under ``key``
         for name in record["fields"]:
             self._set_if_changed(f"{key}.{name}", getattr(obj, name))
-        for name in record["store_by"]:
-            store_by[name].save(f"{key}.{name}", getattr(obj, name), self)
         meta_key = key + META_SUFFIX
         if self._data.get(meta_key) != record:
             self._put(meta_key, record)

@@ -99,9 +99,25 @@ def inline_event_class(event_type: str) -> type[Event]:
         with _inline_lock:
             cls = _inline_classes.get(event_type)
             if cls is None:
-                cls = type(event_type, (Event,), {"event_type": event_type, "__module__": __name__})
+                namespace = {
+                    "event_type": event_type,
+                    "__module__": __name__,
+                    "__reduce__": _reduce_inline,
+                }
+                cls = type(event_type, (Event,), namespace)
                 _inline_classes[event_type] = cls
     return cls
+
+
+def _reduce_inline(self: Event) -> tuple[Any, tuple[str, dict[str, Any]]]:
+    # An inline class is made at run time, so pickle cannot import it by name: rebuild the
+    # event through the module-level function below instead (any pickle protocol).
+    return _rebuild_inline, (self.event_type, dict(self))
+
+
+def _rebuild_inline(event_type: str, fields: dict[str, Any]) -> Event:
+    """Unpickle an inline event: ``Event(event_type, **fields)``."""
+    return Event(event_type, **fields)
 
 
 class StartEvent(Event):

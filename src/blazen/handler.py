@@ -58,10 +58,14 @@ class WorkflowHandler:
         return await pause_run(self._run)
 
     async def snapshot(self) -> WorkflowSnapshot:
-        """A consistent snapshot of the run, taken without stopping it."""
-        from blazen._runtime.persist import build_snapshot
+        """A consistent snapshot of the run, taken without stopping it.
 
-        return build_snapshot(self._run)
+        Session values follow ``session_pause_policy`` as at pause; steps running at this
+        instant are recorded as pending, so a resumed copy runs them again.
+        """
+        from blazen._runtime.persist import take_snapshot
+
+        return take_snapshot(self._run)
 
     async def abort(self) -> None:
         """Cancel the run; ``result()`` then raises ``WorkflowError``."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import pickle
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -102,6 +104,14 @@ def meta_record(obj: BlazenState) -> dict[str, Any]:
         "transient": [n for n in names if n in transient],
         "store_by": [n for n in names if n in store_by],
     }
+
+
+def value_digest(value: Any) -> str | None:
+    """SHA-256 of the value's pickle, to skip re-saving an unchanged ``store_by`` field."""
+    try:
+        return hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
+    except Exception:
+        return None
 
 
 def rebuild(record: dict[str, Any], key: str, read: Callable[[str], Any], ctx: Any) -> BlazenState:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 import sys
 import types
 import typing
@@ -102,11 +104,19 @@ def _build_spec(
     timeout: float | None,
     name: str | None,
 ) -> StepSpec:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise WorkflowValidationError(f"@step: name= must be a non-empty str, got {name!r}")
     step_name = name or getattr(fn, "__name__", None) or repr(fn)
     if not callable(fn):
         raise WorkflowValidationError(f"@step needs a function, got {type(fn).__name__}")
     ev_param = _check_signature(fn, step_name)
-    _check_options(step_name, max_concurrency, retries, retry_delay, timeout)
+    max_concurrency = _count_option(step_name, "max_concurrency", max_concurrency)
+    retries = _count_option(step_name, "retries", retries)
+    retry_delay = _seconds_option(step_name, "retry_delay", retry_delay, allow_zero=True)
+    if timeout is not None:
+        timeout = _seconds_option(step_name, "timeout", timeout, allow_zero=False)
+    accepts = _name_list(step_name, "accepts", accepts, "['Analyze']")
+    emits = _name_list(step_name, "emits", emits, "['Analyze'] or [AnalyzeEvent]")
     hints = _type_hints(fn, caller_locals)
     if accepts is not None:
         if not accepts or not all(isinstance(a, str) and a for a in accepts):
@@ -117,12 +127,13 @@ def _build_spec(
     else:
         classes = _event_classes(hints.get(ev_param), step_name) or (StartEvent,)
         accept_names = tuple(c.event_type for c in classes)
+    emitted = _emits(step_name, emits, hints.get("return"))
     return StepSpec(
         name=step_name,
         fn=fn,
         accepts=accept_names,
         event_classes=classes + _emitted_classes(emits, hints.get("return")),
-        emits=_emits(step_name, emits, hints.get("return")),
+        emits=emitted,
         is_async=inspect.iscoroutinefunction(fn),
         max_concurrency=max_concurrency,
         retries=retries,
@@ -151,17 +162,50 @@ def _check_signature(fn: Callable[..., Any], step_name: str) -> str:
     return positional[1].name
 
 
-def _check_options(
-    step_name: str, max_concurrency: int, retries: int, retry_delay: float, timeout: float | None
-) -> None:
-    if not isinstance(max_concurrency, int) or max_concurrency < 0:
-        raise WorkflowValidationError(f"step {step_name!r}: max_concurrency must be an int >= 0")
-    if not isinstance(retries, int) or retries < 0:
-        raise WorkflowValidationError(f"step {step_name!r}: retries must be an int >= 0")
-    if retry_delay < 0:
-        raise WorkflowValidationError(f"step {step_name!r}: retry_delay must be >= 0")
-    if timeout is not None and timeout <= 0:
-        raise WorkflowValidationError(f"step {step_name!r}: timeout must be > 0 seconds")
+def _name_list(step_name: str, option: str, value: Any, example: str) -> Any:
+    """``accepts=``/``emits=`` must be a list (or tuple); a bare str would split into letters."""
+    if value is None or isinstance(value, (list, tuple)):
+        return value
+    if isinstance(value, str):
+        raise WorkflowValidationError(
+            f"step {step_name!r}: {option}= got the str {value!r}; pass a list, "
+            f"e.g. {option}=[{value!r}]"
+        )
+    raise WorkflowValidationError(
+        f"step {step_name!r}: {option}= must be a list, e.g. {option}={example}, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _count_option(step_name: str, option: str, value: Any) -> int:
+    """A count option: an int (not a bool) >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise WorkflowValidationError(
+            f"step {step_name!r}: {option} must be an int >= 0, got {value!r}"
+        )
+    return int(value)
+
+
+def _seconds_option(step_name: str, option: str, value: Any, *, allow_zero: bool) -> float:
+    """A duration option: a finite int or float (not a bool), > 0 (or >= 0) seconds."""
+    bound = ">= 0" if allow_zero else "> 0"
+    seconds: float | None = None
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        try:
+            seconds = float(value)
+        except (OverflowError, ValueError):
+            seconds = None
+    if (
+        seconds is None
+        or not math.isfinite(seconds)
+        or seconds < 0
+        or (seconds == 0 and not allow_zero)
+    ):
+        raise WorkflowValidationError(
+            f"step {step_name!r}: {option} must be a finite number of seconds {bound}, "
+            f"got {value!r}"
+        )
+    return seconds
 
 
 def _type_hints(fn: Callable[..., Any], caller_locals: dict[str, Any]) -> dict[str, Any]:

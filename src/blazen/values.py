@@ -84,6 +84,11 @@ class StateValue:
     __slots__ = ()
     kind: ClassVar[Kind]
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> StateValue:
+        if cls is StateValue:
+            raise TypeError("StateValue cannot be instantiated: use StateValue.Json/Bytes/Native")
+        return super().__new__(cls)
+
     if TYPE_CHECKING:
         Json = _JsonValue  # noqa: F821 (defined below; aliases for type checkers)
         Bytes = _BytesValue  # noqa: F821
@@ -104,16 +109,19 @@ class StateValue:
         return self.kind == "native"
 
     def as_json(self) -> Any:
-        """The JSON value (a fresh copy); raises ``TypeError`` for another kind."""
-        raise TypeError(f"StateValue is {self.kind}, not json")
+        """The JSON value (a fresh copy); raises ``ContextError`` for another kind."""
+        raise ContextError(f"StateValue is {self.kind}, not json")
 
     def as_bytes(self) -> bytes:
-        """The raw bytes of a ``Bytes`` value; raises ``TypeError`` for another kind."""
-        raise TypeError(f"StateValue is {self.kind}, not bytes")
+        """The raw bytes of a ``Bytes`` value; raises ``ContextError`` for another kind."""
+        raise ContextError(f"StateValue is {self.kind}, not bytes")
 
     def as_native(self) -> bytes:
-        """The pickle bytes of a ``Native`` value (never unpickled here)."""
-        raise TypeError(f"StateValue is {self.kind}, not native")
+        """The pickle bytes of a ``Native`` value (never unpickled here).
+
+        Raises ``ContextError`` for another kind.
+        """
+        raise ContextError(f"StateValue is {self.kind}, not native")
 
     def to_dict(self) -> dict[str, Any]:
         """The externally tagged form used by snapshots: ``{"Json": v}`` and so on."""
@@ -121,16 +129,19 @@ class StateValue:
 
     @staticmethod
     def from_dict(data: Any) -> StateValue:
-        """Inverse of :meth:`to_dict`; accepts bytes or lists of ints for binary variants."""
+        """Inverse of :meth:`to_dict`; accepts bytes or lists of ints for binary variants.
+
+        Raises ``ContextError`` for anything else.
+        """
         if not isinstance(data, dict) or len(data) != 1:
-            raise ValueError("a StateValue dict has exactly one key: Json, Bytes or Native")
+            raise ContextError("a StateValue dict has exactly one key: Json, Bytes or Native")
         ((tag, payload),) = data.items()
         if tag == "Json":
             return _JsonValue(payload)
         if tag in ("Bytes", "Native"):
             raw = _coerce_bytes(payload, tag)
             return _BytesValue(raw) if tag == "Bytes" else _NativeValue(raw)
-        raise ValueError(f"unknown StateValue tag {tag!r}")
+        raise ContextError(f"unknown StateValue tag {tag!r}")
 
 
 def _coerce_bytes(payload: Any, tag: str) -> bytes:
@@ -142,8 +153,8 @@ def _coerce_bytes(payload: Any, tag: str) -> bytes:
         try:
             return bytes(payload)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{tag} payload is not a list of bytes 0..255") from exc
-    raise ValueError(f"{tag} payload must be bytes, not {type(payload).__name__}")
+            raise ContextError(f"{tag} payload is not a list of bytes 0..255") from exc
+    raise ContextError(f"{tag} payload must be bytes, not {type(payload).__name__}")
 
 
 @final

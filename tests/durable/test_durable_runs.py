@@ -339,3 +339,12 @@ async def test_a_snapshot_resumed_on_a_durable_workflow_continues_the_stored_run
         assert (await other.get_run(handler.run_id)).status == "completed"
     finally:
         await other.close()
+
+
+async def test_fork_after_the_last_step_is_a_clear_error(store: CheckpointStore) -> None:
+    wf = Workflow("ticks", STEPS, store=store)
+    handler = await wf.run(label="end")
+    await handler.result()
+    last = (await store.get_run(handler.run_id)).last_seq
+    with pytest.raises(WorkflowError, match="nothing left to run"):
+        await wf.fork_run(handler.run_id, last)

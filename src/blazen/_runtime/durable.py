@@ -332,6 +332,11 @@ async def fork_durable(wf: Workflow, store: CheckpointStore, run_id: str, seq: i
             f"run {run_id} belongs to workflow {loaded.record.workflow_name!r}, not {wf.name!r}"
         )
     _check_matches(wf, run_id, loaded.record.metadata)
+    if not loaded.pending and WAITING_STATE_KEY not in loaded.context_state:
+        raise WorkflowError(
+            f"run {run_id} has nothing left to run after commit {loaded.seq} (no pending "
+            f"event, no awaited input): fork from an earlier commit"
+        )
     import uuid
 
     run = wf._new_run(str(uuid.uuid4()))

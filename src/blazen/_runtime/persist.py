@@ -8,6 +8,7 @@ entries under ``__blazen_session__.``.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import warnings
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "pause_run",
     "restore_run",
     "resume_snapshot",
+    "take_snapshot",
 ]
 
 _TARGETS = TARGETS_KEY
@@ -110,26 +112,59 @@ def _session_entries(run: Run) -> dict[str, StateValue]:
 
 
 async def pause_run(run: Run) -> WorkflowSnapshot:
-    """Stop dispatch, let running steps finish, then snapshot and halt the run."""
+    """Stop dispatch, let running steps finish, then snapshot and halt the run.
+
+    A second ``pause()`` while one is under way, or after it, gets the same snapshot.
+    """
+    if run.pausing is not None:
+        return await asyncio.shield(run.pausing)
+    if isinstance(run.paused_snapshot, WorkflowSnapshot):
+        return run.paused_snapshot
     if run.finished:
         raise WorkflowError(f"run {run.run_id} is {run.status}; only a live run can pause")
     if run.options.session_pause_policy == "hard_error" and run.ctx._session:
         _session_entries(run)  # raises before anything stops
+    outcome: asyncio.Future[WorkflowSnapshot] = run.loop.create_future()
+    run.pausing = outcome
+    try:
+        snapshot = await _pause(run)
+    except BaseException as exc:
+        outcome.set_exception(exc)
+        outcome.exception()  # retrieved here: the caller gets it raised
+        raise
+    else:
+        outcome.set_result(snapshot)
+        return snapshot
+    finally:
+        run.pausing = None
+
+
+async def _pause(run: Run) -> WorkflowSnapshot:
     run.status = "pausing"
     await run.quiesce()
     if run.finished:
         raise WorkflowError(f"run {run.run_id} ended ({run.status}) while pausing")
     try:
-        session = _session_entries(run)
-    except SessionPauseError:
-        run.status = "running"
+        snapshot = build_snapshot(run, _session_entries(run))
+    except BaseException:
+        run.status = "running"  # the pause is refused: the run goes on as if never asked
         run.unquiesce()
         raise
-    snapshot = build_snapshot(run, session)
     if run.hooks is not None:
         await run.hooks.halted("paused")
     run.halt("paused", WorkflowError(f"run {run.run_id} was paused; resume it from its snapshot"))
+    run.paused_snapshot = snapshot
     return snapshot
+
+
+def take_snapshot(run: Run) -> WorkflowSnapshot:
+    """``handler.snapshot()``: the run as it is now, session values under the pause policy."""
+    if run.finished:
+        raise WorkflowError(
+            f"run {run.run_id} is {run.status}: there is nothing left to snapshot"
+            + (" (use the snapshot that pause() returned)" if run.status == "paused" else "")
+        )
+    return build_snapshot(run, _session_entries(run))
 
 
 async def abort_run(run: Run) -> None:
@@ -145,7 +180,7 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     ctx = run.ctx
     for key, sv in snapshot.context_state.items():
         if key.startswith(SESSION_PREFIX) and isinstance(sv, StateValue.Native):
-            ctx._session[key[len(SESSION_PREFIX) :]] = pickle.loads(sv.data)
+            ctx._session[key[len(SESSION_PREFIX) :]] = _unpickle_session(key, sv.data)
         else:
             ctx.set_value(key, sv)
     meta = snapshot.metadata if isinstance(snapshot.metadata, dict) else {}
@@ -165,6 +200,17 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
         _requeue(run, decode_event(se.event_type, se.data, classes), se.source_step, target)
 
 
+def _unpickle_session(key: str, data: bytes) -> Any:
+    try:
+        return pickle.loads(data)
+    except Exception as exc:
+        name = key[len(SESSION_PREFIX) :]
+        raise SnapshotError(
+            f"session value {name!r} in the snapshot cannot be unpickled here: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:
     spec = run.specs.get(target) if isinstance(target, str) else None
     if spec is not None and ev.event_type in spec.accepts:
@@ -180,7 +226,7 @@ def _replay_foreign(
     """A Rust-core snapshot lists in-flight events only under ``collected_events``.
 
     With no pending events recorded, every collected event other than the StartEvent is
-    delivered again, in order (see docs/snapshot-format.md, "Snapshots from other engines").
+    delivered again, in order (see docs/durability.md, "Snapshots from the Rust engine").
     """
     for etype, datas in snapshot.collected_events.items():
         if etype == StartEvent.event_type:
@@ -199,7 +245,11 @@ async def resume_snapshot(wf: Workflow, snapshot: WorkflowSnapshot) -> WorkflowH
             await adopt_snapshot(wf, run, snapshot)
         else:
             restore_run(run, snapshot)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SnapshotError(f"snapshot of run {snapshot.run_id} cannot be resumed: {exc}") from exc
+    except WorkflowError:
+        raise
+    except Exception as exc:  # malformed data that loaded but cannot be used
+        raise SnapshotError(
+            f"snapshot of run {snapshot.run_id} cannot be resumed: {type(exc).__name__}: {exc}"
+        ) from exc
     run.start()
     return WorkflowHandler(run)

@@ -72,6 +72,8 @@ class Run:
         self.stream = EventStream()
         self.done: asyncio.Future[StopEvent] = self.loop.create_future()
         self._quiet: asyncio.Future[None] | None = None
+        self.pausing: asyncio.Future[Any] | None = None  # the pause under way, if any
+        self.paused_snapshot: Any = None  # what pause() returned, for a repeated call
         self._timer: asyncio.TimerHandle | None = None
         self._thread = threading.get_ident()
         self.hooks: RunHooks | None = None

@@ -184,29 +184,49 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "redis": ("blazen.stores.redis", "RedisStore"),
 }
 
+# The pyblazen extra that installs a scheme's driver (see ``[project.optional-dependencies]``).
+_EXTRAS: dict[str, str] = {
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "redis": "redis",
+}
+
 
 def open_store(url: str | os.PathLike[str] | None = None) -> CheckpointStore:
     """Open a store by URL, importing its backend only now.
 
     ``memory://``, ``sqlite:///path.db`` (or a bare file path), ``postgresql://...``,
-    ``redis://...``. ``None`` means ``$BLAZEN_STORE`` or ``./blazen.db``.
+    ``redis://...``. ``None`` means ``$BLAZEN_STORE`` or ``./blazen.db``; an empty URL is
+    an error.
     """
     if url is None:
         url = os.environ.get(DEFAULT_STORE_ENV) or DEFAULT_STORE_FILE
     text = os.fspath(url)
+    if not isinstance(text, str):
+        raise StoreError(f"a store URL must be a str or a path, not {type(text).__name__}")
+    if not text.strip():
+        raise StoreError(
+            "empty store URL: pass a URL such as 'sqlite:///runs.db' or 'memory://', "
+            "or None for the default"
+        )
     scheme, sep, _ = text.partition("://")
     if not sep:
         scheme = "sqlite"
-    target = _SCHEMES.get(scheme.lower())
+    scheme = scheme.lower()
+    target = _SCHEMES.get(scheme)
     if target is None:
         raise StoreError(f"unknown store scheme {scheme!r} in {text!r}")
     module_name, class_name = target
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise StoreError(
-            f"the {scheme} store needs an optional dependency: pip install 'pyblazen[{scheme}]'"
-            f" ({exc})"
-        ) from exc
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name:
+            raise StoreError(
+                f"the {scheme} store is not available in this version of blazen "
+                f"(its backend is designed in docs/stores.md but not implemented yet)"
+            ) from exc
+        extra = _EXTRAS.get(scheme)
+        hint = f": pip install 'pyblazen[{extra}]'" if extra else ""
+        raise StoreError(f"the {scheme} store needs an optional dependency{hint} ({exc})") from exc
     store: CheckpointStore = getattr(module, class_name).from_url(text)
     return store
