@@ -102,16 +102,18 @@ def inline_event_class(event_type: str) -> type[Event]:
                 namespace = {
                     "event_type": event_type,
                     "__module__": __name__,
-                    "__reduce__": _reduce_inline,
+                    "__reduce_ex__": _reduce_inline,
                 }
                 cls = type(event_type, (Event,), namespace)
                 _inline_classes[event_type] = cls
     return cls
 
 
-def _reduce_inline(self: Event) -> tuple[Any, tuple[str, dict[str, Any]]]:
+def _reduce_inline(self: Event, protocol: int) -> str | tuple[Any, ...]:
     # An inline class is made at run time, so pickle cannot import it by name: rebuild the
     # event through the module-level function below instead (any pickle protocol).
+    if type(self) is not _inline_classes.get(self.event_type):
+        return object.__reduce_ex__(self, protocol)  # a subclass someone defined: by name
     return _rebuild_inline, (self.event_type, dict(self))
 
 

@@ -10,7 +10,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union, overload
+from typing import Any, TypeAlias, TypeVar, Union, overload
 
 from blazen.errors import WorkflowValidationError
 from blazen.events import Event, StartEvent
@@ -18,6 +18,8 @@ from blazen.events import Event, StartEvent
 __all__ = ["StepSpec", "get_step_spec", "step"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_Names: TypeAlias = "list[str] | tuple[str, ...]"
+_Emits: TypeAlias = "list[str | type[Event]] | tuple[str | type[Event], ...]"
 _ATTR = "__blazen_step__"
 
 
@@ -44,8 +46,8 @@ def step(fn: F, /) -> F: ...
 @overload
 def step(
     *,
-    accepts: list[str] | None = None,
-    emits: list[str | type[Event]] | None = None,
+    accepts: _Names | None = None,
+    emits: _Emits | None = None,
     max_concurrency: int = 0,
     retries: int = 0,
     retry_delay: float = 0.0,
@@ -58,8 +60,8 @@ def step(
     fn: F | None = None,
     /,
     *,
-    accepts: list[str] | None = None,
-    emits: list[str | type[Event]] | None = None,
+    accepts: _Names | None = None,
+    emits: _Emits | None = None,
     max_concurrency: int = 0,
     retries: int = 0,
     retry_delay: float = 0.0,
@@ -96,8 +98,8 @@ def get_step_spec(obj: object) -> StepSpec | None:
 def _build_spec(
     fn: Callable[..., Any],
     caller_locals: dict[str, Any],
-    accepts: list[str] | None,
-    emits: list[str | type[Event]] | None,
+    accepts: _Names | None,
+    emits: _Emits | None,
     max_concurrency: int,
     retries: int,
     retry_delay: float,
@@ -269,7 +271,7 @@ def _event_classes(hint: Any, step_name: str | None = None) -> tuple[type[Event]
     return tuple(classes)
 
 
-def _emitted_classes(emits: list[str | type[Event]] | None, ret: Any) -> tuple[type[Event], ...]:
+def _emitted_classes(emits: _Emits | None, ret: Any) -> tuple[type[Event], ...]:
     named = [e for e in (emits or []) if isinstance(e, type) and issubclass(e, Event)]
     hinted = [
         t
@@ -279,9 +281,7 @@ def _emitted_classes(emits: list[str | type[Event]] | None, ret: Any) -> tuple[t
     return tuple(dict.fromkeys(named + hinted))
 
 
-def _emits(
-    step_name: str, emits: list[str | type[Event]] | None, ret: Any
-) -> tuple[str, ...] | None:
+def _emits(step_name: str, emits: _Emits | None, ret: Any) -> tuple[str, ...] | None:
     """Event types a step says it emits, from ``emits=`` or its return annotation."""
     if emits is not None:
         names = []

@@ -74,8 +74,15 @@ class Workflow:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise WorkflowValidationError("a workflow needs a non-empty str name")
-        if timeout is not None and timeout <= 0:
-            raise WorkflowValidationError(f"workflow {name!r}: timeout must be > 0 seconds")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < float("inf")
+        ):
+            raise WorkflowValidationError(
+                f"workflow {name!r}: timeout must be a number of seconds > 0 (or None), "
+                f"not {timeout!r}"
+            )
         if session_pause_policy not in _POLICIES:
             raise WorkflowValidationError(
                 f"workflow {name!r}: session_pause_policy must be one of {_POLICIES}, "

@@ -91,3 +91,15 @@ def test_collect_events_rejects_bad_arguments(event: Any, expected: Any) -> None
     with pytest.raises(ContextError):
         ctx.collect_events(ev, expected)
     assert ctx._collected == {}
+
+
+@pytest.mark.parametrize("timeout", ["3", True, 0, -1, float("inf"), float("nan")])
+def test_workflow_timeout_must_be_a_positive_number(timeout: Any) -> None:
+    from blazen import StartEvent, StopEvent, Workflow, WorkflowValidationError, step
+
+    @step
+    async def only(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent()
+
+    with pytest.raises(WorkflowValidationError, match="timeout"):
+        Workflow("bad-timeout", [only], timeout=timeout)

@@ -106,7 +106,7 @@ def test_from_dict_accepts_integer_lists_for_binary() -> None:
     [{}, {"Json": 1, "Bytes": b""}, {"Other": 1}, {"Bytes": "text"}, {"Bytes": [256]}, [1]],
 )
 def test_from_dict_rejects_bad_input(bad: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ContextError):
         StateValue.from_dict(bad)
 
 
