@@ -7,6 +7,7 @@ test then runs against it.
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,19 @@ def _sqlite(tmp_path: Path) -> Backend:
 
 _OPENERS: dict[str, Callable[[Path], Backend]] = {"memory": _memory, "sqlite": _sqlite}
 BACKENDS: list[Any] = ["memory", "sqlite"]
+
+# Server backends live in their own modules (``backend_<name>.py`` beside this file), each
+# defining ``open_backend(tmp_path) -> Backend``; the opener skips the test with a reason
+# when its server is unreachable, and fails instead under ``CI=true``.
+for _name in ("postgres", "redis"):
+    try:
+        _module = importlib.import_module(f"{__package__}.backend_{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__package__}.backend_{_name}":
+            raise
+        continue
+    _OPENERS[_name] = _module.open_backend
+    BACKENDS.append(pytest.param(_name, marks=getattr(pytest.mark, _name)))
 
 
 @pytest.fixture(params=BACKENDS)
