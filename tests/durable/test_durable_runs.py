@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,11 +60,25 @@ async def tick_answer(ctx: Context, ev: InputResponseEvent) -> Tick:
 STEPS = [tick_start, tick, tick_answer]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointStore]:
-    s: CheckpointStore = (
-        MemoryStore() if request.param == "memory" else SQLiteStore.from_url(str(tmp_path / "r.db"))
-    )
+    """Every backend, the server ones through the store contract suite's openers."""
+    if request.param in ("postgres", "redis"):
+        importlib.import_module("stores.conftest")  # loads the server backends in order
+        module = importlib.import_module(f"stores.backend_{request.param}")
+        backend = module.open_backend(tmp_path)  # skips (fails under CI=true) if no server
+        s = await backend.open()
+    elif request.param == "memory":
+        s = MemoryStore()
+    else:
+        s = SQLiteStore.from_url(str(tmp_path / "r.db"))
     yield s
     await s.close()
 
