@@ -74,11 +74,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         importlib.import_module("stores.conftest")  # loads the server backends in order
         module = importlib.import_module(f"stores.backend_{request.param}")
         backend = module.open_backend(tmp_path)  # skips (fails under CI=true) if no server
-        s = await backend.open()
-    elif request.param == "memory":
-        s = MemoryStore()
-    else:
-        s = SQLiteStore.from_url(str(tmp_path / "r.db"))
+        yield await backend.open()
+        await backend.aclose()
+        return
+    s: CheckpointStore = (
+        MemoryStore() if request.param == "memory" else SQLiteStore.from_url(str(tmp_path / "r.db"))
+    )
     yield s
     await s.close()
 

@@ -29,6 +29,7 @@ class Backend:
     opener: Callable[[], CheckpointStore]
     blob_counter: Callable[[CheckpointStore], int]
     opened: list[CheckpointStore] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     async def open(self) -> CheckpointStore:
         """A store handle on this backend's data (a new handle where the backend has them)."""
@@ -36,6 +37,13 @@ class Backend:
         if store not in self.opened:
             self.opened.append(store)
         return store
+
+    async def aclose(self) -> None:
+        """Close every store handle opened, then run the backend's cleanups (drop test data)."""
+        for store in self.opened:
+            await store.close()
+        for cleanup in self.cleanups:
+            cleanup()
 
     async def blob_count(self, store: CheckpointStore) -> int:
         """How many content-addressed large payloads the backend holds."""
@@ -88,8 +96,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     """Each backend in turn; closes every store the test opened."""
     made = _OPENERS[request.param](tmp_path)
     yield made
-    for store in made.opened:
-        await store.close()
+    await made.aclose()
 
 
 @pytest.fixture
