@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any
 
+from blazen._call import DELETED, RunPort, current_step
+from blazen._collect import collect
 from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
@@ -26,45 +27,13 @@ from blazen.state import (
 from blazen.values import LIVE as _LIVE
 from blazen.values import StateValue, json_copy, same_stored, stored_form
 
-__all__ = ["DELETED", "Context", "RunPort", "StepCall", "current_step"]
+__all__ = ["Context"]
 
 _NativeValue = StateValue.Native
 _JsonValue = StateValue.Json
 _BytesValue = StateValue.Bytes
 _MISSING: Any = object()
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-
-
-DELETED: Any = object()
-"""In ``StepCall.writes``: the step deleted the key."""
-
-
-class StepCall:
-    """One execution of a step, and (durable runs only) what it did, to commit it alone.
-
-    ``emitted``: ``(event id, event, target step)`` deliveries; ``writes``: each context key
-    written, with its stored form at the time (``DELETED`` for a removal); ``collect_ops``:
-    ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers.
-    """
-
-    __slots__ = ("collect_ops", "emitted", "step", "writes")
-
-    def __init__(self, step: str, durable: bool = False) -> None:
-        self.step = step
-        self.emitted: list[Any] | None = [] if durable else None
-        self.writes: dict[str, Any] | None = {} if durable else None
-        self.collect_ops: list[Any] | None = [] if durable else None
-
-
-current_step: ContextVar[StepCall | None] = ContextVar("blazen_current_step", default=None)
-
-
-class RunPort(Protocol):
-    """What a Context needs from the run that owns it."""
-
-    def route_from_step(self, event: Event, call: StepCall) -> None: ...
-
-    def publish(self, event: Event) -> None: ...
 
 
 def _unpickle(key: str, data: bytes) -> Any:
@@ -76,27 +45,6 @@ def _unpickle(key: str, data: bytes) -> Any:
             f"context key {key!r} holds a Native (pickled) value that cannot be rebuilt here: "
             f"{type(exc).__name__}: {exc} (read its bytes with ctx.get_value({key!r}))"
         ) from exc
-
-
-def _expected_names(event: object, expected: object) -> list[str]:
-    """Validate ``collect_events`` arguments: an event, and a list of event types or names."""
-    if not isinstance(event, Event):
-        raise ContextError(f"collect_events needs an Event, not {type(event).__name__}")
-    if isinstance(expected, (str, bytes)) or not isinstance(expected, (list, tuple)):
-        raise ContextError(
-            f"collect_events needs a list of event classes or type names, got {expected!r}"
-        )
-    names = []
-    for e in expected:
-        if isinstance(e, str) and e:
-            names.append(e)
-        elif isinstance(e, type) and issubclass(e, Event):
-            names.append(e.event_type)
-        else:
-            raise ContextError(f"collect_events: {e!r} is not an Event class or type name")
-    if not names:
-        raise ContextError("collect_events needs at least one expected event type")
-    return names
 
 
 def _bad_key(key: object) -> ContextError:
@@ -165,30 +113,12 @@ class Context:
         self, event: Event, expected: Sequence[type[Event] | str]
     ) -> list[Any] | None:
         """Buffer ``event``; once one of each ``expected`` type is there, return them in order."""
-        names = _expected_names(event, expected)
-        if event.event_type not in names:
-            raise ContextError(
-                f"collect_events got a {event.event_type!r} event but expects {names}"
-            )
-        self._collected.setdefault(event.event_type, []).append(event)
+        added, out = collect(self._collected, event, expected)
         log = self._collect_log()
         if log is not None:
-            log.append(("add", event.event_type, event))
-        need: dict[str, int] = {}
-        for n in names:
-            need[n] = need.get(n, 0) + 1
-        if any(len(self._collected.get(n, ())) < c for n, c in need.items()):
-            return None
-        taken = {n: self._collected[n][:c] for n, c in need.items()}
-        for n, c in need.items():
-            rest = self._collected[n][c:]
-            if rest:
-                self._collected[n] = rest
-            else:
-                del self._collected[n]
-        out = [taken[n].pop(0) for n in names]
-        if log is not None:
-            log.append(("take", out))
+            log.append(("add", added.event_type, added))
+            if out is not None:
+                log.append(("take", out))
         return out
 
     # -- values --------------------------------------------------------------------------

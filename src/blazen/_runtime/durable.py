@@ -15,11 +15,12 @@ import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from blazen._call import DELETED, StepCall
 from blazen._meta import WAITING_STATE_KEY
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunHooks
-from blazen.context import DELETED, Context, StepCall
+from blazen.context import Context
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent, StopEvent
 from blazen.snapshot import WorkflowSnapshot, decode_event, encode_event

@@ -14,10 +14,11 @@ import threading
 from collections import deque
 from typing import Any
 
+from blazen._call import StepCall, current_step
 from blazen._runtime.invoke import invoke
 from blazen._runtime.stream import EventStream
 from blazen._runtime.types import Item, RunHooks, RunOptions, Status
-from blazen.context import Context, StepCall, current_step
+from blazen.context import Context
 from blazen.errors import (
     StepError,
     StoreError,

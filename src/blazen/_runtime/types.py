@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Literal
 
+from blazen._call import StepCall
 from blazen._graph import Graph
-from blazen.context import StepCall
 from blazen.events import Event, StopEvent
 
 __all__ = ["Item", "RunHooks", "RunOptions", "Status"]

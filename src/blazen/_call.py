@@ -1,0 +1,41 @@
+"""What a running step and its Context share: the current step call and the run's port."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from blazen.events import Event
+
+__all__ = ["DELETED", "RunPort", "StepCall", "current_step"]
+
+DELETED: Any = object()
+"""In ``StepCall.writes``: the step deleted the key."""
+
+
+class StepCall:
+    """One execution of a step, and (durable runs only) what it did, to commit it alone.
+
+    ``emitted``: ``(event id, event, target step)`` deliveries; ``writes``: each context key
+    written, with its stored form at the time (``DELETED`` for a removal); ``collect_ops``:
+    ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers.
+    """
+
+    __slots__ = ("collect_ops", "emitted", "step", "writes")
+
+    def __init__(self, step: str, durable: bool = False) -> None:
+        self.step = step
+        self.emitted: list[Any] | None = [] if durable else None
+        self.writes: dict[str, Any] | None = {} if durable else None
+        self.collect_ops: list[Any] | None = [] if durable else None
+
+
+current_step: ContextVar[StepCall | None] = ContextVar("blazen_current_step", default=None)
+
+
+class RunPort(Protocol):
+    """What a Context needs from the run that owns it."""
+
+    def route_from_step(self, event: Event, call: StepCall) -> None: ...
+
+    def publish(self, event: Event) -> None: ...
