@@ -13,20 +13,14 @@ import pytest
 
 import blazen
 from blazen import (
-    Context,
-    Event,
-    InputRequestEvent,
-    InputResponseEvent,
-    StartEvent,
-    StopEvent,
     StoreError,
     Workflow,
-    step,
 )
 from blazen.stores import open_store
 from blazen.stores.base import Commit
 
 from .backend_postgres import admin, drop_schema, new_schema, require_server, store_url
+from .flows import STEPS, paused_run
 from .helpers import B, J, ev, new_run
 
 pytestmark = pytest.mark.postgres
@@ -193,54 +187,12 @@ async def test_two_processes_commit_to_one_run(schema: str, tmp_path: Path) -> N
     await store.close()
 
 
-class Tick(Event):
-    i: int
-
-
-@step
-async def pg_start(ctx: Context, ev: StartEvent) -> Tick:
-    ctx.set("label", ev.label)
-    ctx.set("ask", getattr(ev, "ask", False))
-    return Tick(i=0)
-
-
-@step
-async def pg_tick(ctx: Context, ev: Tick) -> Tick | StopEvent | InputRequestEvent:
-    ctx.set("last", ev.i)
-    if ev.i == 3 and ctx.get("ask"):
-        ctx.set("ask", False)
-        return InputRequestEvent(request_id="more", prompt="continue?")
-    if ev.i >= 5:
-        return StopEvent(result={"label": ctx.get("label"), "last": ev.i})
-    return Tick(i=ev.i + 1)
-
-
-@step
-async def pg_answer(ctx: Context, ev: InputResponseEvent) -> Tick:
-    ctx.set("answer", ev.response)
-    return Tick(i=4)
-
-
-STEPS = [pg_start, pg_tick, pg_answer]
-
-
-async def _paused(wf: Workflow, label: str) -> str:
-    """Start a run that asks for input, pause it once it waits; its run id."""
-    handler = await wf.run(label=label, ask=True)
-    for _ in range(400):
-        if handler._run.waiting:
-            break
-        await asyncio.sleep(0.005)
-    await handler.pause()
-    return handler.run_id
-
-
 async def test_the_engine_runs_resumes_and_recovers(schema: str) -> None:
     first = PostgresStore.from_url(store_url(schema))
     wf = Workflow("pg-ticks", STEPS, store=first)
     done = await wf.run(label="plain")
     assert (await done.result()).result == {"label": "plain", "last": 5}
-    run_id = await _paused(wf, "p")
+    run_id = await paused_run(wf, "p")
     assert (await first.get_run(run_id)).status == "paused"
 
     second = PostgresStore.from_url(store_url(schema))
@@ -250,7 +202,7 @@ async def test_the_engine_runs_resumes_and_recovers(schema: str) -> None:
     assert (await resumed.result()).result == {"label": "p", "last": 5}
     assert (await second.load(run_id)).context_state["answer"].as_json() == "yes"
 
-    waiting = sorted([await _paused(wf, f"r{i}") for i in range(2)])
+    waiting = sorted([await paused_run(wf, f"r{i}") for i in range(2)])
     handlers = await wf2.recover()
     assert sorted(h.run_id for h in handlers) == waiting
     for h in handlers:

@@ -15,14 +15,7 @@ import redis
 
 import blazen
 from blazen import (
-    Context,
-    Event,
-    InputRequestEvent,
-    InputResponseEvent,
-    StartEvent,
-    StopEvent,
     Workflow,
-    step,
 )
 from blazen.errors import StoreError
 from blazen.stores import open_store
@@ -30,6 +23,7 @@ from blazen.stores.base import Commit
 from blazen.stores.redis import SCHEMA_VERSION, RedisStore, parse_url
 
 from .backend_redis import count_keys, delete_prefix, new_prefix, require_redis, server_url
+from .flows import STEPS, paused_run
 from .helpers import B, J, ev, new_run
 
 pytestmark = pytest.mark.redis
@@ -220,53 +214,12 @@ async def test_processes_commit_to_one_store_concurrently(tmp_path: Path, url: s
     await store.close()
 
 
-class Tick(Event):
-    i: int
-
-
-@step
-async def tick_start(ctx: Context, ev: StartEvent) -> Tick:
-    ctx.set("label", ev.label)
-    return Tick(i=0)
-
-
-@step
-async def tick(ctx: Context, ev: Tick) -> Tick | StopEvent | InputRequestEvent:
-    ctx.set("last", ev.i)
-    if ev.i == 2 and not ctx.get("asked", False):
-        ctx.set("asked", True)
-        return InputRequestEvent(request_id="more", prompt="continue?")
-    if ev.i >= 4:
-        return StopEvent(result={"label": ctx.get("label"), "last": ev.i})
-    return Tick(i=ev.i + 1)
-
-
-@step
-async def answer(ctx: Context, ev: InputResponseEvent) -> Tick:
-    ctx.set("answer", ev.response)
-    return Tick(i=3)
-
-
-STEPS = [tick_start, tick, answer]
-
-
-async def _paused(wf: Workflow, label: str) -> str:
-    """Start a run, wait until it asks for input, pause it; its run id."""
-    handler = await wf.run(label=label)
-    for _ in range(400):
-        if handler._run.waiting:
-            break
-        await asyncio.sleep(0.005)
-    await handler.pause()
-    return handler.run_id
-
-
 async def test_durable_runs_resume_and_recover(url: str) -> None:
     steps = STEPS
     first = RedisStore.from_url(url)
     wf = Workflow("redis-ticks", steps, store=first)
-    paused = await _paused(wf, "a")
-    recovered = [await _paused(wf, f"r{i}") for i in range(2)]
+    paused = await paused_run(wf, "a")
+    recovered = [await paused_run(wf, f"r{i}") for i in range(2)]
     assert (await first.get_run(paused)).status == "paused"
     await first.close()
 
@@ -274,7 +227,7 @@ async def test_durable_runs_resume_and_recover(url: str) -> None:
     wf2 = Workflow("redis-ticks", steps, store=second)
     resumed = await wf2.resume_run(paused)
     await resumed.respond_to_input("more", "yes")
-    assert (await resumed.result()).result == {"label": "a", "last": 4}
+    assert (await resumed.result()).result == {"label": "a", "last": 5}
     loaded = await second.load(paused)
     assert loaded.context_state["answer"].as_json() == "yes"
     assert (await second.get_run(paused)).status == "completed"
