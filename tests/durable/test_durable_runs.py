@@ -13,8 +13,6 @@ import pytest
 from blazen import (
     Context,
     Event,
-    InputRequestEvent,
-    InputResponseEvent,
     StartEvent,
     StopEvent,
     StoreConflictError,
@@ -27,37 +25,7 @@ from blazen.stores.base import CheckpointStore, open_store
 from blazen.stores.export import export_run
 from blazen.stores.memory import MemoryStore
 from blazen.stores.sqlite import SQLiteStore
-
-
-class Tick(Event):
-    i: int
-
-
-@step
-async def tick_start(ctx: Context, ev: StartEvent) -> Tick:
-    ctx.set("label", ev.label)
-    ctx.set("ask", getattr(ev, "ask", False))
-    return Tick(i=0)
-
-
-@step
-async def tick(ctx: Context, ev: Tick) -> Tick | StopEvent | InputRequestEvent:
-    ctx.set("last", ev.i)
-    if ev.i == 3 and ctx.get("ask"):
-        ctx.set("ask", False)
-        return InputRequestEvent(request_id="more", prompt="continue?")
-    if ev.i >= 5:
-        return StopEvent(result={"label": ctx.get("label"), "last": ev.i})
-    return Tick(i=ev.i + 1)
-
-
-@step
-async def tick_answer(ctx: Context, ev: InputResponseEvent) -> Tick:
-    ctx.set("answer", ev.response)
-    return Tick(i=4)
-
-
-STEPS = [tick_start, tick, tick_answer]
+from stores.flows import STEPS, Tick  # the shared tick workflow (tests/stores/flows.py)
 
 
 @pytest.fixture(
