@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgpack
 
 from blazen.errors import StoreError
+from blazen.stores.base import Commit, PendingEvent
 from blazen.values import StateValue
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "decode_value",
     "encode_value",
     "pack",
+    "start_commit",
     "unknown_run",
     "unpack",
 ]
@@ -33,6 +36,15 @@ INLINE_LIMIT = 4096
 
 CREATE_STEP = "<create>"
 """The ``step`` recorded for commit 0, written by ``create_run``."""
+
+
+def start_commit(
+    pending: Sequence[PendingEvent],
+    context_state: Mapping[str, StateValue],
+    collected: Mapping[str, list[Any]],
+) -> Commit:
+    """Commit 0 of a run: ``create_run``'s whole starting state, as one commit."""
+    return Commit(CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected)
 
 
 def pack(obj: Any) -> bytes:

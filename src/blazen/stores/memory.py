@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blazen.errors import StoreConflictError, StoreError
-from blazen.stores._codec import CREATE_STEP, Clock, blob_hash, pack, unknown_run, unpack
+from blazen.stores._codec import Clock, blob_hash, pack, start_commit, unknown_run, unpack
 from blazen.stores.base import (
     CheckpointInfo,
     Commit,
@@ -163,9 +163,7 @@ class MemoryStore:
         status: RunStatus = "running",
     ) -> None:
         """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = Commit(
-            CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected
-        )
+        start = start_commit(pending, context_state, collected)
         with self._lock:
             self._check_open()
             if run_id in self._runs:

@@ -20,7 +20,7 @@ import asyncpg
 
 from blazen.errors import StoreConflictError, StoreError
 from blazen.stores import _pg_reads as reads
-from blazen.stores._codec import CREATE_STEP, pack, unknown_run
+from blazen.stores._codec import pack, start_commit, unknown_run
 from blazen.stores._pg_ops import COMMIT, DELETE_RUN, KNOWN_BLOBS, RECORD_COLUMNS, PgBatch
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
 from blazen.stores.base import (
@@ -212,9 +212,7 @@ class PostgresStore:
         status: RunStatus = "running",
     ) -> None:
         """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = Commit(
-            CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected
-        )
+        start = start_commit(pending, context_state, collected)
         batch = PgBatch([start])
         head = (True, run_id, owner, workflow_name, status, None, pack(dict(metadata)))
         await self._write(head, batch, run_id)

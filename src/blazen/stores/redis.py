@@ -19,7 +19,7 @@ from redis import exceptions as rexc
 from blazen.errors import StoreConflictError, StoreError
 from blazen.stores import _redis_codec as codec
 from blazen.stores import _redis_lua as lua
-from blazen.stores._codec import CREATE_STEP, pack, unknown_run
+from blazen.stores._codec import pack, start_commit, unknown_run
 from blazen.stores.base import (
     CheckpointInfo,
     Commit,
@@ -182,9 +182,7 @@ class RedisStore:
         status: RunStatus = "running",
     ) -> None:
         """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = Commit(
-            CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected
-        )
+        start = start_commit(pending, context_state, collected)
         head = ["create", owner, status, "", workflow_name, pack(dict(metadata))]
         await self._write(run_id, head, [start], owner)
 

@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from blazen.errors import StoreError
 from blazen.stores import _sqlite_ops as ops
 from blazen.stores import _sqlite_reads as reads
-from blazen.stores._codec import CREATE_STEP, Clock
+from blazen.stores._codec import Clock, start_commit
 from blazen.stores._sqlite_file import BUSY_TIMEOUT_S, connect
 from blazen.stores.base import (
     CheckpointInfo,
@@ -142,9 +142,7 @@ class SQLiteStore:
         status: RunStatus = "running",
     ) -> None:
         """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = Commit(
-            CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected
-        )
+        start = start_commit(pending, context_state, collected)
         head = (run_id, workflow_name, status, owner)
         await self._call(ops.create_run, self._clock, head, metadata, start)
 
