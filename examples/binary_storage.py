@@ -31,8 +31,8 @@ async def check(ctx: Context, ev: Compressed) -> StopEvent:
 
 
 async def main() -> None:
-    handler = await Workflow("binary", [compress, check]).run(text="blazen ")
-    raw_len, packed_len, ok = (await handler.result()).result
+    result = await Workflow("binary", [compress, check]).run(text="blazen ")
+    raw_len, packed_len, ok = result.result
     print(f"raw: {raw_len} bytes, stored: {packed_len} bytes, checksum ok: {ok}")
 
 

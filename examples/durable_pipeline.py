@@ -168,7 +168,7 @@ workflow = Workflow("durable-pipeline", [split, process, summarize, review], tim
 
 async def main(docs: int = 3, topic: str = "durable workflows") -> Any:
     """Run the pipeline in memory (no store), printing progress and returning the summary."""
-    handler = await workflow.run(docs=docs, topic=topic, delay=0.05)
+    handler = await workflow.run_with_handler(docs=docs, topic=topic, delay=0.05)
     async for event in handler.stream_events():
         if isinstance(event, Progress):
             print(f"[{event.stage}] {event.message}")

@@ -54,8 +54,8 @@ async def join(ctx: Context, ev: Fetched | Stats) -> StopEvent | None:
 
 async def main() -> None:
     workflow = Workflow("fan-in", [plan, fetch, join])
-    handler = await workflow.run(topic="event driven workflows", sources=["web", "docs", "wiki"])
-    for key, value in (await handler.result()).result.items():
+    result = await workflow.run(topic="event driven workflows", sources=["web", "docs", "wiki"])
+    for key, value in result.result.items():
         print(f"{key}: {value}")
 
 

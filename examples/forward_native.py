@@ -39,8 +39,8 @@ async def forward(ctx: Context, ev: Stored) -> StopEvent:
 
 
 async def main() -> None:
-    handler = await Workflow("forward-native", [produce, forward]).run()
-    same, repickled, model = (await handler.result()).result
+    result = await Workflow("forward-native", [produce, forward]).run()
+    same, repickled, model = result.result
     print("forwarded bytes identical:", same)
     print("re-pickling would give the same bytes:", repickled)
     print("decoded on demand:", model)

@@ -36,8 +36,8 @@ workflow = Workflow("manual-routing", [grade, celebrate, retry])
 
 async def main() -> None:
     for score in (92, 31):
-        handler = await workflow.run(score=score)
-        print((await handler.result()).result)
+        result = await workflow.run(score=score)
+        print(result.result)
 
 
 if __name__ == "__main__":

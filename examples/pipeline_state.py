@@ -75,7 +75,7 @@ async def rank(ctx: Context, ev: Searched) -> StopEvent:
 
 
 async def main() -> None:
-    handler = await Workflow("pipeline-state", [search, rank]).run(query="blazen")
+    handler = await Workflow("pipeline-state", [search, rank]).run_with_handler(query="blazen")
     print("ranked:", (await handler.result()).result)
     ctx = handler.context
     for name in ("query", "results", "__blazen_meta__", "conn", "weights"):

@@ -36,7 +36,7 @@ workflow = Workflow("quickstart", [analyze, summarize], timeout=10)
 
 
 async def main() -> None:
-    handler = await workflow.run(text="I love this library, it is great.")
+    handler = await workflow.run_with_handler(text="I love this library, it is great.")
     async for event in handler.stream_events():
         print("progress:", event.message)
     result = await handler.result()

@@ -12,8 +12,8 @@ async def tag(ctx: Context, ev: StartEvent) -> StopEvent:
 
 async def main() -> None:
     workflow = Workflow("run-id", [tag])
-    first = await workflow.run(job=1)
-    second = await workflow.run(job=2)
+    first = await workflow.run_with_handler(job=1)
+    second = await workflow.run_with_handler(job=2)
     for handler in (first, second):
         result = (await handler.result()).result
         print(result)

@@ -32,8 +32,8 @@ async def inspect_values(ctx: Context, ev: StartEvent) -> StopEvent:
 
 
 async def main() -> None:
-    handler = await Workflow("state-value-match", [inspect_values]).run()
-    for line in (await handler.result()).result:
+    result = await Workflow("state-value-match", [inspect_values]).run()
+    for line in result.result:
         print(line)
 
 

@@ -36,8 +36,8 @@ async def use(ctx: Context, ev: Loaded) -> StopEvent:
 
 
 async def main() -> None:
-    handler = await Workflow("store-and-use", [load, use]).run(name="Ada")
-    user, seen_at, coords, missing = (await handler.result()).result
+    result = await Workflow("store-and-use", [load, use]).run(name="Ada")
+    user, seen_at, coords, missing = result.result
     print("user:", user)
     print("seen_at:", seen_at.isoformat(), type(seen_at).__name__)
     print("coords:", coords, type(coords).__name__)

@@ -8,51 +8,36 @@ checkpoint store, survive the death of their process.
 
 from __future__ import annotations
 
-import contextlib
-
 from blazen.context import Context as Context
-from blazen.errors import (
-    ContextError as ContextError,
-)
-from blazen.errors import (
-    SessionPauseError as SessionPauseError,
-)
-from blazen.errors import (
-    SnapshotError as SnapshotError,
-)
-from blazen.errors import (
-    StepError as StepError,
-)
-from blazen.errors import (
-    StoreConflictError as StoreConflictError,
-)
-from blazen.errors import (
-    StoreError as StoreError,
-)
-from blazen.errors import (
-    UnroutableEventError as UnroutableEventError,
-)
-from blazen.errors import (
-    WorkflowError as WorkflowError,
-)
-from blazen.errors import (
-    WorkflowTimeoutError as WorkflowTimeoutError,
-)
-from blazen.errors import (
-    WorkflowValidationError as WorkflowValidationError,
-)
+from blazen.errors import ContextError as ContextError
+from blazen.errors import LeaseLostError as LeaseLostError
+from blazen.errors import PauseError as PauseError
+from blazen.errors import RunAbortedError as RunAbortedError
+from blazen.errors import RunStalledError as RunStalledError
+from blazen.errors import SessionPauseError as SessionPauseError
+from blazen.errors import SnapshotError as SnapshotError
+from blazen.errors import StepError as StepError
+from blazen.errors import StepTimeoutError as StepTimeoutError
+from blazen.errors import StoreConflictError as StoreConflictError
+from blazen.errors import StoreError as StoreError
+from blazen.errors import UnroutableEventError as UnroutableEventError
+from blazen.errors import WorkflowError as WorkflowError
+from blazen.errors import WorkflowTimeoutError as WorkflowTimeoutError
+from blazen.errors import WorkflowValidationError as WorkflowValidationError
 from blazen.events import Event as Event
 from blazen.events import InputRequestEvent as InputRequestEvent
 from blazen.events import InputResponseEvent as InputResponseEvent
 from blazen.events import StartEvent as StartEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
+from blazen.result import WorkflowResult as WorkflowResult
 from blazen.snapshot import SerializedEvent as SerializedEvent
 from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
 from blazen.state import BlazenState as BlazenState
 from blazen.state import CallbackFieldStore as CallbackFieldStore
 from blazen.state import FieldStore as FieldStore
 from blazen.step import step as step
+from blazen.stores.base import CheckpointStore as CheckpointStore
 from blazen.values import StateValue as StateValue
 from blazen.workflow import Workflow as Workflow
 
@@ -61,18 +46,24 @@ __version__ = "0.1.0"
 __all__ = [
     "BlazenState",
     "CallbackFieldStore",
+    "CheckpointStore",
     "Context",
     "ContextError",
     "Event",
     "FieldStore",
     "InputRequestEvent",
     "InputResponseEvent",
+    "LeaseLostError",
+    "PauseError",
+    "RunAbortedError",
+    "RunStalledError",
     "SerializedEvent",
     "SessionPauseError",
     "SnapshotError",
     "StartEvent",
     "StateValue",
     "StepError",
+    "StepTimeoutError",
     "StopEvent",
     "StoreConflictError",
     "StoreError",
@@ -80,22 +71,9 @@ __all__ = [
     "Workflow",
     "WorkflowError",
     "WorkflowHandler",
+    "WorkflowResult",
     "WorkflowSnapshot",
     "WorkflowTimeoutError",
     "WorkflowValidationError",
     "step",
 ]
-
-
-def _fix_module_names() -> None:
-    """Show public classes and functions as ``blazen.X`` (only objects defined here)."""
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith("blazen.") and isinstance(
-            obj, type | type(_fix_module_names)
-        ):
-            with contextlib.suppress(AttributeError, TypeError):
-                obj.__module__ = "blazen"
-
-
-_fix_module_names()

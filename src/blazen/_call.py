@@ -18,16 +18,20 @@ class StepCall:
 
     ``emitted``: ``(event id, event, target step)`` deliveries; ``writes``: each context key
     written, with its stored form at the time (``DELETED`` for a removal); ``collect_ops``:
-    ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers.
+    ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers;
+    ``published``: stream events held back until the step's commit has landed; ``stop``:
+    the ``StopEvent`` this step ended the run with (its commit then carries the result).
     """
 
-    __slots__ = ("collect_ops", "emitted", "step", "writes")
+    __slots__ = ("collect_ops", "emitted", "published", "step", "stop", "writes")
 
     def __init__(self, step: str, durable: bool = False) -> None:
         self.step = step
         self.emitted: list[Any] | None = [] if durable else None
         self.writes: dict[str, Any] | None = {} if durable else None
         self.collect_ops: list[Any] | None = [] if durable else None
+        self.published: list[Event] | None = [] if durable else None
+        self.stop: Event | None = None
 
 
 current_step: ContextVar[StepCall | None] = ContextVar("blazen_current_step", default=None)

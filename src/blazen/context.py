@@ -8,24 +8,18 @@ everything else as a live reference in the session namespace.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from blazen._call import DELETED, RunPort, current_step
+from blazen._call import RunPort, current_step
 from blazen._collect import collect
+from blazen._context_data import ContextData
 from blazen._namespaces import SessionNamespace, StateNamespace
 from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
-from blazen.state import (
-    META_SUFFIX,
-    BlazenState,
-    meta_record,
-    meta_sets,
-    rebuild,
-    value_digest,
-)
+from blazen.state import META_SUFFIX, BlazenState
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, json_copy, same_stored, stored_form
+from blazen.values import StateValue, json_copy, stored_form
 
 __all__ = ["Context"]
 
@@ -51,31 +45,23 @@ def _bad_key(key: object) -> ContextError:
     return ContextError(f"context keys must be str, not {type(key).__name__} ({key!r})")
 
 
-class Context:
+def _default_bytes(key: str, default: Any) -> bytes:
+    """``get_bytes``' default as bytes (a list of ints is accepted, as in the Rust core)."""
+    try:
+        return bytes(default)
+    except (TypeError, ValueError) as exc:
+        raise ContextError(
+            f"get_bytes({key!r}, default): default must be bytes or a list of ints 0..255"
+        ) from exc
+
+
+class Context(ContextData):
     """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
 
-    __slots__ = (
-        "_ambient_ops",
-        "_collected",
-        "_data",
-        "_dirty",
-        "_port",
-        "_run_id",
-        "_session",
-        "_state_ns",
-        "_states",
-        "session",
-    )
+    __slots__ = ("_state_ns", "session")
 
     def __init__(self, run_id: str, port: RunPort | None = None) -> None:
-        self._run_id = run_id
-        self._port = port
-        self._data: dict[str, Any] = {}
-        self._session: dict[str, Any] = {}
-        self._dirty: set[str] | None = None  # durable runs: keys written outside any step
-        self._ambient_ops: list[Any] = []  # durable runs: collect changes outside any step
-        self._collected: dict[str, list[Event]] = {}
-        self._states: set[str] = set()  # keys holding a BlazenState (its fields and record)
+        super().__init__(run_id, port)
         self._state_ns: StateNamespace | None = None
         self.session = SessionNamespace(self._session)
 
@@ -143,7 +129,7 @@ class Context:
             return
         if self._session and key in self._session:
             del self._session[key]
-        if self._dirty is not None:
+        if self._recording:
             self._note(key)
 
     def _set_slow(self, key: str, value: Any) -> None:
@@ -187,13 +173,16 @@ class Context:
             data = bytes(data)
         self._put(key, data)
 
-    def get_bytes(self, key: str) -> bytes | None:
-        """The bytes stored under ``key`` (no copy), ``None`` if absent; error if not bytes."""
+    def get_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:
+        """The bytes stored under ``key`` (no copy); ``default`` (as bytes) if absent.
+
+        A key holding another kind of value is a ``ContextError``.
+        """
         v = self._data.get(key, _MISSING)
         if v is _MISSING:
             if type(key) is not str:
                 raise _bad_key(key)
-            return None
+            return None if default is None else _default_bytes(key, default)
         if type(v) is not bytes:
             raise ContextError(f"context key {key!r} holds {self._kind(v)} data, not bytes")
         return v
@@ -202,14 +191,7 @@ class Context:
         """Store a ``StateValue`` exactly (a Native value's bytes are kept as they are)."""
         if type(key) is not str:
             raise _bad_key(key)
-        if isinstance(value, _JsonValue):
-            self._put(key, json_copy(value.value))
-        elif isinstance(value, _BytesValue):
-            self._put(key, value.data)
-        elif isinstance(value, _NativeValue):
-            self._put(key, value)
-        else:
-            raise ContextError(f"set_value({key!r}) needs a StateValue, not {type(value).__name__}")
+        self._put_value(key, value)
 
     def get_value(self, key: str) -> StateValue | None:
         """The stored ``StateValue`` (Native values are not unpickled), ``None`` if absent."""
@@ -242,8 +224,11 @@ class Context:
     async def aset_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
         self.set_bytes(key, data)
 
-    async def aget_bytes(self, key: str) -> bytes | None:
-        return self.get_bytes(key)
+    async def aget_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:
+        return self.get_bytes(key, default)
+
+    async def arun_id(self) -> str:
+        return self._run_id
 
     async def aset_value(self, key: str, value: StateValue) -> None:
         self.set_value(key, value)
@@ -257,141 +242,7 @@ class Context:
     async def awrite_event_to_stream(self, event: Event) -> None:
         self.write_event_to_stream(event)
 
-    # -- internals used by the namespaces and the runtime --------------------------------
-    def _put(self, key: str, stored: Any) -> None:
-        self._data[key] = stored
-        if self._states and key in self._states:
-            self._drop_state(key)
-        elif key.endswith(META_SUFFIX):
-            self._states.add(key[: -len(META_SUFFIX)])
-        if self._session and key in self._session:
-            del self._session[key]
-        if self._dirty is not None:
-            self._note(key)
-
-    def _put_live(self, key: str, value: Any) -> None:
-        self._drop_state(key)
-        self._remove(key)
-        self._session[key] = value
-
-    def _drop_state(self, key: str) -> None:
-        """Remove the entries of a ``BlazenState`` object stored under ``key``, if any."""
-        self._states.discard(key)
-        record = self._data.get(key + META_SUFFIX)
-        if isinstance(record, dict):
-            names = (*record.get("fields", []), *record.get("store_by", []), "__blazen_meta__")
-            for name in names:
-                self._remove(f"{key}.{name}")
-
-    def _remove(self, key: str) -> None:
-        if self._data.pop(key, _MISSING) is not _MISSING and self._dirty is not None:
-            self._note(key)
-
-    def _mark(self, key: str) -> None:
-        if self._dirty is not None:
-            self._dirty.add(key)
-
-    def _note(self, key: str) -> None:
-        """Durable runs: record a write for the commit of the step making it (or the next one).
-
-        Each step commits only its own writes, with the value it wrote, so a commit never
-        carries half-done work of a step still running.
-        """
-        call = current_step.get()
-        if call is not None and call.writes is not None:
-            call.writes[key] = self._data.get(key, DELETED)
-        elif self._dirty is not None:
-            self._dirty.add(key)
-
-    def _collect_log(self) -> list[Any] | None:
-        """Where a durable run records ``collect_events`` changes (``None``: not durable)."""
-        if self._dirty is None:
-            return None
-        call = current_step.get()
-        if call is not None and call.collect_ops is not None:
-            return call.collect_ops
-        return self._ambient_ops
-
-    def _has(self, key: str) -> bool:
-        return key in self._data or key + META_SUFFIX in self._data
-
-    def _iter_keys(self) -> Iterator[str]:
-        for k in self._data:
-            if k.endswith(META_SUFFIX):
-                yield k[: -len(META_SUFFIX)]
-            elif not self._is_state_field(k):
-                yield k
-
-    def _is_state_field(self, key: str) -> bool:
-        head, dot, _ = key.rpartition(".")
-        return bool(dot) and head + META_SUFFIX in self._data
-
-    @staticmethod
-    def _kind(v: Any) -> str:
-        t = type(v)
-        return "bytes" if t is bytes else "native" if t is _NativeValue else "json"
-
-    @staticmethod
-    def _as_state_value(v: Any, *, copy: bool) -> StateValue:
-        t = type(v)
-        if t is bytes:
-            return _BytesValue(v)
-        if t is _NativeValue:
-            return v  # type: ignore[no-any-return]
-        sv = object.__new__(_JsonValue)
-        object.__setattr__(sv, "value", json_copy(v) if copy else v)
-        return sv
-
-    def _set_state_object(self, key: str, obj: BlazenState) -> None:
-        """Store each field as ``"<key>.<field>"``; unchanged fields are not rewritten.
-
-        Field stores are called first, so a failing ``save`` leaves the context unchanged;
-        a ``store_by`` field whose value (by pickle digest) did not change is not saved again.
-        """
-        record = meta_record(obj)
-        _, store_by = meta_sets(type(obj))
-        old = self._data.get(key + META_SUFFIX)
-        old = old if isinstance(old, dict) else {}
-        same_type = old.get("type") == record["type"]
-        old_digests = old.get("digests", {}) if same_type else {}
-        digests = {}
-        for name in record["store_by"]:
-            value = getattr(obj, name)
-            digest = value_digest(value)
-            if digest is None or old_digests.get(name) != digest:
-                try:
-                    store_by[name].save(f"{key}.{name}", value, self)
-                except Exception as exc:
-                    raise ContextError(
-                        f"the field store of {key}.{name} failed to save: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
-            if digest is not None:
-                digests[name] = digest
-        record["digests"] = digests
-        kept = {*record["fields"], *record["store_by"]}
-        for name in {*old.get("fields", ()), *old.get("store_by", ())} - kept:
-            self._remove(f"{key}.{name}")  # fields the previous object had and this one lacks
-        self._remove(key)
-        self._session.pop(key, None)  # a live value formerly under ``key``
-        for name in record["fields"]:
-            self._set_if_changed(f"{key}.{name}", getattr(obj, name))
-        meta_key = key + META_SUFFIX
-        if self._data.get(meta_key) != record:
-            self._put(meta_key, record)
-
-    def _set_if_changed(self, key: str, value: Any) -> None:
-        stored = stored_form(value)
-        if stored is _LIVE:
-            self._put_live(key, value)
-            return
-        old = self._data.get(key, _MISSING)
-        if type(old) is not type(stored) or not same_stored(old, stored):
-            self._put(key, stored)
-
-    def _get_state_object(self, key: str) -> Any:
-        record = self._data[key + META_SUFFIX]
-        return rebuild(record, key, self.get, self)
+    _get_stored = get
 
     def __repr__(self) -> str:
         return f"<Context run_id={self._run_id} keys={len(self._data)}>"

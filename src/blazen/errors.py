@@ -1,4 +1,7 @@
-"""Every exception blazen raises, in one hierarchy rooted at :class:`WorkflowError`."""
+"""Every exception blazen raises, in one hierarchy rooted at :class:`WorkflowError`.
+
+The table in ``docs/errors.md`` lists when each one is raised.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,14 @@ from collections.abc import Iterable
 
 __all__ = [
     "ContextError",
+    "LeaseLostError",
+    "PauseError",
+    "RunAbortedError",
+    "RunStalledError",
     "SessionPauseError",
     "SnapshotError",
     "StepError",
+    "StepTimeoutError",
     "StoreConflictError",
     "StoreError",
     "UnroutableEventError",
@@ -50,10 +58,26 @@ class StepError(WorkflowError):
 
 
 class WorkflowTimeoutError(WorkflowError, TimeoutError):
-    """A run (or a step with ``timeout=``) took longer than allowed."""
+    """A run (or, as :class:`StepTimeoutError`, one step) took longer than allowed."""
 
 
-class SessionPauseError(WorkflowError):
+class StepTimeoutError(StepError, WorkflowTimeoutError):
+    """A step with ``timeout=`` did not finish in time (after its retries)."""
+
+
+class RunAbortedError(WorkflowError):
+    """The run was aborted (``handler.abort()`` or a cancel request); it has no result."""
+
+
+class RunStalledError(WorkflowError):
+    """No event is pending, no step is running and no ``StopEvent`` was returned."""
+
+
+class PauseError(WorkflowError):
+    """A pause or snapshot was refused: the run has already ended, or cannot pause now."""
+
+
+class SessionPauseError(PauseError):
     """A run could not pause because of its live session values."""
 
     def __init__(self, message: str, keys: Iterable[str] = ()) -> None:
@@ -71,3 +95,7 @@ class StoreError(WorkflowError):
 
 class StoreConflictError(StoreError):
     """Another process owns the run, or the stored run does not match the workflow."""
+
+
+class LeaseLostError(StoreConflictError):
+    """This process no longer owns the run: another worker claimed it (its lease expired)."""

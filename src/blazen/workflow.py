@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from blazen._graph import build_graph
+from blazen._runtime.durable import adopt_snapshot, fork_durable, resume_durable, start_durable
+from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions
-from blazen.errors import WorkflowError, WorkflowValidationError
+from blazen.errors import SnapshotError, StoreError, WorkflowError, WorkflowValidationError
 from blazen.events import StartEvent
 from blazen.handler import WorkflowHandler
-
-if TYPE_CHECKING:
-    from blazen.snapshot import WorkflowSnapshot
-    from blazen.stores.base import CheckpointStore
+from blazen.result import WorkflowResult
+from blazen.snapshot import WorkflowSnapshot
+from blazen.status import FINISHED
+from blazen.stores.base import CheckpointStore, open_store
 
 __all__ = ["SessionPausePolicy", "Workflow"]
 
-SessionPausePolicy = Literal["pickle_or_error", "warn_drop", "hard_error"]
+SessionPausePolicy = str
 _POLICIES = ("pickle_or_error", "warn_drop", "hard_error")
-_by_name: weakref.WeakValueDictionary[str, Workflow] = weakref.WeakValueDictionary()
+_by_name: dict[str, Workflow] = {}
+"""The last workflow constructed under each name, for ``Workflow.resume`` without steps."""
 
 
 class _Resume:
-    """``Workflow.resume(snapshot, steps=None)`` on the class, ``wf.resume(snapshot)`` on one."""
+    """``Workflow.resume(snapshot, steps=None, timeout=None)`` on the class, ``wf.resume(...)``
+    on one workflow."""
 
     def __get__(self, obj: Workflow | None, cls: type[Workflow]) -> Any:
-        async def resume(snapshot: Any, steps: Sequence[object] | None = None) -> WorkflowHandler:
-            from blazen._runtime.persist import load_snapshot, resume_snapshot
-
-            snap = load_snapshot(snapshot)
+        async def resume(
+            snapshot: Any, steps: Sequence[object] | None = None, timeout: float | None = None
+        ) -> WorkflowHandler:
+            snap = WorkflowSnapshot.load(snapshot)
             wf = obj
             if wf is None:
                 wf = cls(snap.workflow_name, steps) if steps is not None else _find(snap)
@@ -40,7 +43,7 @@ class _Resume:
                 raise WorkflowError(
                     f"snapshot is of workflow {snap.workflow_name!r}, not {wf.name!r}"
                 )
-            return await resume_snapshot(wf, snap)
+            return await wf._resume_snapshot(snap, timeout)
 
         return resume
 
@@ -55,8 +58,21 @@ def _find(snapshot: WorkflowSnapshot) -> Workflow:
     return wf
 
 
+def _check_timeout(name: str, timeout: object) -> float | None:
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < float("inf")
+    ):
+        raise WorkflowValidationError(
+            f"workflow {name!r}: timeout must be a number of seconds > 0 (or None), not {timeout!r}"
+        )
+    return None if timeout is None else float(timeout)
+
+
 class Workflow:
-    """A named set of steps. ``handler = await wf.run(**kwargs)`` starts a run.
+    """A named set of steps. ``result = await wf.run(**kwargs)`` runs it to the end;
+    ``handler = await wf.run_with_handler(**kwargs)`` starts it and returns at once.
 
     ``store=`` (a ``CheckpointStore`` or a store URL such as ``"sqlite:///runs.db"``) makes
     runs durable: every step is committed, and ``resume_run``/``recover`` continue a run
@@ -67,35 +83,31 @@ class Workflow:
         self,
         name: str,
         steps: Sequence[object],
-        *,
         timeout: float | None = None,
-        session_pause_policy: SessionPausePolicy = "pickle_or_error",
+        session_pause_policy: SessionPausePolicy | None = None,
+        auto_publish_events: bool | None = None,
+        retry_config: Any = None,
+        *,
         store: CheckpointStore | str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise WorkflowValidationError("a workflow needs a non-empty str name")
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not 0 < timeout < float("inf")
-        ):
-            raise WorkflowValidationError(
-                f"workflow {name!r}: timeout must be a number of seconds > 0 (or None), "
-                f"not {timeout!r}"
-            )
-        if session_pause_policy not in _POLICIES:
+        policy = "pickle_or_error" if session_pause_policy is None else session_pause_policy
+        if policy not in _POLICIES:
             raise WorkflowValidationError(
                 f"workflow {name!r}: session_pause_policy must be one of {_POLICIES}, "
                 f"not {session_pause_policy!r}"
             )
         self.name = name
         self.steps = list(steps)
-        self.timeout = timeout
-        self.session_pause_policy: SessionPausePolicy = session_pause_policy
+        self.timeout = _check_timeout(name, timeout)
+        self.session_pause_policy: SessionPausePolicy = policy
+        self.auto_publish_events = bool(auto_publish_events)
+        self.retry_config = retry_config
         self.graph = build_graph(name, self.steps)
         self._store_arg = store
         self._store: CheckpointStore | None = None
-        self._options = RunOptions(name, self.graph, timeout, session_pause_policy)
+        self._options = RunOptions(name, self.graph, self.timeout, policy, self.auto_publish_events)
         _by_name[name] = self
 
     @property
@@ -103,39 +115,74 @@ class Workflow:
         """The checkpoint store (opened on first use when given as a URL), or ``None``."""
         if self._store is None and self._store_arg is not None:
             if isinstance(self._store_arg, str):
-                from blazen.stores.base import open_store
-
                 self._store = open_store(self._store_arg)
             else:
                 self._store = self._store_arg
         return self._store
 
-    async def run(self, **kwargs: Any) -> WorkflowHandler:
+    async def run(self, **kwargs: Any) -> WorkflowResult:
+        """Run to the end with ``StartEvent(**kwargs)``; the run's error is raised."""
+        handler = await self.run_with_handler(**kwargs)
+        return await handler.result()
+
+    async def run_with_handler(self, **kwargs: Any) -> WorkflowHandler:
         """Start a run with ``StartEvent(**kwargs)``; returns its handler at once."""
         run = Run(self._options, str(uuid.uuid4()))
         start = StartEvent(**kwargs)
         store = self.store
         if store is not None:
-            from blazen._runtime.durable import start_durable
-
             await start_durable(run, store, start)
         else:
             run.route(start, None)
         run.start()
         return WorkflowHandler(run)
 
-    run_with_handler = run
-
     resume = _Resume()
+
+    @staticmethod
+    async def resume_with_session_refs(
+        snapshot_json: Any, steps: Sequence[object] | None = None, timeout: float | None = None
+    ) -> WorkflowHandler:
+        """``Workflow.resume``, keeping the live session references of this process."""
+        resumed: WorkflowHandler = await Workflow.resume(snapshot_json, steps, timeout)
+        return resumed
+
+    async def _resume_snapshot(
+        self, snapshot: WorkflowSnapshot, timeout: float | None
+    ) -> WorkflowHandler:
+        options = self._options
+        if timeout is not None:
+            limit = _check_timeout(self.name, timeout)
+            options = RunOptions(
+                self.name, self.graph, limit, options.session_pause_policy, options.auto_publish
+            )
+        run = Run(options, snapshot.run_id)
+        store = self.store
+        try:
+            if store is not None:
+                await adopt_snapshot(run, store, snapshot)
+            else:
+                restore_run(run, snapshot)
+        except WorkflowError:
+            raise
+        except Exception as exc:  # malformed data that loaded but cannot be used
+            raise SnapshotError(
+                f"snapshot of run {snapshot.run_id} cannot be resumed: {type(exc).__name__}: {exc}"
+            ) from exc
+        run.start()
+        return WorkflowHandler(run)
 
     async def resume_run(self, run_id: str) -> WorkflowHandler:
         """Continue a durable run from its last commit (e.g. after its process died)."""
-        from blazen._runtime.durable import resume_durable
-
-        return WorkflowHandler(await resume_durable(self, self._require_store(), run_id))
+        run = await resume_durable(self._options, self._require_store(), run_id)
+        run.start()
+        return WorkflowHandler(run)
 
     async def recover(self) -> list[WorkflowHandler]:
-        """Resume every unfinished run of this workflow found in the store."""
+        """Resume every unfinished run of this workflow found in the store.
+
+        Runs that finish or are taken by another process meanwhile are skipped.
+        """
         store = self._require_store()
         run_ids: dict[str, None] = {}
         for status in ("running", "paused", "waiting"):
@@ -143,22 +190,27 @@ class Workflow:
                 workflow_name=self.name, status=status, limit=1_000_000
             ):
                 run_ids[record.run_id] = None
-        return [await self.resume_run(run_id) for run_id in run_ids]
+        handlers = []
+        for run_id in run_ids:
+            try:
+                handlers.append(await self.resume_run(run_id))
+            except (WorkflowError, StoreError):
+                record = await store.get_run(run_id)
+                if record.status not in FINISHED:
+                    raise
+        return handlers
 
     async def fork_run(self, run_id: str, seq: int | None = None) -> WorkflowHandler:
         """Start a new run from the state of ``run_id`` after commit ``seq``."""
-        from blazen._runtime.durable import fork_durable
-
-        return WorkflowHandler(await fork_durable(self, self._require_store(), run_id, seq))
+        run = await fork_durable(self._options, self._require_store(), run_id, seq)
+        run.start()
+        return WorkflowHandler(run)
 
     def _require_store(self) -> CheckpointStore:
         store = self.store
         if store is None:
             raise WorkflowError(f"workflow {self.name!r} has no store= (durable runs need one)")
         return store
-
-    def _new_run(self, run_id: str) -> Run:
-        return Run(self._options, run_id)
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} steps={list(self.graph.steps)}>"

@@ -78,7 +78,8 @@ def test_show(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
     assert '  result      {"topic": "cli", "documents": 3' in out
     assert "Checkpoints" in out
     steps = [line.split()[1] for line in out.splitlines() if line[:1].isdigit()]
-    history = steps[: steps.index("<end>") + 1]
+    history = steps[: len(steps) - steps[::-1].index("summarize")]
+    assert history[-1] == "summarize"  # the step that returned the StopEvent: the last commit
     assert history[0] == "<create>"
     assert history[1] == "split"
     assert history.count("process") == 3

@@ -32,7 +32,7 @@ async def more(ctx: Context, ev: Step) -> Step | StopEvent:
 async def main(path: str, worker: int, runs: int) -> None:
     store = SQLiteStore.from_url(path)
     wf = Workflow("multi", [first, more], store=store)
-    handlers = [await wf.run(worker=worker) for _ in range(runs)]
+    handlers = [await wf.run_with_handler(worker=worker) for _ in range(runs)]
     results = [(await h.result()).result for h in handlers]
     assert results == [worker * 100 + 45] * runs, results
     await store.close()

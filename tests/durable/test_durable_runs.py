@@ -54,7 +54,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 async def test_every_step_is_committed(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="x")
+    handler = await wf.run_with_handler(label="x")
     assert (await handler.result()).result == {"label": "x", "last": 5}
     record = await store.get_run(handler.run_id)
     assert record.status == "completed"
@@ -64,7 +64,8 @@ async def test_every_step_is_committed(store: CheckpointStore) -> None:
     assert history[0].seq == 0
     assert steps.count("tick") == 6
     assert steps.count("tick_start") == 1
-    assert steps[-1] == "<end>"
+    assert steps[-1] == "tick"  # the step that returned the StopEvent also commits the result
+    assert len(steps) == 8
     tick_commits = [c for c in history if c.step == "tick"]
     assert all(c.writes == ("last",) for c in tick_commits)  # only the key that changed
     loaded = await store.load(handler.run_id)
@@ -77,7 +78,7 @@ async def test_paused_run_resumes_from_the_store_with_a_new_workflow_object(
     store: CheckpointStore,
 ) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="y", ask=True)
+    handler = await wf.run_with_handler(label="y", ask=True)
     for _ in range(100):
         if handler._run.waiting:
             break
@@ -99,7 +100,7 @@ async def test_paused_run_resumes_from_the_store_with_a_new_workflow_object(
 
 async def test_recover_resumes_every_unfinished_run(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    waiting = [await wf.run(label=f"r{i}", ask=True) for i in range(3)]
+    waiting = [await wf.run_with_handler(label=f"r{i}", ask=True) for i in range(3)]
     await asyncio.sleep(0.05)
     for h in waiting:
         await h.pause()
@@ -113,7 +114,7 @@ async def test_recover_resumes_every_unfinished_run(store: CheckpointStore) -> N
 
 async def test_fork_from_a_checkpoint(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="f")
+    handler = await wf.run_with_handler(label="f")
     await handler.result()
     history = await store.checkpoints(handler.run_id)
     mid = next(c.seq for c in history if c.step == "tick")
@@ -126,7 +127,7 @@ async def test_fork_from_a_checkpoint(store: CheckpointStore) -> None:
 
 async def test_export_of_a_stored_run_resumes_in_memory(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="e", ask=True)
+    handler = await wf.run_with_handler(label="e", ask=True)
     await asyncio.sleep(0.05)
     await handler.pause()
     snapshot = await export_run(store, handler.run_id)
@@ -140,7 +141,7 @@ async def test_bad_input_is_a_clear_error(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
     with pytest.raises(StoreError, match="no-such-run"):
         await wf.resume_run("no-such-run")
-    handler = await wf.run(label="z", ask=True)
+    handler = await wf.run_with_handler(label="z", ask=True)
     await asyncio.sleep(0.05)
     await handler.pause()
 
@@ -175,7 +176,7 @@ async def test_a_second_owner_takes_over_and_the_first_one_fails(tmp_path: Path)
 
     s1, s2 = SQLiteStore.from_url(path), SQLiteStore.from_url(path)
     try:
-        first = await Workflow("own", [slow_start, slow], store=s1).run()
+        first = await Workflow("own", [slow_start, slow], store=s1).run_with_handler()
         await asyncio.sleep(0.05)
         second = await Workflow("own", [slow_start, slow], store=s2).resume_run(first.run_id)
         gate.set()
@@ -190,7 +191,7 @@ async def test_a_second_owner_takes_over_and_the_first_one_fails(tmp_path: Path)
 async def test_store_url_and_default_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     wf = Workflow("ticks", STEPS, store=f"sqlite:///{tmp_path / 'u.db'}")
-    assert (await (await wf.run(label="u")).result()).result["last"] == 5
+    assert (await (await wf.run_with_handler(label="u")).result()).result["last"] == 5
     assert (tmp_path / "u.db").exists()
     await wf.store.close()  # type: ignore[union-attr]
     default = open_store()
@@ -225,7 +226,7 @@ async def test_a_large_blob_is_written_once(tmp_path: Path) -> None:
     store = SQLiteStore.from_url(str(path))
     try:
         wf = Workflow("blob", [put, small], store=store)
-        handler = await wf.run()
+        handler = await wf.run_with_handler()
         assert (await handler.result()).result == len(blob)
         loaded = await store.load(handler.run_id)
         assert loaded.context_state["blob"].as_bytes() == blob
@@ -256,7 +257,7 @@ def test_a_run_interrupted_by_loop_shutdown_is_recovered(tmp_path: Path) -> None
     store = SQLiteStore.from_url(path)
 
     async def first() -> str:
-        handler = await Workflow("shutdown", [begin, long], store=store).run()
+        handler = await Workflow("shutdown", [begin, long], store=store).run_with_handler()
         while not started:
             await asyncio.sleep(0.005)
         await asyncio.sleep(0.05)  # let the begin commit land
@@ -290,10 +291,10 @@ async def test_an_event_that_cannot_be_stored_fails_the_durable_run_clearly() ->
         return StopEvent(result=ev.fn())
 
     in_memory = Workflow("carry", [make, use])
-    assert (await (await in_memory.run()).result()).result == 1
+    assert (await (await in_memory.run_with_handler()).result()).result == 1
     store = MemoryStore()
     durable = Workflow("carry", [make, use], store=store)
-    handler = await durable.run()
+    handler = await durable.run_with_handler()
     with pytest.raises(WorkflowError, match="Carry"):
         await asyncio.wait_for(handler.result(), 5)
     assert (await store.get_run(handler.run_id)).status == "failed"
@@ -303,7 +304,7 @@ async def test_a_snapshot_resumed_on_a_durable_workflow_continues_the_stored_run
     store: CheckpointStore,
 ) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="s", ask=True)
+    handler = await wf.run_with_handler(label="s", ask=True)
     await asyncio.sleep(0.05)
     snapshot = await handler.pause()
     resumed = await wf.resume(snapshot.to_bytes())  # the run exists: its history goes on
@@ -327,7 +328,7 @@ async def test_a_snapshot_resumed_on_a_durable_workflow_continues_the_stored_run
 
 async def test_fork_after_the_last_step_is_a_clear_error(store: CheckpointStore) -> None:
     wf = Workflow("ticks", STEPS, store=store)
-    handler = await wf.run(label="end")
+    handler = await wf.run_with_handler(label="end")
     await handler.result()
     last = (await store.get_run(handler.run_id)).last_seq
     with pytest.raises(WorkflowError, match="nothing left to run"):

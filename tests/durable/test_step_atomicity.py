@@ -51,7 +51,7 @@ async def test_a_commit_does_not_carry_another_running_steps_writes() -> None:
 
     store = MemoryStore()
     wf = Workflow("atomic-writes", [split, slow_a, fast_b], store=store)
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
     await asyncio.sleep(0.15)  # B has committed; A is in the middle of its step
     history = await store.checkpoints(handler.run_id)
     assert [c.writes for c in history if c.step == "fast_b"] == [("b_done",)]
@@ -86,7 +86,7 @@ async def test_a_buffered_event_is_committed_with_the_step_that_buffered_it() ->
 
     store = MemoryStore()
     wf = Workflow("atomic-collect", [split, join, other, late], store=store)
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
     await asyncio.sleep(0.15)
     assert (await store.load(handler.run_id)).collected == {}  # join has not committed
     _crash(handler)
@@ -108,6 +108,6 @@ async def test_a_take_before_the_add_commits_is_applied_in_order() -> None:
         return StopEvent(result=sorted(e.i for e in got))
 
     store = MemoryStore()
-    handler = await Workflow("take-early", [split, join], store=store).run()
+    handler = await Workflow("take-early", [split, join], store=store).run_with_handler()
     assert (await handler.result()).result == [0, 1]
     assert (await store.load(handler.run_id)).collected == {}

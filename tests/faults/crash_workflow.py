@@ -67,7 +67,7 @@ async def main(argv: list[str]) -> None:
     if args.resume:
         handler = await wf.resume_run(args.resume)
     else:
-        handler = await wf.run(seed=args.seed)
+        handler = await wf.run_with_handler(seed=args.seed)
     print("RUN", handler.run_id, flush=True)
     result = await handler.result()
     print("RESULT", result.result, flush=True)

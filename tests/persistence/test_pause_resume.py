@@ -19,6 +19,8 @@ from blazen import (
     Event,
     InputRequestEvent,
     InputResponseEvent,
+    PauseError,
+    RunAbortedError,
     SessionPauseError,
     StartEvent,
     StateValue,
@@ -92,19 +94,27 @@ def _check(result: dict[str, object]) -> None:
 async def test_pause_at_many_instants_gives_the_exact_result() -> None:
     paused = 0
     for k in range(30):
-        handler = await fan_wf.run(n=N)
+        handler = await fan_wf.run_with_handler(n=N)
         await asyncio.sleep(k * 0.0007)
         try:
             snapshot = await handler.pause()
-        except WorkflowError:
+        except PauseError:
             continue  # the run ended before the pause: nothing to resume
+        if snapshot is None:
+            continue  # the run ended while its running steps finished
         paused += 1
+        assert handler.status == "paused"
         data = snapshot.to_bytes() if k % 2 else snapshot.to_json()
         resumed = await Workflow.resume(data)
         assert resumed.run_id == handler.run_id
         _check((await resumed.result()).result)
-        with pytest.raises(WorkflowError, match="paused"):
-            await handler.result()
+        if k % 3 == 0:  # the paused original can also continue in place, to the same result
+            await handler.resume_in_place()
+            _check((await handler.result()).result)
+        else:
+            await handler.abort()
+            with pytest.raises(RunAbortedError, match="aborted"):
+                await handler.result()
     assert paused >= 10
 
 
@@ -129,7 +139,7 @@ async def test_pause_captures_events_of_steps_in_flight() -> None:
         return StopEvent(result=(ev.i, ctx.get("slow-ran")))
 
     wf = Workflow("inflight", [begin, slow, finish])
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
     await asyncio.sleep(0.01)
     pausing = asyncio.ensure_future(handler.pause())
     await asyncio.sleep(0.01)
@@ -144,9 +154,9 @@ async def test_pause_captures_events_of_steps_in_flight() -> None:
 
 
 async def test_snapshot_does_not_stop_the_run_and_resumes_elsewhere() -> None:
-    handler = await fan_wf.run(n=N)
+    handler = await fan_wf.run_with_handler(n=N)
     await asyncio.sleep(0.003)
-    snapshot = await handler.snapshot()
+    snapshot = await handler.take_snapshot()
     _check((await handler.result()).result)  # the original run goes on
     resumed = await Workflow.resume(WorkflowSnapshot.from_bytes(snapshot.to_bytes()))
     assert resumed.run_id == handler.run_id
@@ -154,7 +164,7 @@ async def test_snapshot_does_not_stop_the_run_and_resumes_elsewhere() -> None:
 
 
 async def test_resume_by_steps_list_and_unknown_name() -> None:
-    handler = await fan_wf.run(n=N)
+    handler = await fan_wf.run_with_handler(n=N)
     snapshot = await handler.pause()
     resumed = await Workflow.resume(snapshot.to_bytes(), steps=[fan, square, total])
     _check((await resumed.result()).result)
@@ -180,7 +190,7 @@ async def test_binary_and_native_values_survive_pause() -> None:
         )
 
     wf = Workflow("binary-pause", [put, use])
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
     await asyncio.sleep(0.01)
     snapshot = WorkflowSnapshot.from_bytes((await handler.pause()).to_bytes())
     assert snapshot.context_state["weights"] == StateValue.Bytes(weights)
@@ -212,18 +222,18 @@ async def _finish(handler: WorkflowHandler) -> object:
 
 async def test_session_pickle_or_error_names_the_keys_and_keeps_running() -> None:
     wf = _session_wf("pickle_or_error")
-    handler = await wf.run(live=True)
+    handler = await wf.run_with_handler(live=True)
     await asyncio.sleep(0.01)
     with pytest.raises(SessionPauseError, match="lock") as info:
         await handler.pause()
     assert info.value.keys == ["lock"]
-    assert handler.status == "running"
+    assert handler.status == "waiting"  # unchanged by the refused pause
     assert await _finish(handler) == [1, 2]
 
 
 async def test_session_pickle_or_error_restores_picklable_entries() -> None:
     wf = _session_wf("pickle_or_error")
-    handler = await wf.run(live=False)
+    handler = await wf.run_with_handler(live=False)
     await asyncio.sleep(0.01)
     snapshot = await handler.pause()
     assert snapshot.context_state["__blazen_session__.counter"].is_native()
@@ -233,7 +243,7 @@ async def test_session_pickle_or_error_restores_picklable_entries() -> None:
 
 async def test_session_warn_drop_and_hard_error() -> None:
     wf = _session_wf("warn_drop")
-    handler = await wf.run(live=True)
+    handler = await wf.run_with_handler(live=True)
     await asyncio.sleep(0.01)
     with pytest.warns(RuntimeWarning, match="lock"):
         snapshot = await handler.pause()
@@ -241,7 +251,7 @@ async def test_session_warn_drop_and_hard_error() -> None:
     assert await _finish(await wf.resume(snapshot)) == [1, 2]
 
     wf = _session_wf("hard_error")
-    handler = await wf.run(live=False)
+    handler = await wf.run_with_handler(live=False)
     await asyncio.sleep(0.01)
     with pytest.raises(SessionPauseError, match="hard_error"):
         await handler.pause()
@@ -262,10 +272,9 @@ async def test_pause_that_races_the_end_of_the_run_does_not_hang() -> None:
         return StopEvent(result="done")
 
     wf = Workflow("pause-race", [begin, end])
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
     await asyncio.sleep(0.005)
-    with pytest.raises(WorkflowError, match="while pausing"):
-        await asyncio.wait_for(handler.pause(), 5)
+    assert await asyncio.wait_for(handler.pause(), 5) is None  # ended while pausing
     assert (await handler.result()).result == "done"
 
 
@@ -279,7 +288,7 @@ def test_human_in_the_loop_resumes_in_another_process(tmp_path: Path) -> None:
     os.environ["HITL_LOG"] = str(log)
 
     async def start() -> tuple[str, bytes, list[Event]]:
-        handler = await hitl_workflow.workflow.run(name="Ada")
+        handler = await hitl_workflow.workflow.run_with_handler(name="Ada")
         seen: list[Event] = []
         async for ev in handler.stream_events():
             seen.append(ev)
@@ -319,9 +328,9 @@ async def test_respond_to_unknown_request_and_paused_result() -> None:
         sys.path.remove(str(HERE))
     os.environ["HITL_LOG"] = os.devnull
     try:
-        handler = await hitl_workflow.workflow.run(name="Bo")
+        handler = await hitl_workflow.workflow.run_with_handler(name="Bo")
         await asyncio.sleep(0.01)
-        assert handler.status == "running"
+        assert handler.status == "waiting"
         with pytest.raises(WorkflowError, match="nope"):
             await handler.respond_to_input("nope", 1)
         await handler.respond_to_input("approve-1", "ok")
@@ -331,10 +340,10 @@ async def test_respond_to_unknown_request_and_paused_result() -> None:
 
 
 async def test_pause_of_finished_run_is_an_error() -> None:
-    handler = await fan_wf.run(n=2)
+    handler = await fan_wf.run_with_handler(n=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(WorkflowError):
             await handler.result()  # n=2 never collects N events: the run stalls
-    with pytest.raises(WorkflowError, match="only a live run"):
+    with pytest.raises(PauseError, match="only a live run"):
         await handler.pause()

@@ -57,7 +57,7 @@ async def test_fan_out_events_are_handled_concurrently() -> None:
         return Done(i=ev.i)
 
     wf = Workflow("fan-out", [fan_out, work, gather_step(n)], timeout=5)
-    stop = await (await wf.run(n=n)).result()
+    stop = await (await wf.run_with_handler(n=n)).result()
     assert stop.result == list(range(n))
 
 
@@ -69,7 +69,7 @@ async def test_fan_out_runs_in_parallel_time() -> None:
 
     wf = Workflow("fan-out-time", [fan_out, work, gather_step(10)])
     t0 = time.perf_counter()
-    stop = await (await wf.run(n=10)).result()
+    stop = await (await wf.run_with_handler(n=10)).result()
     assert stop.result == list(range(10))
     assert time.perf_counter() - t0 < 0.5  # ten sequential sleeps would take 1 s
 
@@ -88,7 +88,7 @@ async def test_max_concurrency_is_respected(limit: int) -> None:
         return Done(i=ev.i)
 
     wf = Workflow(f"limit-{limit}", [fan_out, work, gather_step(8)])
-    stop = await (await wf.run(n=8)).result()
+    stop = await (await wf.run_with_handler(n=8)).result()
     assert stop.result == list(range(8))
     assert peak == limit
 
@@ -105,7 +105,9 @@ async def test_max_concurrency_zero_is_unlimited() -> None:
         active -= 1
         return Done(i=ev.i)
 
-    await (await Workflow("unlimited", [fan_out, work, gather_step(6)]).run(n=6)).result()
+    await (
+        await Workflow("unlimited", [fan_out, work, gather_step(6)]).run_with_handler(n=6)
+    ).result()
     assert peak == 6
 
 
@@ -124,7 +126,9 @@ async def test_max_concurrency_applies_to_plain_def_steps() -> None:
             active -= 1
         return Done(i=ev.i)
 
-    await (await Workflow("limit-thread", [fan_out, work, gather_step(6)]).run(n=6)).result()
+    await (
+        await Workflow("limit-thread", [fan_out, work, gather_step(6)]).run_with_handler(n=6)
+    ).result()
     assert peak == 2
 
 
@@ -138,7 +142,9 @@ async def test_plain_def_steps_overlap_in_threads() -> None:
         barrier.wait()  # breaks (and fails the step) unless all three run at once
         return Done(i=ev.i)
 
-    stop = await (await Workflow("threads", [fan_out, work, gather_step(3)]).run(n=3)).result()
+    stop = await (
+        await Workflow("threads", [fan_out, work, gather_step(3)]).run_with_handler(n=3)
+    ).result()
     assert stop.result == [0, 1, 2]
     assert threading.get_ident() not in idents
     assert len(idents) == 3
@@ -154,9 +160,9 @@ async def test_empty_fan_out_emits_nothing() -> None:
         return StopEvent()
 
     wf = Workflow("empty-fan-out", [start, work])
-    assert (await (await wf.run(empty=False)).result()).result == "not empty"
+    assert (await (await wf.run_with_handler(empty=False)).result()).result == "not empty"
     with pytest.raises(WorkflowError, match="stalled"):
-        await (await wf.run(empty=True)).result()
+        await (await wf.run_with_handler(empty=True)).result()
 
 
 # -- ctx.send_event -------------------------------------------------------------------------
@@ -180,8 +186,8 @@ async def on_low(ctx: Context, ev: Low) -> StopEvent:
 
 async def test_send_event_routes_from_inside_a_step() -> None:
     wf = Workflow("send-event", [score, on_high, on_low])
-    assert (await (await wf.run(score=90)).result()).result == "high:90"
-    assert (await (await wf.run(score=10)).result()).result == "low:10"
+    assert (await (await wf.run_with_handler(score=90)).result()).result == "high:90"
+    assert (await (await wf.run_with_handler(score=10)).result()).result == "low:10"
 
 
 async def test_send_event_from_a_plain_def_step() -> None:
@@ -191,7 +197,7 @@ async def test_send_event_from_a_plain_def_step() -> None:
             ctx.send_event(Done(i=i))
 
     wf = Workflow("send-from-thread", [fan, gather_step(4)])
-    assert (await (await wf.run()).result()).result == [0, 1, 2, 3]
+    assert (await (await wf.run_with_handler()).result()).result == [0, 1, 2, 3]
 
 
 async def test_send_event_and_return_value_both_route() -> None:
@@ -201,7 +207,7 @@ async def test_send_event_and_return_value_both_route() -> None:
         return Done(i=1)
 
     wf = Workflow("send-and-return", [both, gather_step(2)])
-    assert (await (await wf.run()).result()).result == [0, 1]
+    assert (await (await wf.run_with_handler()).result()).result == [0, 1]
 
 
 async def test_send_event_is_routed_before_the_step_ends() -> None:
@@ -217,7 +223,7 @@ async def test_send_event_is_routed_before_the_step_ends() -> None:
     async def receiver(ctx: Context, ev: Job) -> None:
         reached.set()
 
-    stop = await (await Workflow("send-now", [sender, receiver]).run()).result()
+    stop = await (await Workflow("send-now", [sender, receiver]).run_with_handler()).result()
     assert stop.result == "sender finished after receiver ran"
 
 
@@ -229,7 +235,7 @@ async def test_send_event_outside_a_step_is_an_error(ctx: Context) -> None:
     async def keep(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent()
 
-    handler = await Workflow("send-outside", [keep]).run()
+    handler = await Workflow("send-outside", [keep]).run_with_handler()
     await handler.result()
     with pytest.raises(WorkflowError, match="inside a running step"):
         handler.context.send_event(Job(i=1))
@@ -241,7 +247,7 @@ async def test_send_event_needs_an_event() -> None:
         ctx.send_event({"not": "an event"})  # type: ignore[arg-type]
 
     with pytest.raises(WorkflowError) as info:
-        await (await Workflow("send-bad", [bad]).run()).result()
+        await (await Workflow("send-bad", [bad]).run_with_handler()).result()
     assert isinstance(info.value.__cause__, TypeError)
 
 
@@ -268,7 +274,7 @@ async def test_first_stop_event_wins_and_cancels_running_steps() -> None:
         return StopEvent(result="slow")
 
     t0 = time.perf_counter()
-    handler = await Workflow("first-stop", [start, race]).run()
+    handler = await Workflow("first-stop", [start, race]).run_with_handler()
     assert (await handler.result()).result == "fast"
     await asyncio.wait_for(cancelled.wait(), 1)
     assert time.perf_counter() - t0 < 1
@@ -287,7 +293,7 @@ async def test_events_after_the_stop_event_are_dropped() -> None:
     async def work(ctx: Context, ev: Job) -> None:
         ran.append(ev.i)
 
-    handler = await Workflow("stop-first", [start, work]).run()
+    handler = await Workflow("stop-first", [start, work]).run_with_handler()
     assert (await handler.result()).result == "stop"
     await asyncio.sleep(0.01)
     assert ran == []

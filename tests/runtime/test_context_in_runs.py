@@ -50,7 +50,9 @@ async def test_collect_events_fans_in_different_types_in_listed_order() -> None:
         return StopEvent(result=(length.n, upper.text))
 
     # Upper arrives first (shorter sleep) yet comes back second, as listed.
-    stop = await (await Workflow("fan-in", [split, measure, join]).run(text="abc")).result()
+    stop = await (
+        await Workflow("fan-in", [split, measure, join]).run_with_handler(text="abc")
+    ).result()
     assert stop.result == (3, "ABC")
 
 
@@ -64,7 +66,7 @@ async def test_collect_events_fans_in_repeated_types() -> None:
         got = ctx.collect_events(ev, [Words] * 4)
         return None if got is None else StopEvent(result=sorted(len(e.words) for e in got))
 
-    stop = await (await Workflow("fan-in-repeat", [many, join]).run()).result()
+    stop = await (await Workflow("fan-in-repeat", [many, join]).run_with_handler()).result()
     assert stop.result == [1, 2, 3, 4]
 
 
@@ -97,7 +99,7 @@ async def test_blazen_state_between_steps() -> None:
         ctx.set("pipe", pipe)
         return StopEvent(result=ctx.get("pipe").hits)
 
-    handler = await Workflow("state-steps", [begin, search]).run(query="a b")
+    handler = await Workflow("state-steps", [begin, search]).run_with_handler(query="a b")
     assert (await handler.result()).result == ["A", "B"]
     assert handler.context.get_value("pipe.hits") == StateValue.Json(["A", "B"])
 
@@ -117,7 +119,7 @@ async def test_session_references_keep_identity_across_steps_and_threads() -> No
         def use(ctx: Context, ev: Words) -> StopEvent:
             return StopEvent(result=(ctx.session.get("sock") is sock, ctx.get("lock") is lock))
 
-        stop = await (await Workflow("session", [begin, use]).run()).result()
+        stop = await (await Workflow("session", [begin, use]).run_with_handler()).result()
         assert stop.result == (True, True)
     finally:
         sock.close()
@@ -139,5 +141,5 @@ async def test_values_written_in_threads_are_seen_by_later_steps() -> None:
             return None
         return StopEvent(result=sorted(ctx.keys()))
 
-    stop = await (await Workflow("thread-writes", [begin, write, join]).run()).result()
+    stop = await (await Workflow("thread-writes", [begin, write, join]).run_with_handler()).result()
     assert stop.result == sorted(f"k{i}" for i in range(8))

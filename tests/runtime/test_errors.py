@@ -13,6 +13,7 @@ import pytest
 from blazen import (
     Context,
     Event,
+    RunStalledError,
     StartEvent,
     StepError,
     StopEvent,
@@ -33,7 +34,7 @@ class Nobody(Event):
 
 
 async def run_to_error(wf: Workflow, **kwargs: object) -> tuple[BaseException, str]:
-    handler = await wf.run(**kwargs)
+    handler = await wf.run_with_handler(**kwargs)
     with pytest.raises(WorkflowError) as info:
         await handler.result()
     return info.value, handler.run_id
@@ -113,7 +114,7 @@ async def test_retries_then_success() -> None:
             raise ConnectionError(f"attempt {attempts}")
         return StopEvent(result=attempts)
 
-    stop = await (await Workflow("retry-ok", [flaky]).run()).result()
+    stop = await (await Workflow("retry-ok", [flaky]).run_with_handler()).result()
     assert stop.result == 3
 
 
@@ -155,7 +156,7 @@ async def test_retry_delay_waits_between_attempts() -> None:
             raise ConnectionError
         return StopEvent(result=len(times))
 
-    assert (await (await Workflow("retry-delay", [flaky]).run()).result()).result == 3
+    assert (await (await Workflow("retry-delay", [flaky]).run_with_handler()).result()).result == 3
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.045 for gap in gaps), gaps
 
@@ -186,7 +187,9 @@ async def test_step_timeout_is_per_attempt_with_retries() -> None:
             await asyncio.sleep(5)
         return StopEvent(result=attempts)
 
-    assert (await (await Workflow("timeout-retry", [slow_once]).run()).result()).result == 2
+    assert (
+        await (await Workflow("timeout-retry", [slow_once]).run_with_handler()).result()
+    ).result == 2
 
 
 async def test_fast_step_within_its_timeout() -> None:
@@ -194,7 +197,9 @@ async def test_fast_step_within_its_timeout() -> None:
     def quick(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent(result="quick")
 
-    assert (await (await Workflow("timeout-ok", [quick]).run()).result()).result == "quick"
+    assert (
+        await (await Workflow("timeout-ok", [quick]).run_with_handler()).result()
+    ).result == "quick"
 
 
 async def test_workflow_timeout() -> None:
@@ -221,7 +226,9 @@ async def test_workflow_timeout_not_hit() -> None:
     async def quick(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent(result=1)
 
-    assert (await (await Workflow("wf-ok", [quick], timeout=5).run()).result()).result == 1
+    assert (
+        await (await Workflow("wf-ok", [quick], timeout=5).run_with_handler()).result()
+    ).result == 1
 
 
 # -- routing failures ----------------------------------------------------------------------
@@ -281,7 +288,7 @@ async def test_a_stalled_run_fails_instead_of_hanging() -> None:
         return None
 
     err, run_id = await asyncio.wait_for(run_to_error(Workflow("stall", [nothing])), 2)
-    assert type(err) is WorkflowError
+    assert type(err) is RunStalledError
     assert "stalled" in str(err)
     assert run_id in str(err)
 
@@ -328,7 +335,7 @@ async def test_abort_cancels_the_run() -> None:
             raise
         return StopEvent()
 
-    handler = await Workflow("abort", [forever]).run()
+    handler = await Workflow("abort", [forever]).run_with_handler()
     await started.wait()
     await handler.abort()
     await asyncio.wait_for(cancelled.wait(), 1)
@@ -343,7 +350,7 @@ async def test_abort_after_completion_is_a_no_op() -> None:
     async def quick(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent(result="kept")
 
-    handler = await Workflow("abort-done", [quick]).run()
+    handler = await Workflow("abort-done", [quick]).run_with_handler()
     assert (await handler.result()).result == "kept"
     await handler.abort()
     assert (await handler.result()).result == "kept"
@@ -373,6 +380,6 @@ async def test_a_step_raising_cancelled_error_fails_the_run() -> None:
         await fut  # raises CancelledError although nobody cancelled this task
         return StopEvent()
 
-    handler = await Workflow("own-cancel", [awaits_cancelled]).run()
+    handler = await Workflow("own-cancel", [awaits_cancelled]).run_with_handler()
     with pytest.raises(WorkflowError):
         await asyncio.wait_for(handler.result(), 0.5)

@@ -37,18 +37,18 @@ async def next_request(handler) -> InputRequestEvent:  # type: ignore[no-untyped
 
 
 async def test_request_and_respond() -> None:
-    handler = await Workflow("hitl", [ask, answer]).run(question="name?")
+    handler = await Workflow("hitl", [ask, answer]).run_with_handler(question="name?")
     req = await asyncio.wait_for(next_request(handler), 2)
     assert (req.request_id, req.prompt, req.metadata) == ("q1", "name?", {"step": "ask"})
     await asyncio.sleep(0.01)
-    assert handler.status == "running"  # waiting is not a stall
+    assert handler.status == "waiting"  # waiting is not a stall
     await handler.respond_to_input("q1", "Ada")
     stop = await asyncio.wait_for(handler.result(), 2)
     assert stop.result == "name? -> Ada (q1)"
 
 
 async def test_respond_to_an_unknown_request() -> None:
-    handler = await Workflow("hitl-unknown", [ask, answer]).run(question="q")
+    handler = await Workflow("hitl-unknown", [ask, answer]).run_with_handler(question="q")
     await asyncio.wait_for(next_request(handler), 2)
     with pytest.raises(WorkflowError, match="'nope'"):
         await handler.respond_to_input("nope", 1)
@@ -57,7 +57,7 @@ async def test_respond_to_an_unknown_request() -> None:
 
 
 async def test_respond_after_the_run_ended() -> None:
-    handler = await Workflow("hitl-ended", [ask, answer]).run(question="q")
+    handler = await Workflow("hitl-ended", [ask, answer]).run_with_handler(question="q")
     await asyncio.wait_for(next_request(handler), 2)
     await handler.respond_to_input("q1", "x")
     await handler.result()

@@ -15,6 +15,7 @@ from blazen import (
     StopEvent,
     Workflow,
     WorkflowHandler,
+    WorkflowResult,
     step,
 )
 
@@ -48,16 +49,18 @@ async def report(ctx: Context, ev: Counted) -> StopEvent:
 
 async def test_a_chain_of_steps() -> None:
     wf = Workflow("chain", [parse, count, report])
-    handler = await wf.run(text="the quick brown fox")
+    handler = await wf.run_with_handler(text="the quick brown fox")
     assert isinstance(handler, WorkflowHandler)
     stop = await handler.result()
-    assert isinstance(stop, StopEvent)
+    assert isinstance(stop, WorkflowResult)
+    assert isinstance(stop.event, StopEvent)
     assert stop.result == "4 words"
+    assert stop.event_type == "blazen::StopEvent"
 
 
 async def test_handler_can_be_awaited_directly() -> None:
     wf = Workflow("await-handler", [parse, count, report])
-    stop = await (await wf.run(text="a b"))
+    stop = await (await wf.run_with_handler(text="a b"))
     assert stop.result == "2 words"
 
 
@@ -75,7 +78,7 @@ async def test_run_returns_before_the_run_ends() -> None:
         await release.wait()
         return StopEvent(result="released")
 
-    handler = await Workflow("returns-at-once", [wait]).run()
+    handler = await Workflow("returns-at-once", [wait]).run_with_handler()
     await asyncio.sleep(0.01)
     assert handler.status == "running"
     release.set()
@@ -90,7 +93,7 @@ async def test_result_is_the_same_object() -> None:
     async def give(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent(result=payload)
 
-    stop = await (await Workflow("identity", [give]).run()).result()
+    stop = await (await Workflow("identity", [give]).run_with_handler()).result()
     assert stop.result is payload
 
 
@@ -103,13 +106,15 @@ async def test_start_event_carries_run_kwargs_by_reference() -> None:
         seen.append(ev.marker)
         return StopEvent(result=(ev.n, ev.name))
 
-    stop = await (await Workflow("kwargs", [look]).run(marker=marker, n=3, name="x")).result()
+    stop = await (
+        await Workflow("kwargs", [look]).run_with_handler(marker=marker, n=3, name="x")
+    ).result()
     assert stop.result == (3, "x")
     assert seen[0] is marker
 
 
 async def test_result_can_be_awaited_twice() -> None:
-    handler = await Workflow("twice", [parse, count, report]).run(text="a")
+    handler = await Workflow("twice", [parse, count, report]).run_with_handler(text="a")
     assert (await handler.result()) is (await handler.result())
 
 
@@ -122,8 +127,8 @@ async def test_run_id_is_a_uuid_shared_with_the_context() -> None:
         return StopEvent()
 
     wf = Workflow("run-id", [remember])
-    h1 = await wf.run()
-    h2 = await wf.run()
+    h1 = await wf.run_with_handler()
+    h2 = await wf.run_with_handler()
     await h1.result()
     await h2.result()
     assert seen == [h1.run_id, h2.run_id] or seen == [h2.run_id, h1.run_id]
@@ -144,7 +149,7 @@ async def test_context_is_shared_by_the_steps_of_a_run_only() -> None:
         return StopEvent(result=ctx.get("seen"))
 
     wf = Workflow("shared-ctx", [first, second])
-    results = await asyncio.gather(*[(await wf.run(tag=i)).result() for i in range(3)])
+    results = await asyncio.gather(*[(await wf.run_with_handler(tag=i)).result() for i in range(3)])
     assert [r.result for r in results] == [[0], [1], [2]]
 
 
@@ -158,8 +163,8 @@ async def test_union_annotation_receives_either_type() -> None:
         return StopEvent(result=ev.event_type)
 
     wf = Workflow("union", [branch, either])
-    assert (await (await wf.run(kind="parsed")).result()).result == "Parsed"
-    assert (await (await wf.run(kind="counted")).result()).result == "Counted"
+    assert (await (await wf.run_with_handler(kind="parsed")).result()).result == "Parsed"
+    assert (await (await wf.run_with_handler(kind="counted")).result()).result == "Counted"
 
 
 async def test_event_annotation_and_no_annotation_receive_start_event() -> None:
@@ -172,7 +177,7 @@ async def test_event_annotation_and_no_annotation_receive_start_event() -> None:
         return StopEvent(result=(ev.event_type, ev.x))
 
     for s in (by_event, bare):
-        stop = await (await Workflow(f"start-{s.__name__}", [s]).run(x=1)).result()
+        stop = await (await Workflow(f"start-{s.__name__}", [s]).run_with_handler(x=1)).result()
         assert stop.result == ("blazen::StartEvent", 1)
 
 
@@ -185,7 +190,7 @@ async def test_accepts_routes_inline_events() -> None:
     async def greet(ctx: Context, ev: Event) -> StopEvent:
         return StopEvent(result=f"hello {ev.name} ({ev.event_type})")
 
-    stop = await (await Workflow("inline", [begin, greet]).run(name="Ada")).result()
+    stop = await (await Workflow("inline", [begin, greet]).run_with_handler(name="Ada")).result()
     assert stop.result == "hello Ada (Greeting)"
 
 
@@ -211,7 +216,9 @@ async def test_an_event_goes_to_every_step_that_accepts_it() -> None:
         done = ctx.collect_events(ev, [Counted, Counted])
         return None if done is None else StopEvent(result=sorted(e.count for e in done))
 
-    stop = await (await Workflow("broadcast", [begin, left, right, join]).run()).result()
+    stop = await (
+        await Workflow("broadcast", [begin, left, right, join]).run_with_handler()
+    ).result()
     assert stop.result == [1, 2]
     assert sorted(got) == ["left", "right"]
 
@@ -222,7 +229,7 @@ async def test_a_step_may_loop_back() -> None:
         n = ev.count + 1 if isinstance(ev, Counted) else 0
         return StopEvent(result=n) if n == 50 else Counted(count=n)
 
-    assert (await (await Workflow("loop", [tick]).run()).result()).result == 50
+    assert (await (await Workflow("loop", [tick]).run_with_handler()).result()).result == 50
 
 
 async def test_plain_def_steps_run_in_a_worker_thread() -> None:
@@ -242,7 +249,7 @@ async def test_plain_def_steps_run_in_a_worker_thread() -> None:
         threads["async"] = threading.get_ident()
         return StopEvent(result=(len(ev.words), ctx.get("from-thread")))
 
-    stop = await (await Workflow("threads", [blocking, after]).run()).result()
+    stop = await (await Workflow("threads", [blocking, after]).run_with_handler()).result()
     assert stop.result == (2, {"ok": True})
     assert threads["async"] == loop_thread
     assert threads["blocking"] != loop_thread
@@ -256,7 +263,7 @@ async def test_stream_events_in_order_and_ends_with_the_run() -> None:
             await asyncio.sleep(0)
         return StopEvent(result="done")
 
-    handler = await Workflow("stream", [work]).run()
+    handler = await Workflow("stream", [work]).run_with_handler()
     seen = [ev.pct async for ev in handler.stream_events()]
     assert seen == [0, 25, 50, 75, 100]
     assert (await handler.result()).result == "done"
@@ -270,7 +277,7 @@ async def test_streamed_events_are_not_routed() -> None:
         await ctx.awrite_event_to_stream(Event("Note", text="inline"))
         return StopEvent(result="ok")
 
-    handler = await Workflow("stream-not-routed", [work]).run()
+    handler = await Workflow("stream-not-routed", [work]).run_with_handler()
     assert (await handler.result()).result == "ok"
     seen = [ev.event_type async for ev in handler.stream_events()]
     assert seen == ["Progress", "Note"]
@@ -283,7 +290,7 @@ async def test_stream_from_a_thread_and_two_readers() -> None:
             ctx.write_event_to_stream(Progress(pct=pct))
         return StopEvent(result="ok")
 
-    handler = await Workflow("stream-thread", [work]).run()
+    handler = await Workflow("stream-thread", [work]).run_with_handler()
 
     async def read() -> list[int]:
         return [ev.pct async for ev in handler.stream_events()]
@@ -299,7 +306,7 @@ async def test_stream_of_a_failed_run_ends() -> None:
         await asyncio.sleep(0.01)
         raise RuntimeError("boom")
 
-    handler = await Workflow("stream-fail", [boom]).run()
+    handler = await Workflow("stream-fail", [boom]).run_with_handler()
     seen = [ev async for ev in handler.stream_events()]
     assert len(seen) == 1
     with pytest.raises(StepError) as info:
@@ -313,12 +320,12 @@ async def test_context_after_the_run() -> None:
         ctx.set("answer", 42)
         return StopEvent()
 
-    handler = await Workflow("ctx-after", [keep]).run()
+    handler = await Workflow("ctx-after", [keep]).run_with_handler()
     await handler.result()
     assert handler.context.get("answer") == 42
 
 
 async def test_stream_without_events_ends_with_the_run() -> None:
-    handler = await Workflow("stream-empty", [parse, count, report]).run(text="a b")
+    handler = await Workflow("stream-empty", [parse, count, report]).run_with_handler(text="a b")
     assert [ev async for ev in handler.stream_events()] == []
     assert (await handler.result()).result == "2 words"

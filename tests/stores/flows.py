@@ -49,7 +49,7 @@ STEPS = [tick_start, tick, tick_answer]
 
 async def paused_run(wf: Workflow, label: str) -> str:
     """Start a run that asks for input, pause it once it waits; its run id."""
-    handler = await wf.run(label=label, ask=True)
+    handler = await wf.run_with_handler(label=label, ask=True)
     for _ in range(400):
         if handler._run.waiting:
             break

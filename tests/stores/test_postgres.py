@@ -190,7 +190,7 @@ async def test_two_processes_commit_to_one_run(schema: str, tmp_path: Path) -> N
 async def test_the_engine_runs_resumes_and_recovers(schema: str) -> None:
     first = PostgresStore.from_url(store_url(schema))
     wf = Workflow("pg-ticks", STEPS, store=first)
-    done = await wf.run(label="plain")
+    done = await wf.run_with_handler(label="plain")
     assert (await done.result()).result == {"label": "plain", "last": 5}
     run_id = await paused_run(wf, "p")
     assert (await first.get_run(run_id)).status == "paused"

@@ -205,7 +205,7 @@ async def _answer_inline(ctx: Context, ev: InputResponseEvent) -> StopEvent:
 
 async def test_pause_with_an_inline_event_in_a_field_and_in_the_context() -> None:
     wf = Workflow(f"inline-pause-{uuid.uuid4()}", [_ask_inline, _answer_inline])
-    handler = await wf.run()
+    handler = await wf.run_with_handler()
 
     async def asked() -> None:
         async for ev in handler.stream_events():

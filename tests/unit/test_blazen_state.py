@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from blazen import BlazenState, CallbackFieldStore, Context, ContextError, FieldStore, StateValue
+from blazen._context_data import persistence
 
 # An external "object store" for the store_by fields of these tests.
 BLOBS: dict[str, Any] = {}
@@ -144,30 +145,31 @@ def test_keys_show_the_object_once(ctx: Context) -> None:
 
 
 def test_setting_again_rewrites_only_changed_fields(ctx: Context) -> None:
+    view = persistence(ctx)
     obj = Plain(1, {"k": 1})
     ctx.set("s", obj)
-    ctx._dirty = set()
+    view.start_recording()
     ctx.set("s", obj)
-    assert ctx._dirty == set()
+    assert view.take_writes() == {}
     obj.b["k"] = 2
     ctx.set("s", obj)
-    assert ctx._dirty == {"s.b"}
-    ctx._dirty = set()
+    assert view.take_writes() == {"s.b": StateValue.Json({"k": 2})}
     obj.a = True  # equal to 1, but another type: rewritten
     ctx.set("s", obj)
-    assert ctx._dirty == {"s.a"}
+    assert view.take_writes() == {"s.a": StateValue.Json(True)}
     assert ctx.get("s").a is True
 
 
 def test_native_fields_compare_by_their_bytes(ctx: Context) -> None:
+    view = persistence(ctx)
     obj = PipelineState(name="p", tags={"a"})
     ctx.set("s", obj)
-    ctx._dirty = set()
+    view.start_recording()
     ctx.set("s", obj)
-    assert "s.tags" not in ctx._dirty
+    assert "s.tags" not in view.take_writes()
     obj.tags.add("b")
     ctx.set("s", obj)
-    assert "s.tags" in ctx._dirty
+    assert "s.tags" in view.take_writes()
 
 
 def test_the_stored_object_has_value_semantics(ctx: Context) -> None:

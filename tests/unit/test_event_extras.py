@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from blazen import Context, Event, StartEvent, StopEvent, Workflow, step
 
 
@@ -10,7 +12,7 @@ async def test_start_kwargs_named_like_pydantic_methods() -> None:
     async def echo(ctx: Context, ev: StartEvent) -> StopEvent:
         return StopEvent(result=(ev.json, ev.schema, ev.copy, ev.dict, ev.validate))
 
-    handler = await Workflow("extras", [echo]).run(
+    handler = await Workflow("extras", [echo]).run_with_handler(
         json=1, schema="s", copy=[2], dict={"a": 1}, validate=False
     )
     assert (await handler.result()).result == (1, "s", [2], {"a": 1}, False)
@@ -32,6 +34,8 @@ async def test_a_stop_event_subclass_ends_the_run() -> None:
         return Finished(result=42, summary="done")
 
     assert Finished.event_type == "blazen::StopEvent"
-    stop = await (await Workflow("custom-stop", [finish]).run()).result()
-    assert isinstance(stop, Finished)
-    assert (stop.result, stop.summary) == (42, "done")
+    stop = await (await Workflow("custom-stop", [finish]).run_with_handler()).result()
+    assert isinstance(stop.event, Finished)
+    assert (stop.result, stop.summary) == (42, "done")  # the event's own fields show through
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = stop.nope

@@ -1,92 +1,36 @@
-"""Durable runs: a commit per step to a ``CheckpointStore``, resume and fork from it.
+"""Durable runs: a commit per step to a ``CheckpointStore``; start, resume, fork, adopt.
 
 Commits are pipelined: a finished step's commit is queued and written by one background
-flusher per run, in order, many per transaction when steps outpace the store. The run's
-result is handed out only after every commit is durable, so a process that dies loses
-at most the steps whose commits had not landed; they run again on resume.
+flusher per run (``_runtime/committer.py``), in order, many per transaction when steps
+outpace the store. What the outside world sees follows the commits: events a step wrote
+to the stream (and the input requests it made) are published once its commit has landed,
+and the run's result is handed out only after every commit is durable. The step that
+returns the ``StopEvent`` commits its work and the run's result in one write.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import socket
+import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from blazen._call import DELETED, StepCall
-from blazen._meta import WAITING_STATE_KEY
+from blazen._call import StepCall
+from blazen._context_data import persistence
+from blazen._meta import STEP_END, STEP_RESUME, WAITING_STATE_KEY
+from blazen._runtime.committer import Committer, new_owner
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
-from blazen._runtime.types import RunHooks
-from blazen.context import Context
+from blazen._runtime.types import RunHooks, RunOptions, RunStatus
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
-from blazen.events import Event, InputRequestEvent, StartEvent, StopEvent
+from blazen.events import Event, InputRequestEvent, StartEvent
 from blazen.snapshot import WorkflowSnapshot, decode_event, encode_event
-from blazen.stores.base import FINISHED, CheckpointStore, Commit, LoadedRun, PendingEvent
+from blazen.status import FINISHED
+from blazen.stores.base import CheckpointStore, Commit, LoadedRun, PendingEvent
 from blazen.values import StateValue, to_state_value
 
-if TYPE_CHECKING:
-    from blazen.workflow import Workflow
-
 __all__ = ["adopt_snapshot", "fork_durable", "resume_durable", "start_durable"]
-
-_BACKLOG = 4096
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class _Committer:
-    """Writes a run's commits in order, batching whatever queued up during the last write."""
-
-    def __init__(self, store: CheckpointStore, run: Run, owner: str) -> None:
-        self.store, self.run, self.owner = store, run, owner
-        self.buf: list[Commit] = []
-        self.task: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
-        self.space: asyncio.Future[None] | None = None
-
-    def submit(self, commit: Commit) -> asyncio.Future[None] | None:
-        self.buf.append(commit)
-        if self.task is None:
-            self.task = self.run.loop.create_task(self._flush())
-        if len(self.buf) >= _BACKLOG:
-            if self.space is None:
-                self.space = self.run.loop.create_future()
-            return asyncio.shield(self.space)
-        return None
-
-    def _release(self) -> None:
-        if self.space is not None:
-            if not self.space.done():
-                self.space.set_result(None)
-            self.space = None
-
-    async def _flush(self) -> None:
-        try:
-            while self.buf:
-                batch, self.buf = self.buf, []
-                self._release()
-                await self.store.commit(self.run.run_id, batch, owner=self.owner)
-        except Exception as exc:
-            self.error = exc
-            self.buf.clear()
-            self._release()
-            err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
-            if err is not exc:
-                err.__cause__ = exc
-            self.run.fail(err)
-        finally:
-            self.task = None
-
-    async def drain(self) -> None:
-        while self.task is not None:
-            await asyncio.shield(self.task)
-        if self.error is not None:
-            raise self.error
 
 
 class DurableHooks(RunHooks):
@@ -94,20 +38,21 @@ class DurableHooks(RunHooks):
 
     def __init__(self, run: Run, store: CheckpointStore, owner: str) -> None:
         self.run = run
-        self.committer = _Committer(store, run, owner)
+        self.committer = Committer(store, run.run_id, owner, run.stream, run.fail)
         self.prefix = secrets.token_hex(4) + "-"
         self.n = 0
         # The collect buffers as of the last commit: each step's changes land at its commit.
         self.shadow: dict[str, list[tuple[Event, Any]]] = {}
         self.taken_early: dict[int, Event] = {}
+        self.waiting_dirty = False
+        self.terminal: asyncio.Future[None] = run.loop.create_future()
         run.hooks = self
-        run.ctx._dirty = set()
+        persistence(run.ctx).start_recording()
 
     def sync_shadow(self) -> None:
         """After a restore: the buffers now in the context are the committed ones."""
-        self.shadow = {
-            t: [(ev, encode_event(ev)) for ev in evs] for t, evs in self.run.ctx._collected.items()
-        }
+        collected = persistence(self.run.ctx).export_collected()
+        self.shadow = {t: [(ev, encode_event(ev)) for ev in evs] for t, evs in collected.items()}
         self.taken_early.clear()
 
     def new_event_id(self) -> str:
@@ -121,27 +66,41 @@ class DurableHooks(RunHooks):
             PendingEvent(eid, ev.event_type, encode_event(ev), call.step, target)
             for eid, ev, target in (call.emitted or ())
         )
-        writes = take_writes(self.run)
+        writes = self.take_writes()
+        state_value = persistence(self.run.ctx).state_value
         for key, stored in (call.writes or {}).items():
-            writes[key] = None if stored is DELETED else Context._as_state_value(stored, copy=False)
+            writes[key] = state_value(stored)
         changed = self._apply_ambient_ops()
         changed = self._apply(call.collect_ops or ()) or changed
+        status: RunStatus = "waiting" if self.run.waiting else "running"
+        result = None
+        if call.stop is not None:
+            status, result = "completed", _result_value(call.stop)
         commit = Commit(
             step=step,
             consumed=(consumed,) if consumed else (),
             emitted=emitted,
             writes=writes,
             collected=self._collected() if changed else None,
-            status="waiting" if self.run.waiting else "running",
+            status=status,
+            result=result,
         )
-        return self.committer.submit(commit)
+        backlog = self.committer.submit(commit, call.published)
+        if call.stop is not None and not self.terminal.done():
+            self.terminal.set_result(None)
+        return backlog
+
+    def take_writes(self) -> dict[str, StateValue | None]:
+        """Keys written outside any step since the last commit, and the awaited requests."""
+        writes = persistence(self.run.ctx).take_writes()
+        if self.waiting_dirty:
+            self.waiting_dirty = False
+            writes[WAITING_STATE_KEY] = _waiting_value(self.run)
+        return writes
 
     def _apply_ambient_ops(self) -> bool:
-        ops = self.run.ctx._ambient_ops
-        if not ops:
-            return False
-        self.run.ctx._ambient_ops = []
-        return self._apply(ops)
+        ops = persistence(self.run.ctx).take_collect_ops()
+        return self._apply(ops) if ops else False
 
     def _apply(self, ops: Iterable[Any]) -> bool:
         """Replay one step's ``collect_events`` changes on the committed buffers."""
@@ -169,44 +128,50 @@ class DurableHooks(RunHooks):
 
     def waiting_changed(self) -> None:
         """Waiting requests are persisted with the next commit (a reserved write)."""
-        self.run.ctx._mark(WAITING_STATE_KEY)
+        self.waiting_dirty = True
 
     def finished(
-        self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
+        self, error: BaseException | None, done: asyncio.Future[Any], carrier: StepCall | None
     ) -> None:
-        # Deferred so that the commit of the step that returned the StopEvent goes first.
-        self.run.loop.call_soon(self._final_commit, stop, error, done)
+        if error is None and carrier is None:
+            # Ended by an event no step commit carries (e.g. replayed from a snapshot).
+            result = _result_value(self.run.result_event)
+            self.committer.submit(Commit(STEP_END, status="completed", result=result))
+            self.terminal.set_result(None)
+        elif error is not None:
+            self.committer.submit(Commit(STEP_END, status="failed", error=str(error)))
+        self.run.loop.create_task(self._resolve(error, done))
 
-    def _final_commit(
-        self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
-    ) -> None:
-        if stop is not None:
-            result = _result_value(stop.result)
-            self.committer.submit(Commit(step="<end>", status="completed", result=result))
-        else:
-            self.committer.submit(Commit(step="<end>", status="failed", error=str(error)))
-        self.run.loop.create_task(self._resolve(stop, error, done))
-
-    async def _resolve(
-        self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
-    ) -> None:
+    async def _resolve(self, error: BaseException | None, done: asyncio.Future[Any]) -> None:
+        if error is None:
+            await self.terminal  # the step that returned the StopEvent has queued its commit
         try:
             await self.committer.drain()
         except Exception as exc:
             error = error or exc
+        self.run.stream.close()
         if done.done():
             return
-        if stop is not None and error is None:
-            done.set_result(stop)
+        if error is None and self.run.result_event is not None:
+            done.set_result(self.run.result_event)
         else:
             done.set_exception(error or WorkflowError("run failed"))
 
-    async def halted(self, status: str) -> None:
-        writes = take_writes(self.run)
+    async def halted(self, status: RunStatus) -> None:
+        writes = self.take_writes()
         collected = self._collected() if self._apply_ambient_ops() else None
         self.committer.submit(
-            Commit(step=f"<{status}>", writes=writes, collected=collected, status=status)  # type: ignore[arg-type]
+            Commit(step=f"<{status}>", writes=writes, collected=collected, status=status)
         )
+        try:
+            await self.committer.drain()
+        finally:
+            if status != "paused":
+                self.run.stream.close()
+
+    async def resumed(self) -> None:
+        status: RunStatus = "waiting" if self.run.waiting else "running"
+        self.committer.submit(Commit(step=STEP_RESUME, status=status))
         await self.committer.drain()
 
 
@@ -220,35 +185,21 @@ def _waiting_value(run: Run) -> StateValue:
     )
 
 
-def _result_value(result: Any) -> StateValue | None:
+def _result_value(stop: Event | None) -> StateValue | None:
+    """The stored form of a run's result (``None`` when it cannot be stored)."""
     try:
-        return to_state_value(result)
+        return to_state_value(getattr(stop, "result", None))
     except Exception:
         return None
 
 
-def take_writes(run: Run) -> dict[str, StateValue | None]:
-    """Keys written outside any step since the last commit, with their current values."""
-    ctx = run.ctx
-    dirty = ctx._dirty
-    if not dirty:
-        return {}
-    ctx._dirty = set()
-    data = ctx._data
-    writes: dict[str, StateValue | None] = {}
-    for key in dirty:
-        if key == WAITING_STATE_KEY:
-            writes[key] = _waiting_value(run)
-        elif key in data:
-            writes[key] = Context._as_state_value(data[key], copy=False)
-        else:
-            writes[key] = None
-    return writes
+def _metadata(options: RunOptions, **extra: Any) -> dict[str, Any]:
+    return {"steps": options.graph.fingerprint(), **extra}
 
 
 async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> None:
     """Write commit 0 of a new run (its StartEvent deliveries), then queue them."""
-    hooks = DurableHooks(run, store, _owner())
+    hooks = DurableHooks(run, store, new_owner())
     targets = run.routes[StartEvent.event_type]
     items = [(spec.name, hooks.new_event_id()) for spec in targets]
     data = encode_event(start)
@@ -259,34 +210,36 @@ async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> 
         context_state={},
         pending=[PendingEvent(eid, start.event_type, data, None, name) for name, eid in items],
         collected={},
-        metadata=_metadata(run),
+        metadata=_metadata(run.options),
     )
     for name, eid in items:
         run.enqueue(name, (start, None, eid))
 
 
-def _metadata(run: Run, **extra: Any) -> dict[str, Any]:
-    return {"steps": run.options.graph.fingerprint(), **extra}
-
-
-def _check_matches(wf: Workflow, run_id: str, metadata: Any) -> None:
+def _check_matches(options: RunOptions, run_id: str, workflow_name: str, metadata: Any) -> None:
+    """The stored run belongs to this workflow, and its steps did not change since."""
+    if workflow_name != options.name:
+        raise StoreConflictError(
+            f"run {run_id} belongs to workflow {workflow_name!r}, not {options.name!r}"
+        )
     stored = metadata.get("steps") if isinstance(metadata, dict) else None
-    now = wf.graph.fingerprint()
+    now = options.graph.fingerprint()
     if stored is not None and stored != now:
         raise StoreConflictError(
-            f"run {run_id} was checkpointed by workflow {wf.name!r} with steps {stored}; "
+            f"run {run_id} was checkpointed by workflow {options.name!r} with steps {stored}; "
             f"the workflow now has {now}: its steps no longer match the checkpoint"
         )
 
 
-def _restore_loaded(run: Run, loaded: LoadedRun, classes: dict[str, type[Event]]) -> None:
-    ctx = run.ctx
+def _restore_loaded(run: Run, loaded: LoadedRun) -> None:
+    classes = run.options.graph.classes
+    view = persistence(run.ctx)
     state = dict(loaded.context_state)
     waiting = state.pop(WAITING_STATE_KEY, None)
-    for key, sv in state.items():
-        ctx.set_value(key, sv)
-    for etype, datas in loaded.collected.items():
-        ctx._collected[etype] = [decode_event(etype, d, classes) for d in datas]
+    view.restore_state(state)
+    view.restore_collected(
+        {t: [decode_event(t, d, classes) for d in datas] for t, datas in loaded.collected.items()}
+    )
     if isinstance(waiting, StateValue.Json) and isinstance(waiting.value, dict):
         for rid, entry in waiting.value.items():
             ev = decode_event(InputRequestEvent.event_type, entry["event"], classes)
@@ -302,79 +255,73 @@ def _restore_loaded(run: Run, loaded: LoadedRun, classes: dict[str, type[Event]]
         run.enqueue(target, (ev, pe.source_step, pe.event_id))
 
 
-async def resume_durable(wf: Workflow, store: CheckpointStore, run_id: str) -> Run:
+async def resume_durable(options: RunOptions, store: CheckpointStore, run_id: str) -> Run:
     """Claim a stored run and continue it from its last commit."""
     record = await store.get_run(run_id)
-    if record.workflow_name != wf.name:
-        raise StoreConflictError(
-            f"run {run_id} belongs to workflow {record.workflow_name!r}, not {wf.name!r}"
-        )
     if record.status in FINISHED and record.status != "failed":
         raise WorkflowError(f"run {run_id} is already {record.status}; there is nothing to resume")
-    _check_matches(wf, run_id, record.metadata)
-    run = wf._new_run(run_id)
-    hooks = DurableHooks(run, store, _owner())
+    _check_matches(options, run_id, record.workflow_name, record.metadata)
+    run = Run(options, run_id)
+    hooks = DurableHooks(run, store, new_owner())
     await store.claim(run_id, hooks.committer.owner)
     loaded = await store.load(run_id)
-    run.ctx._dirty = None
-    _restore_loaded(run, loaded, wf.graph.classes)
-    run.ctx._dirty = set()
+    _restore_loaded(run, loaded)
     hooks.sync_shadow()
-    hooks.committer.submit(Commit(step="<resume>", status="waiting" if run.waiting else "running"))
-    run.start()
+    status: RunStatus = "waiting" if run.waiting else "running"
+    hooks.committer.submit(Commit(step=STEP_RESUME, status=status))
     return run
 
 
-async def fork_durable(wf: Workflow, store: CheckpointStore, run_id: str, seq: int | None) -> Run:
+async def fork_durable(
+    options: RunOptions, store: CheckpointStore, run_id: str, seq: int | None
+) -> Run:
     """A new run starting from ``run_id``'s state after commit ``seq``."""
     loaded = await store.load(run_id, seq)
-    if loaded.record.workflow_name != wf.name:
-        raise StoreConflictError(
-            f"run {run_id} belongs to workflow {loaded.record.workflow_name!r}, not {wf.name!r}"
-        )
-    _check_matches(wf, run_id, loaded.record.metadata)
+    _check_matches(options, run_id, loaded.record.workflow_name, loaded.record.metadata)
     if not loaded.pending and WAITING_STATE_KEY not in loaded.context_state:
         raise WorkflowError(
             f"run {run_id} has nothing left to run after commit {loaded.seq} (no pending "
             f"event, no awaited input): fork from an earlier commit"
         )
-    import uuid
-
-    run = wf._new_run(str(uuid.uuid4()))
-    hooks = DurableHooks(run, store, _owner())
+    run = Run(options, str(uuid.uuid4()))
+    hooks = DurableHooks(run, store, new_owner())
     await store.create_run(
         run.run_id,
-        wf.name,
+        options.name,
         owner=hooks.committer.owner,
         context_state=loaded.context_state,
         pending=loaded.pending,
         collected=loaded.collected,
-        metadata=_metadata(run, forked_from={"run_id": run_id, "seq": loaded.seq}),
+        metadata=_metadata(options, forked_from={"run_id": run_id, "seq": loaded.seq}),
         status="waiting" if WAITING_STATE_KEY in loaded.context_state else "running",
     )
-    run.ctx._dirty = None
-    _restore_loaded(run, loaded, wf.graph.classes)
-    run.ctx._dirty = set()
+    _restore_loaded(run, loaded)
     hooks.sync_shadow()
-    run.start()
     return run
 
 
-async def adopt_snapshot(wf: Workflow, run: Run, snapshot: WorkflowSnapshot) -> None:
-    """Resume a snapshot on a durable workflow: the stored run continues (or is created)."""
-    store = wf.store
-    assert store is not None
-    hooks = DurableHooks(run, store, _owner())
-    run.ctx._dirty = None
-    restore_run(run, snapshot)
+async def adopt_snapshot(run: Run, store: CheckpointStore, snapshot: WorkflowSnapshot) -> None:
+    """Resume a snapshot on a durable workflow: the stored run continues (or is created).
+
+    A stored run that already completed (or was cancelled) is refused: running it again
+    would repeat its side effects and add a second ending to its history.
+    """
+    hooks = DurableHooks(run, store, new_owner())
+    with persistence(run.ctx).recording_off():
+        restore_run(run, snapshot)
     hooks.sync_shadow()
     try:
-        await store.get_run(run.run_id)
-        exists = True
+        record = await store.get_run(run.run_id)
     except StoreError:
-        exists = False
+        record = None
     owner = hooks.committer.owner
-    if exists:
+    status: RunStatus = "waiting" if run.waiting else "running"
+    if record is not None:
+        if record.status in FINISHED and record.status != "failed":
+            raise WorkflowError(
+                f"run {run.run_id} is already {record.status} in the store; its snapshot "
+                f"cannot be resumed (fork_run starts a new run from one of its checkpoints)"
+            )
         # The stored history continues: rewrite the whole state as one commit.
         await store.claim(run.run_id, owner)
         loaded = await store.load(run.run_id)
@@ -382,37 +329,37 @@ async def adopt_snapshot(wf: Workflow, run: Run, snapshot: WorkflowSnapshot) -> 
         writes.update(_snapshot_writes(run))
         hooks.committer.submit(
             Commit(
-                step="<resume>",
+                step=STEP_RESUME,
                 consumed=tuple(p.event_id for p in loaded.pending),
                 emitted=_pending_of(run),
                 writes=writes,
                 collected=_collected_of(run),
-                status="waiting" if run.waiting else "running",
+                status=status,
             )
         )
     else:
         await store.create_run(
             run.run_id,
-            wf.name,
+            run.options.name,
             owner=owner,
             context_state=_snapshot_writes(run),
             pending=_pending_of(run),
-            collected=_collected_of(run) or {},
-            metadata=_metadata(run, resumed_from="snapshot"),
-            status="waiting" if run.waiting else "running",
+            collected=_collected_of(run),
+            metadata=_metadata(run.options, resumed_from="snapshot"),
+            status=status,
         )
-    run.ctx._dirty = set()
 
 
 def _snapshot_writes(run: Run) -> dict[str, StateValue]:
-    writes = {k: Context._as_state_value(v, copy=False) for k, v in run.ctx._data.items()}
+    writes = persistence(run.ctx).export_state(copy=False)
     if run.waiting:
         writes[WAITING_STATE_KEY] = _waiting_value(run)
     return writes
 
 
-def _collected_of(run: Run) -> dict[str, list[Any]] | None:
-    return {t: [encode_event(e) for e in evs] for t, evs in run.ctx._collected.items()}
+def _collected_of(run: Run) -> dict[str, list[Any]]:
+    collected = persistence(run.ctx).export_collected()
+    return {t: [encode_event(e) for e in evs] for t, evs in collected.items()}
 
 
 def _pending_of(run: Run) -> tuple[PendingEvent, ...]:

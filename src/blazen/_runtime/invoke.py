@@ -10,7 +10,13 @@ from blazen.errors import WorkflowTimeoutError
 from blazen.events import Event
 from blazen.step import StepSpec
 
-__all__ = ["invoke"]
+__all__ = ["StepTimedOut", "invoke"]
+
+
+class StepTimedOut(WorkflowTimeoutError):
+    """Raised when a step passes its ``timeout=``; the run reports a ``StepTimeoutError``."""
+
+    step_timeout = True
 
 
 async def invoke(spec: StepSpec, ctx: Any, event: Event) -> Any:
@@ -54,6 +60,4 @@ async def _once(spec: StepSpec, ctx: Any, event: Event) -> Any:
     except _Raised as raised:
         raise raised.error from None
     except asyncio.TimeoutError:
-        raise WorkflowTimeoutError(
-            f"step {spec.name!r} did not finish within {spec.timeout} s"
-        ) from None
+        raise StepTimedOut(f"step {spec.name!r} did not finish within {spec.timeout} s") from None

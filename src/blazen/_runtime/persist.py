@@ -1,4 +1,4 @@
-"""Runs to snapshots and back: pause, snapshot, abort and resume.
+"""Runs to snapshots and back: pause, continue in place, snapshot, abort and restore.
 
 Snapshots keep the Rust core's layout. What that layout has no field for is kept in
 ``metadata`` under ``blazen.*`` keys: the step each pending delivery is queued for, and
@@ -12,64 +12,49 @@ import asyncio
 import pickle
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from blazen._context_data import persistence
 from blazen._meta import ENGINE, ENGINE_KEY, SESSION_PREFIX, TARGETS_KEY, WAITING_KEY
 from blazen._runtime.run import Run
 from blazen._runtime.types import Item
-from blazen.context import Context
-from blazen.errors import SessionPauseError, SnapshotError, WorkflowError
+from blazen.errors import PauseError, RunAbortedError, SessionPauseError, SnapshotError
 from blazen.events import Event, InputRequestEvent, StartEvent
-from blazen.handler import WorkflowHandler
 from blazen.snapshot import SerializedEvent, WorkflowSnapshot, decode_event, encode_event
 from blazen.values import StateValue, native_dumps
-
-if TYPE_CHECKING:
-    from blazen.workflow import Workflow
 
 __all__ = [
     "abort_run",
     "build_snapshot",
-    "load_snapshot",
     "pause_run",
     "restore_run",
-    "resume_snapshot",
+    "resume_in_place",
     "take_snapshot",
 ]
-
-_TARGETS = TARGETS_KEY
-_WAITING = WAITING_KEY
-_ENGINE_KEY = ENGINE_KEY
-
-
-def load_snapshot(obj: Any) -> WorkflowSnapshot:
-    """A ``WorkflowSnapshot`` from itself, its bytes or its JSON string."""
-    return WorkflowSnapshot.load(obj)
 
 
 def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) -> WorkflowSnapshot:
     """The run's state now: context, collect buffers, pending deliveries, waiting input."""
-    ctx = run.ctx
-    state: dict[str, StateValue] = {
-        k: Context._as_state_value(v, copy=True) for k, v in ctx._data.items()
-    }
+    view = persistence(run.ctx)
+    state = view.export_state(copy=True)
     state.update(session or {})
     items = run.queued_items()
     metadata: dict[str, Any] = {
         "run_id": run.run_id,
         "workflow_name": run.options.name,
-        _ENGINE_KEY: ENGINE,
-        _TARGETS: [target for target, _ in items],
-        _WAITING: [
+        ENGINE_KEY: ENGINE,
+        TARGETS_KEY: [target for target, _ in items],
+        WAITING_KEY: [
             {"request_id": rid, "source_step": src, "event": encode_event(ev)}
             for rid, (src, ev) in run.waiting.items()
         ],
     }
+    collected = view.export_collected()
     return WorkflowSnapshot.new(
         workflow_name=run.options.name,
         run_id=run.run_id,
         context_state=state,
-        collected_events={t: [encode_event(e) for e in evs] for t, evs in ctx._collected.items()},
+        collected_events={t: [encode_event(e) for e in evs] for t, evs in collected.items()},
         pending_events=[
             SerializedEvent(ev.event_type, encode_event(ev), src) for _, (ev, src, _) in items
         ],
@@ -79,7 +64,7 @@ def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) ->
 
 def _session_entries(run: Run) -> dict[str, StateValue]:
     """Apply the session pause policy; the pickled entries to put into the snapshot."""
-    session = run.ctx._session
+    session = persistence(run.ctx).session
     policy = run.options.session_pause_policy
     if not session:
         return {}
@@ -111,20 +96,23 @@ def _session_entries(run: Run) -> dict[str, StateValue]:
     return out
 
 
-async def pause_run(run: Run) -> WorkflowSnapshot:
-    """Stop dispatch, let running steps finish, then snapshot and halt the run.
+async def pause_run(run: Run) -> WorkflowSnapshot | None:
+    """Stop dispatch, let running steps finish, snapshot the run and keep it parked.
 
     A second ``pause()`` while one is under way, or after it, gets the same snapshot.
+    ``None`` means the run ended while its running steps finished: its outcome is
+    available from ``result()``.
     """
     if run.pausing is not None:
-        return await asyncio.shield(run.pausing)
-    if isinstance(run.paused_snapshot, WorkflowSnapshot):
-        return run.paused_snapshot
+        paused: WorkflowSnapshot | None = await asyncio.shield(run.pausing)
+        return paused
+    if run.status == "paused":
+        return run.paused_snapshot  # type: ignore[no-any-return]
     if run.finished:
-        raise WorkflowError(f"run {run.run_id} is {run.status}; only a live run can pause")
-    if run.options.session_pause_policy == "hard_error" and run.ctx._session:
+        raise PauseError(f"run {run.run_id} is {run.status}; only a live run can pause")
+    if run.options.session_pause_policy == "hard_error" and persistence(run.ctx).session:
         _session_entries(run)  # raises before anything stops
-    outcome: asyncio.Future[WorkflowSnapshot] = run.loop.create_future()
+    outcome: asyncio.Future[WorkflowSnapshot | None] = run.loop.create_future()
     run.pausing = outcome
     try:
         snapshot = await _pause(run)
@@ -139,37 +127,45 @@ async def pause_run(run: Run) -> WorkflowSnapshot:
         run.pausing = None
 
 
-async def _pause(run: Run) -> WorkflowSnapshot:
-    run.status = "pausing"
+async def _pause(run: Run) -> WorkflowSnapshot | None:
     await run.quiesce()
     if run.finished:
-        raise WorkflowError(f"run {run.run_id} ended ({run.status}) while pausing")
+        return None
     try:
         snapshot = build_snapshot(run, _session_entries(run))
     except BaseException:
-        run.status = "running"  # the pause is refused: the run goes on as if never asked
-        run.unquiesce()
+        run.unquiesce()  # the pause is refused: the run goes on as if never asked
         raise
+    run.park()
+    run.paused_snapshot = snapshot
     if run.hooks is not None:
         await run.hooks.halted("paused")
-    run.halt("paused", WorkflowError(f"run {run.run_id} was paused; resume it from its snapshot"))
-    run.paused_snapshot = snapshot
     return snapshot
+
+
+async def resume_in_place(run: Run) -> None:
+    """Continue a run paused by ``pause()`` in this process."""
+    if run.status != "paused":
+        raise PauseError(f"run {run.run_id} is {run.status}; only a paused run can resume in place")
+    if run.hooks is not None:
+        await run.hooks.resumed()
+    run.unpark()
 
 
 def take_snapshot(run: Run) -> WorkflowSnapshot:
     """``handler.snapshot()``: the run as it is now, session values under the pause policy."""
+    if run.status == "paused" and isinstance(run.paused_snapshot, WorkflowSnapshot):
+        return run.paused_snapshot
     if run.finished:
-        raise WorkflowError(
-            f"run {run.run_id} is {run.status}: there is nothing left to snapshot"
-            + (" (use the snapshot that pause() returned)" if run.status == "paused" else "")
-        )
+        raise PauseError(f"run {run.run_id} is {run.status}: there is nothing left to snapshot")
     return build_snapshot(run, _session_entries(run))
 
 
 async def abort_run(run: Run) -> None:
-    """Cancel the run; its result raises ``WorkflowError``."""
-    run.halt("cancelled", WorkflowError(f"run {run.run_id} was aborted"))
+    """Cancel the run; its ``result()`` raises ``RunAbortedError``."""
+    if run.finished:
+        return
+    run.halt("cancelled", RunAbortedError(f"run {run.run_id} was aborted"))
     if run.hooks is not None:
         await run.hooks.halted("cancelled")
 
@@ -177,23 +173,29 @@ async def abort_run(run: Run) -> None:
 def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     """Load a snapshot's context, buffers, pending deliveries and waits into a new run."""
     classes = run.options.graph.classes
-    ctx = run.ctx
+    view = persistence(run.ctx)
+    state: dict[str, StateValue] = {}
     for key, sv in snapshot.context_state.items():
         if key.startswith(SESSION_PREFIX) and isinstance(sv, StateValue.Native):
-            ctx._session[key[len(SESSION_PREFIX) :]] = _unpickle_session(key, sv.data)
+            view.session[key[len(SESSION_PREFIX) :]] = _unpickle_session(key, sv.data)
         else:
-            ctx.set_value(key, sv)
+            state[key] = sv
+    view.restore_state(state)
     meta = snapshot.metadata if isinstance(snapshot.metadata, dict) else {}
-    foreign = meta.get(_ENGINE_KEY) != ENGINE
-    if foreign and not snapshot.pending_events and not meta.get(_WAITING):
+    foreign = meta.get(ENGINE_KEY) != ENGINE
+    if foreign and not snapshot.pending_events and not meta.get(WAITING_KEY):
         _replay_foreign(run, snapshot, classes)
         return
-    for etype, datas in snapshot.collected_events.items():
-        ctx._collected[etype] = [decode_event(etype, d, classes) for d in datas]
-    for waited in meta.get(_WAITING) or []:
+    view.restore_collected(
+        {
+            etype: [decode_event(etype, d, classes) for d in datas]
+            for etype, datas in snapshot.collected_events.items()
+        }
+    )
+    for waited in meta.get(WAITING_KEY) or []:
         ev = decode_event(InputRequestEvent.event_type, waited["event"], classes)
         run.waiting[str(waited["request_id"])] = (waited.get("source_step"), ev)  # type: ignore[assignment]
-    targets = meta.get(_TARGETS)
+    targets = meta.get(TARGETS_KEY)
     if not isinstance(targets, list) or len(targets) != len(snapshot.pending_events):
         targets = [None] * len(snapshot.pending_events)
     for target, se in zip(targets, snapshot.pending_events, strict=True):
@@ -212,6 +214,7 @@ def _unpickle_session(key: str, data: bytes) -> Any:
 
 
 def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:
+    """Queue ``ev`` for its recorded target step when that step accepts it, else route it."""
     spec = run.specs.get(target) if isinstance(target, str) else None
     if spec is not None and ev.event_type in spec.accepts:
         item: Item = (ev, source, run.hooks.new_event_id() if run.hooks else None)
@@ -233,23 +236,3 @@ def _replay_foreign(
             continue
         for data in datas:
             run.route(decode_event(etype, data, classes), None)
-
-
-async def resume_snapshot(wf: Workflow, snapshot: WorkflowSnapshot) -> WorkflowHandler:
-    """Continue a paused run: same run id, context and pending events."""
-    run = wf._new_run(snapshot.run_id)
-    try:
-        if wf.store is not None:
-            from blazen._runtime.durable import adopt_snapshot
-
-            await adopt_snapshot(wf, run, snapshot)
-        else:
-            restore_run(run, snapshot)
-    except WorkflowError:
-        raise
-    except Exception as exc:  # malformed data that loaded but cannot be used
-        raise SnapshotError(
-            f"snapshot of run {snapshot.run_id} cannot be resumed: {type(exc).__name__}: {exc}"
-        ) from exc
-    run.start()
-    return WorkflowHandler(run)

@@ -1,26 +1,42 @@
-"""One run: per-step queues drained by a small pool of worker tasks.
+"""One run: its state, routing, and how it ends, pauses and continues.
 
-There is no task per event. A worker pops a ready step, runs it and routes what it
-returns; while steps never suspend, one worker drains everything (a chain or a fan-out
-costs no event-loop round trip per event). When running steps do suspend and events
-are still waiting, a scheduled check adds workers, so suspended steps overlap.
+The scheduling (per-step queues drained by a small pool of worker tasks) lives in the base
+class :class:`~blazen._runtime.dispatch.Dispatcher`; this module adds what a run is:
+its Context, its event stream, input requests, its outcome and its durable hooks.
+
+Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
+
+* ``status`` is ``running`` or ``paused`` while ``finished`` is false, and one of the
+  final statuses (``completed``, ``failed``, ``cancelled``) once it is true; it never
+  leaves a final status.
+* ``done`` resolves exactly once, after ``finished`` became true and (durable runs) after
+  every commit of the run has landed; a paused run's ``done`` stays pending.
+* ``dispatching`` is false while paused or pausing and once finished: no step starts.
+* ``waiting`` maps each awaited input request id to ``(asking step, request)``.
+* ``hooks`` is ``None`` for in-memory runs and the durable committer otherwise; only the
+  durable module sets it, before the run starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections import deque
+import time
 from typing import Any
 
 from blazen._call import StepCall, current_step
+from blazen._context_data import persistence
+from blazen._meta import STEP_INPUT
+from blazen._runtime.dispatch import Dispatcher
 from blazen._runtime.invoke import invoke
+from blazen._runtime.lifecycle import lifecycle_event, progress_event
 from blazen._runtime.stream import EventStream
-from blazen._runtime.types import Item, RunHooks, RunOptions, Status
+from blazen._runtime.types import Item, RunHooks, RunOptions, RunStatus
 from blazen.context import Context
 from blazen.errors import (
+    RunStalledError,
     StepError,
+    StepTimeoutError,
     StoreError,
     UnroutableEventError,
     WorkflowError,
@@ -33,72 +49,55 @@ __all__ = ["Run"]
 
 _STOP = StopEvent.event_type
 _INPUT = InputRequestEvent.event_type
-_YIELD_EVERY = 64  # steps a worker runs back to back before letting others in
-_SPAWN_BATCH = 64
 
 
-class _Worker:
-    __slots__ = ("current", "task")
-
-    def __init__(self) -> None:
-        self.current: tuple[str, Item] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-
-class Run:
+class Run(Dispatcher):
     """The live state of one run and the loop that executes it."""
 
     def __init__(self, options: RunOptions, run_id: str) -> None:
-        self.loop = asyncio.get_running_loop()
+        graph = options.graph
+        super().__init__(asyncio.get_running_loop(), graph.steps)
         self.options = options
         self.run_id = run_id
-        graph = options.graph
-        self.specs = graph.steps
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
-        self.queues: dict[str, deque[Item]] = {n: deque() for n in self.specs}
-        self.inflight: dict[str, int] = dict.fromkeys(self.specs, 0)
-        self.limits: dict[str, int] = {n: s.max_concurrency for n, s in self.specs.items()}
-        self.ready: deque[str] = deque()
-        self.in_ready: set[str] = set()
-        self.idle: deque[asyncio.Future[None]] = deque()
-        self.workers: list[_Worker] = []
-        self.busy = 0
-        self.yielding = 0
-        self.dispatching = True
         self.finished = False
-        self.status: Status = "running"
-        self.check_scheduled = False
+        self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
         self.stream = EventStream()
         self.done: asyncio.Future[StopEvent] = self.loop.create_future()
-        self._quiet: asyncio.Future[None] | None = None
         self.pausing: asyncio.Future[Any] | None = None  # the pause under way, if any
         self.paused_snapshot: Any = None  # what pause() returned, for a repeated call
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
         self._thread = threading.get_ident()
         self.hooks: RunHooks | None = None
+        self.auto_publish = options.auto_publish
+        self.progress = 0  # steps completed, for lifecycle progress events
+        self.result_event: StopEvent | None = None
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
         """Arm the run timeout and start a worker if anything is queued."""
         if self.options.timeout is not None:
-            self._timer = self.loop.call_later(self.options.timeout, self._on_timeout)
+            self._arm_timer(self.options.timeout)
         for _source, request in self.waiting.values():
             self.stream.publish(request)  # a resumed run shows what it still waits for
         if self.ready and not self.workers:
             self._spawn(1)
         elif not self.ready and not self.waiting:
-            self._check_stalled()
+            self.check_stalled()
 
     def route(self, event: Event, source: str | None, call: StepCall | None = None) -> None:
         """Deliver ``event`` to every step that accepts it (or end / wait the run)."""
         et = event.event_type
+        if self.auto_publish:
+            self.stream.publish(lifecycle_event("event_routed", event_type=et))
         if et == _STOP:
             self.finish(event, call)  # type: ignore[arg-type]
             return
         if et == _INPUT:
-            self._wait_for_input(event, source)  # type: ignore[arg-type]
+            self._wait_for_input(event, source, call)  # type: ignore[arg-type]
             return
         targets = self.routes.get(et)
         if targets is None:
@@ -112,27 +111,6 @@ class Run:
                 if call is not None and call.emitted is not None:
                     call.emitted.append((eid, event, spec.name))
             self.enqueue(spec.name, (event, source, eid))
-
-    def enqueue(self, name: str, item: Item) -> None:
-        """Queue ``item`` for step ``name`` and make sure a worker will take it."""
-        self.queues[name].append(item)
-        if name not in self.in_ready:
-            limit = self.limits[name]
-            if limit == 0 or self.inflight[name] < limit:
-                self.ready.append(name)
-                self.in_ready.add(name)
-        if self.idle:
-            waiter = self.idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-        elif not self.workers:
-            self._spawn(1)
-
-    def want_worker(self) -> None:
-        """Events were queued while every worker may be busy: check for one soon."""
-        if not self.idle and not self.check_scheduled and self.ready:
-            self.check_scheduled = True
-            self.loop.call_soon(self._check_spawn)
 
     # -- RunPort (called by the Context) -------------------------------------------------
     def route_from_step(self, event: Event, call: StepCall) -> None:
@@ -150,149 +128,35 @@ class Run:
         self.want_worker()  # the sending step still runs: another worker may be needed
 
     def publish(self, event: Event) -> None:
+        """Put ``event`` on the stream; a durable run holds it until its step's commit lands."""
+        if self.hooks is not None:
+            call = current_step.get()
+            if call is not None and call.published is not None:
+                call.published.append(event)
+                return
         if threading.get_ident() == self._thread:
             self.stream.publish(event)
         else:
             self.loop.call_soon_threadsafe(self.stream.publish, event)
 
-    # -- workers -------------------------------------------------------------------------
-    def _spawn(self, n: int) -> None:
-        for _ in range(n):
-            w = _Worker()
-            self.workers.append(w)
-            w.task = self.loop.create_task(self._work(w))
-
-    def _check_spawn(self) -> None:
-        """Runs when every worker is suspended: add workers if events wait and none is free."""
-        self.check_scheduled = False
-        if self.finished or not self.dispatching or not self.ready or self.idle or self.yielding:
-            return
-        startable = 0
-        for name in self.ready:
-            limit = self.limits[name]
-            room = limit - self.inflight[name] if limit else _SPAWN_BATCH
-            startable += min(len(self.queues[name]), room)
-            if startable >= _SPAWN_BATCH:
-                break
-        self._spawn(max(1, min(startable, _SPAWN_BATCH)))
-
-    async def _work(self, me: _Worker) -> None:
-        try:
-            await self._work_loop(me)
-        except asyncio.CancelledError:
-            if not self.finished:
-                raise
-        finally:
-            self.workers.remove(me)
-
-    async def _work_loop(self, me: _Worker) -> None:
-        ready, queues, inflight, limits, specs = (
-            self.ready,
-            self.queues,
-            self.inflight,
-            self.limits,
-            self.specs,
-        )
-        streak = 0
-        while not self.finished:
-            if not ready or not self.dispatching:
-                if not await self._idle():
-                    return
-                continue
-            name = ready.popleft()
-            queue = queues[name]
-            item = queue.popleft()
-            n = inflight[name] = inflight[name] + 1
-            limit = limits[name]
-            if queue and (limit == 0 or n < limit):
-                ready.append(name)
-            else:
-                self.in_ready.discard(name)
-            if ready and not self.idle and not self.check_scheduled:
-                # More work waits: if this step suspends, the check adds a worker.
-                self.check_scheduled = True
-                self.loop.call_soon(self._check_spawn)
-            me.current = (name, item)
-            self.busy += 1
-            try:
-                await self._execute(specs[name], item)
-            finally:
-                self.busy -= 1
-                me.current = None
-                inflight[name] -= 1
-            if queue and name not in self.in_ready:
-                ready.append(name)
-                self.in_ready.add(name)
-            streak += 1
-            if streak >= _YIELD_EVERY:
-                streak = 0
-                self.yielding += 1
-                try:
-                    await asyncio.sleep(0)
-                finally:
-                    self.yielding -= 1
-
-    async def _idle(self) -> bool:
-        """Wait for work; ``False`` means this worker should exit."""
-        if self.busy == 0:
-            if not self.dispatching:
-                if self._quiet is not None and not self._quiet.done():
-                    self._quiet.set_result(None)
-            elif not self.ready:
-                self._check_stalled()
-        if self.finished or self.idle:
-            return False  # one idle worker is enough
-        waiter: asyncio.Future[None] = self.loop.create_future()
-        self.idle.append(waiter)
-        try:
-            await waiter
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-            with contextlib.suppress(ValueError):
-                self.idle.remove(waiter)
-        return not self.finished
-
-    def _check_stalled(self) -> None:
-        if self.finished or self.waiting or self.busy or self.ready:
-            return
-        self.fail(
-            WorkflowError(
-                f"run {self.run_id} of workflow {self.options.name!r} stalled: no event is "
-                f"pending, no step is running and no StopEvent was returned"
-            )
-        )
-
     # -- executing one step ------------------------------------------------------------
-    async def _execute(self, spec: StepSpec, item: Item) -> None:
+    async def execute(self, spec: StepSpec, item: Item) -> None:
+        """Run one delivery of ``spec``: call it, route what it returns, commit it."""
         event, _source, eid = item
         hooks = self.hooks
         call = StepCall(spec.name, hooks is not None)
-        token = current_step.set(call)
-        try:
-            if spec.is_async and spec.timeout is None and not spec.retries:
-                out = await spec.fn(self.ctx, event)  # the common case, one frame less
-            else:
-                out = await invoke(spec, self.ctx, event)
-        except asyncio.CancelledError as exc:
-            if self.finished or _cancel_requested():
-                raise  # the run ended, or the loop is shutting down: not the step's fault
-            # The step itself raised CancelledError (e.g. awaited a cancelled future).
-            err = StepError(spec.name, self.run_id, "the step raised CancelledError")
-            err.__cause__ = exc
-            self.fail(err)
-            return
-        except Exception as exc:
-            err = StepError(spec.name, self.run_id, f"{type(exc).__name__}: {exc}")
-            err.__cause__ = exc
-            self.fail(err)
-            return
-        finally:
-            current_step.reset(token)
-        if self.finished:
+        if self.auto_publish:
+            self.stream.publish(
+                lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
+            )
+            began = time.monotonic()
+        out = await self._call_step(spec, event, call)
+        if out is _FAILED or (self.finished and call.stop is None):
             return
         if out is not None:
             self._emit(out, call)
+        if self.auto_publish:
+            self._publish_completed(spec.name, began)
         if hooks is not None and self.status != "failed":
             try:
                 backlog = hooks.step_done(spec.name, eid, call)
@@ -301,6 +165,31 @@ class Run:
                 return
             if backlog is not None:
                 await backlog
+
+    async def _call_step(self, spec: StepSpec, event: Event, call: StepCall) -> Any:
+        """The step's return value, or ``_FAILED`` after failing the run with its error."""
+        token = current_step.set(call)
+        try:
+            if spec.is_async and spec.timeout is None and not spec.retries:
+                return await spec.fn(self.ctx, event)  # the common case, one frame less
+            return await invoke(spec, self.ctx, event)
+        except asyncio.CancelledError as exc:
+            if self.finished or _cancel_requested():
+                raise  # the run ended, or the loop is shutting down: not the step's fault
+            # The step itself raised CancelledError (e.g. awaited a cancelled future).
+            self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
+            return _FAILED
+        except Exception as exc:
+            self.fail(_step_error(spec, self.run_id, exc, f"{type(exc).__name__}: {exc}"))
+            return _FAILED
+        finally:
+            current_step.reset(token)
+
+    def _publish_completed(self, step_name: str, began: float) -> None:
+        ms = int((time.monotonic() - began) * 1000)
+        self.stream.publish(lifecycle_event("step_completed", duration_ms=ms, step_name=step_name))
+        self.progress += 1
+        self.stream.publish(progress_event(self.progress, step_name, self.run_id))
 
     def _emit(self, out: Any, call: StepCall) -> None:
         if isinstance(out, Event):
@@ -323,9 +212,15 @@ class Run:
         err.__cause__ = TypeError(f"unexpected step result {out!r}")
         self.fail(err)
 
-    def _wait_for_input(self, event: InputRequestEvent, source: str | None) -> None:
+    # -- human input -----------------------------------------------------------------------
+    def _wait_for_input(
+        self, event: InputRequestEvent, source: str | None, call: StepCall | None
+    ) -> None:
         self.waiting[event.request_id] = (source, event)
-        self.stream.publish(event)
+        if call is not None and call.published is not None:
+            call.published.append(event)  # shown once the asking step's commit has landed
+        else:
+            self.stream.publish(event)
         if self.hooks is not None:
             self.hooks.waiting_changed()
 
@@ -337,52 +232,80 @@ class Run:
                 f"(waiting for {sorted(self.waiting)})"
             )
         del self.waiting[request_id]
-        if self.hooks is not None:
-            self.hooks.waiting_changed()
-        call = StepCall("<input>", self.hooks is not None)
+        hooks = self.hooks
+        if hooks is not None:
+            hooks.waiting_changed()
+        call = StepCall(STEP_INPUT, hooks is not None)
         self.route(event, None, call)
         self.want_worker()
-        if self.hooks is not None:
-            self.hooks.step_done("<input>", None, call)
+        if hooks is not None:
+            hooks.step_done(STEP_INPUT, None, call)
+
+    def status_now(self) -> RunStatus:
+        """The status a caller sees: ``waiting`` while only an input answer can move the run."""
+        if self.status == "running" and self.waiting and not self.busy and not self.ready:
+            return "waiting"
+        return self.status
 
     # -- ending ----------------------------------------------------------------------------
     def finish(self, stop: StopEvent, call: StepCall | None = None) -> None:
         if self.finished:
             return
         self.status = "completed"
-        self._end(call)
+        self.result_event = stop
+        if call is not None:
+            call.stop = stop
+        self._end()
         if self.hooks is not None:
-            self.hooks.finished(stop, None, self.done)
+            self.hooks.finished(None, self.done, call)
         else:
             self.done.set_result(stop)
+            self.stream.close()
 
-    def fail(self, error: BaseException, status: Status = "failed") -> None:
+    def fail(self, error: BaseException, status: RunStatus = "failed") -> None:
         if self.finished:
             return
         self.status = status
-        self._end(None)
+        self._end()
         if self.hooks is not None:
-            self.hooks.finished(None, error, self.done)
+            self.hooks.finished(error, self.done, None)
         else:
             self.done.set_exception(error)
+            self.stream.close()
 
-    def _end(self, call: StepCall | None) -> None:
+    def check_stalled(self) -> None:
+        if self.finished or self.waiting or self.busy or self.ready or self.status == "paused":
+            return
+        self.fail(
+            RunStalledError(
+                f"run {self.run_id} of workflow {self.options.name!r} stalled: no event is "
+                f"pending, no step is running and no StopEvent was returned"
+            )
+        )
+
+    def _end(self) -> None:
         self.finished = True
-        self.ctx._port = None  # no routing after the end; also frees run <-> ctx cycle
-        self.dispatching = False
+        persistence(self.ctx).detach()  # no routing after the end; frees the run <-> ctx cycle
         if self._timer is not None:
             self._timer.cancel()
-        me = asyncio.current_task()
-        for w in list(self.workers):
-            if w.task is not None and w.task is not me and w.current is not None:
-                w.task.cancel()
-        for waiter in self.idle:
-            if not waiter.done():
-                waiter.set_result(None)
-        self.idle.clear()
-        if self._quiet is not None and not self._quiet.done():
-            self._quiet.set_result(None)
-        self.stream.close()
+        self.stop_dispatching()
+
+    def halt(self, status: RunStatus, error: BaseException) -> None:
+        """End an aborted run: wake everyone, fail ``done`` quietly, close the stream."""
+        if self.finished:
+            return
+        self.status = status
+        self._end()
+        if self.hooks is None:
+            self.stream.close()
+        if not self.done.done():
+            self.done.set_exception(error)
+            self.done.exception()  # mark retrieved: an abort is not an error to log
+
+    # -- the timeout and pausing -------------------------------------------------------------
+    def _arm_timer(self, seconds: float) -> None:
+        self._deadline = self.loop.time() + seconds
+        self._timer = self.loop.call_later(seconds, self._on_timeout)
 
     def _on_timeout(self) -> None:
         self.fail(
@@ -392,43 +315,34 @@ class Run:
             )
         )
 
-    # -- pausing ---------------------------------------------------------------------------
-    async def quiesce(self) -> None:
-        """Stop dispatching and wait until no step is running."""
-        self.dispatching = False
-        if self.busy:
-            self._quiet = self.loop.create_future()
-            await self._quiet
-            self._quiet = None
+    def park(self) -> None:
+        """After a pause: stay quiet (no dispatch, the timeout stopped) until ``unpark``."""
+        self.status = "paused"
+        if self._timer is not None and self._deadline is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._deadline = max(self._deadline - self.loop.time(), 0.0)  # time left
 
-    def unquiesce(self) -> None:
-        """Resume dispatching after a refused pause."""
-        self.dispatching = True
-        if not self.ready:
-            return
-        if self.idle:
-            waiter = self.idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-        else:
-            self._spawn(1)
+    def unpark(self) -> None:
+        """Continue a paused run in this process."""
+        self.status = "running"
+        self.paused_snapshot = None
+        if self._deadline is not None:
+            self._arm_timer(self._deadline)
+        self.unquiesce()
+        if not self.ready and not self.busy:
+            self.check_stalled()
 
-    def halt(self, status: Status, error: BaseException) -> None:
-        """End a paused or aborted run: wake everyone, fail ``done`` quietly."""
-        if self.finished:
-            return
-        self.status = status
-        self._end(None)
-        if not self.done.done():
-            self.done.set_exception(error)
-            self.done.exception()  # mark retrieved: pausing is not an error to log
 
-    def queued_items(self) -> list[tuple[str, Item]]:
-        """Deliveries not yet handled, in-flight ones first: ``(target step, item)``."""
-        out = [w.current for w in self.workers if w.current is not None]
-        for name, queue in self.queues.items():
-            out.extend((name, item) for item in queue)
-        return out
+_FAILED: Any = object()
+
+
+def _step_error(spec: StepSpec, run_id: str, exc: BaseException, message: str) -> StepError:
+    """The run's error for a step that raised ``exc`` (after its retries)."""
+    cls = StepTimeoutError if getattr(exc, "step_timeout", False) else StepError
+    err = cls(spec.name, run_id, message)
+    err.__cause__ = exc
+    return err
 
 
 def _commit_error(spec: StepSpec, exc: Exception) -> WorkflowError:

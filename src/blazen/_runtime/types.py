@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Literal
+from typing import Any
 
 from blazen._call import StepCall
 from blazen._graph import Graph
-from blazen.events import Event, StopEvent
+from blazen.events import Event
+from blazen.status import RunStatus
 
-__all__ = ["Item", "RunHooks", "RunOptions", "Status"]
+__all__ = ["Item", "RunHooks", "RunOptions", "RunStatus"]
 
 # A queued delivery: (event, source step or None, durable event id or None).
 Item = tuple[Event, "str | None", "str | None"]
-Status = Literal["running", "pausing", "paused", "completed", "failed", "cancelled"]
 
 
 class RunOptions:
     """Settings of a run that come from its ``Workflow``."""
 
-    __slots__ = ("graph", "name", "session_pause_policy", "timeout")
+    __slots__ = ("auto_publish", "graph", "name", "session_pause_policy", "timeout")
 
     def __init__(
-        self, name: str, graph: Graph, timeout: float | None, session_pause_policy: str
+        self,
+        name: str,
+        graph: Graph,
+        timeout: float | None,
+        session_pause_policy: Any,
+        auto_publish: bool = False,
     ) -> None:
         self.name = name
         self.graph = graph
         self.timeout = timeout
         self.session_pause_policy = session_pause_policy
+        self.auto_publish = auto_publish
 
 
 class RunHooks:
@@ -47,11 +53,20 @@ class RunHooks:
         raise NotImplementedError
 
     def finished(
-        self, stop: StopEvent | None, error: BaseException | None, done: asyncio.Future[StopEvent]
+        self, error: BaseException | None, done: asyncio.Future[Any], carrier: StepCall | None
     ) -> None:
-        """The run ended: commit its outcome, then resolve ``done``."""
+        """The run ended (``error`` None: completed): commit its outcome, then resolve ``done``.
+
+        A completed run's result rides on the commit of ``carrier``, the step call that
+        returned the ``StopEvent`` (``StepCall.stop``), so its work and the result land at
+        once; ``carrier`` is None when no step call ended the run.
+        """
         raise NotImplementedError
 
-    async def halted(self, status: str) -> None:
+    async def halted(self, status: RunStatus) -> None:
         """The run was paused or aborted: commit that status and wait for the store."""
+        raise NotImplementedError
+
+    async def resumed(self) -> None:
+        """A paused run continues in this process (``resume_in_place``)."""
         raise NotImplementedError

@@ -70,6 +70,7 @@ class Driver:
     _interrupted: bool = False
     _pausing: asyncio.Future[None] | None = None
     _ended: asyncio.Future[None] = field(init=False)
+    _parked: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def run_id(self) -> str:
@@ -97,21 +98,32 @@ class Driver:
         self._ended = asyncio.ensure_future(self._run_ended())
         interrupts = self._catch_interrupts()
         try:
-            # A resumed run re-publishes the input requests it still waits on.
-            stream = self.handler.stream_events()
-            try:
-                async for event in stream:
-                    if not await self._on_event(event):
-                        break
-            finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            # A paused run stays parked and its stream open: stop following it then.
+            follow = asyncio.ensure_future(self._follow())
+            parked = asyncio.ensure_future(self._parked.wait())
+            await asyncio.wait({follow, parked}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (follow, parked):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         finally:
             self._stop_status()
             if interrupts:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
         return await self._finish()
+
+    async def _follow(self) -> None:
+        """Print the stream and answer its input requests until the run ends or pauses."""
+        # A resumed run re-publishes the input requests it still waits on.
+        stream = self.handler.stream_events()
+        try:
+            async for event in stream:
+                if not await self._on_event(event):
+                    break
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _on_event(self, event: Event) -> bool:
         self._events += 1
@@ -158,10 +170,12 @@ class Driver:
 
     async def _pause_now(self) -> None:
         try:
-            if self.handler.status == "running":
+            if self.handler.status in ("running", "waiting"):
                 await self.handler.pause()
         except WorkflowError as exc:
             report_error(f"cannot pause run {self.run_id}: {describe(exc)}", exc)
+        if self.handler.status == "paused":
+            self._parked.set()
 
     # -- display -------------------------------------------------------------------------
 
@@ -262,18 +276,18 @@ class Driver:
             await self.handler.result()
 
     async def _pause(self, wait: InputWait) -> None:
-        if self.handler.status in ("running", "pausing"):
+        if self.handler.status in ("running", "waiting"):
             await self.handler.pause()
         self._paused = wait
 
     # -- the outcome ---------------------------------------------------------------------
 
     async def _finish(self) -> int:
+        if self.handler.status == "paused":
+            return self._report_paused()
         try:
             stop = await self.handler.result()
         except WorkflowError as exc:
-            if self.handler.status == "paused":
-                return self._report_paused()
             return self._report_failure(exc)
         await self._report_result(stop.result)
         return 0

@@ -153,7 +153,7 @@ def run(
     kwargs = parse_args(arg or (), json_args)
 
     async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
-        return await wf.run(**kwargs)
+        return await wf.run_with_handler(**kwargs)
 
     _drive(target, store, quiet, no_input, "Running", start, new_store=True)
 

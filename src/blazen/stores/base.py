@@ -13,15 +13,17 @@ import importlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from blazen.errors import StoreError
+from blazen.status import FINISHED, RunStatus
 from blazen.values import StateValue
 
 __all__ = [
     "DEFAULT_STORE_ENV",
     "DEFAULT_STORE_FILE",
     "CheckpointInfo",
+    "FINISHED",
     "CheckpointStore",
     "Commit",
     "LoadedRun",
@@ -31,8 +33,6 @@ __all__ = [
     "open_store",
 ]
 
-RunStatus = Literal["running", "paused", "waiting", "completed", "failed", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 DEFAULT_STORE_ENV = "BLAZEN_STORE"
 DEFAULT_STORE_FILE = "blazen.db"

@@ -1,0 +1,98 @@
+"""Writing a run's commits in order, and publishing what they make visible once they land."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+
+from blazen._runtime.stream import EventStream
+from blazen.errors import StoreError
+from blazen.events import Event
+from blazen.stores.base import CheckpointStore, Commit
+
+__all__ = ["BACKLOG", "Committer", "new_owner"]
+
+BACKLOG = 4096
+"""Queued commits past which a finishing step waits for the store (backpressure)."""
+
+
+def new_owner() -> str:
+    """A unique owner id for this process's claim on a run: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Committer:
+    """Writes a run's commits in order, batching whatever queued up during the last write.
+
+    Events held back with a commit (stream events, input requests) are published right
+    after the transaction holding that commit succeeds, in commit order.
+    """
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        run_id: str,
+        owner: str,
+        stream: EventStream,
+        fail: Callable[[BaseException], None],
+    ) -> None:
+        self.store, self.run_id, self.owner = store, run_id, owner
+        self.stream = stream
+        self.fail = fail
+        self.buf: list[Commit] = []
+        self.held: list[Sequence[Event] | None] = []  # per buffered commit: events to publish
+        self.task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.space: asyncio.Future[None] | None = None
+
+    def submit(
+        self, commit: Commit, publish: Sequence[Event] | None = None
+    ) -> asyncio.Future[None] | None:
+        """Queue ``commit``; an awaitable is returned when the backlog is full."""
+        self.buf.append(commit)
+        self.held.append(publish or None)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+        if len(self.buf) >= BACKLOG:
+            if self.space is None:
+                self.space = asyncio.get_running_loop().create_future()
+            return asyncio.shield(self.space)
+        return None
+
+    def _release(self) -> None:
+        if self.space is not None:
+            if not self.space.done():
+                self.space.set_result(None)
+            self.space = None
+
+    async def _flush(self) -> None:
+        try:
+            while self.buf:
+                batch, self.buf = self.buf, []
+                held, self.held = self.held, []
+                self._release()
+                await self.store.commit(self.run_id, batch, owner=self.owner)
+                for events in held:
+                    for event in events or ():
+                        self.stream.publish(event)
+        except Exception as exc:
+            self.error = exc
+            self.buf.clear()
+            self.held.clear()
+            self._release()
+            err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
+            if err is not exc:
+                err.__cause__ = exc
+            self.fail(err)
+        finally:
+            self.task = None
+
+    async def drain(self) -> None:
+        """Wait until every submitted commit has landed; raise the first failure."""
+        while self.task is not None:
+            await asyncio.shield(self.task)
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,222 @@
+"""Scheduling a run's deliveries: per-step queues drained by a small pool of worker tasks.
+
+There is no task per event. A worker pops a ready step, runs it and routes what it
+returns; while steps never suspend, one worker drains everything (a chain or a fan-out
+costs no event-loop round trip per event). When running steps do suspend and events
+are still waiting, a scheduled check adds workers, so suspended steps overlap.
+``max_concurrency`` caps how many deliveries of one step run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+
+from blazen._runtime.types import Item
+from blazen.step import StepSpec
+
+__all__ = ["Dispatcher"]
+
+_YIELD_EVERY = 64  # steps a worker runs back to back before letting others in
+_SPAWN_BATCH = 64
+
+
+class _Worker:
+    __slots__ = ("current", "task")
+
+    def __init__(self) -> None:
+        self.current: tuple[str, Item] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class Dispatcher:
+    """The queues and workers of one run; subclasses say how to execute one delivery."""
+
+    finished: bool
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, specs: dict[str, StepSpec]) -> None:
+        self.loop = loop
+        self.specs = specs
+        self.queues: dict[str, deque[Item]] = {n: deque() for n in specs}
+        self.inflight: dict[str, int] = dict.fromkeys(specs, 0)
+        self.limits: dict[str, int] = {n: s.max_concurrency for n, s in specs.items()}
+        self.ready: deque[str] = deque()  # steps with queued items and room to start one
+        self.in_ready: set[str] = set()
+        self.idle: deque[asyncio.Future[None]] = deque()
+        self.workers: list[_Worker] = []
+        self.busy = 0
+        self.yielding = 0
+        self.dispatching = True
+        self.check_scheduled = False
+        self._quiet: asyncio.Future[None] | None = None
+
+    async def execute(self, spec: StepSpec, item: Item) -> None:
+        """Run one delivery (the subclass routes, commits and fails the run as needed)."""
+        raise NotImplementedError
+
+    def check_stalled(self) -> None:
+        """Called when nothing runs and nothing is ready: the run may be stuck."""
+        raise NotImplementedError
+
+    # -- queueing ------------------------------------------------------------------------
+    def enqueue(self, name: str, item: Item) -> None:
+        """Queue ``item`` for step ``name`` and make sure a worker will take it."""
+        self.queues[name].append(item)
+        if name not in self.in_ready:
+            limit = self.limits[name]
+            if limit == 0 or self.inflight[name] < limit:
+                self.ready.append(name)
+                self.in_ready.add(name)
+        if self.idle:
+            waiter = self.idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        elif not self.workers:
+            self._spawn(1)
+
+    def want_worker(self) -> None:
+        """Events were queued while every worker may be busy: check for one soon."""
+        if not self.idle and not self.check_scheduled and self.ready:
+            self.check_scheduled = True
+            self.loop.call_soon(self._check_spawn)
+
+    def queued_items(self) -> list[tuple[str, Item]]:
+        """Deliveries not yet handled, in-flight ones first: ``(target step, item)``."""
+        out = [w.current for w in self.workers if w.current is not None]
+        for name, queue in self.queues.items():
+            out.extend((name, item) for item in queue)
+        return out
+
+    # -- workers -------------------------------------------------------------------------
+    def _spawn(self, n: int) -> None:
+        for _ in range(n):
+            w = _Worker()
+            self.workers.append(w)
+            w.task = self.loop.create_task(self._work(w))
+
+    def _check_spawn(self) -> None:
+        """Runs when every worker is suspended: add workers if events wait and none is free."""
+        self.check_scheduled = False
+        if self.finished or not self.dispatching or not self.ready or self.idle or self.yielding:
+            return
+        startable = 0
+        for name in self.ready:
+            limit = self.limits[name]
+            room = limit - self.inflight[name] if limit else _SPAWN_BATCH
+            startable += min(len(self.queues[name]), room)
+            if startable >= _SPAWN_BATCH:
+                break
+        self._spawn(max(1, min(startable, _SPAWN_BATCH)))
+
+    async def _work(self, me: _Worker) -> None:
+        try:
+            await self._work_loop(me)
+        except asyncio.CancelledError:
+            if not self.finished:
+                raise
+        finally:
+            self.workers.remove(me)
+
+    async def _work_loop(self, me: _Worker) -> None:
+        ready, queues, inflight, limits, specs = (
+            self.ready,
+            self.queues,
+            self.inflight,
+            self.limits,
+            self.specs,
+        )
+        streak = 0
+        while not self.finished:
+            if not ready or not self.dispatching:
+                if not await self._idle():
+                    return
+                continue
+            name = ready.popleft()
+            queue = queues[name]
+            item = queue.popleft()
+            n = inflight[name] = inflight[name] + 1
+            limit = limits[name]
+            if queue and (limit == 0 or n < limit):
+                ready.append(name)
+            else:
+                self.in_ready.discard(name)
+            if ready and not self.idle and not self.check_scheduled:
+                # More work waits: if this step suspends, the check adds a worker.
+                self.check_scheduled = True
+                self.loop.call_soon(self._check_spawn)
+            me.current = (name, item)
+            self.busy += 1
+            try:
+                await self.execute(specs[name], item)
+            finally:
+                self.busy -= 1
+                me.current = None
+                inflight[name] -= 1
+            if queue and name not in self.in_ready:
+                ready.append(name)
+                self.in_ready.add(name)
+            streak += 1
+            if streak >= _YIELD_EVERY:
+                streak = 0
+                self.yielding += 1
+                try:
+                    await asyncio.sleep(0)
+                finally:
+                    self.yielding -= 1
+
+    async def _idle(self) -> bool:
+        """Wait for work; ``False`` means this worker should exit."""
+        if self.busy == 0:
+            if not self.dispatching:
+                if self._quiet is not None and not self._quiet.done():
+                    self._quiet.set_result(None)
+            elif not self.ready:
+                self.check_stalled()
+        if self.finished or self.idle:
+            return False  # one idle worker is enough
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.idle.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            with contextlib.suppress(ValueError):
+                self.idle.remove(waiter)
+        return not self.finished
+
+    # -- stopping and continuing ---------------------------------------------------------
+    async def quiesce(self) -> None:
+        """Stop dispatching and wait until no step is running."""
+        self.dispatching = False
+        if self.busy:
+            self._quiet = self.loop.create_future()
+            await self._quiet
+            self._quiet = None
+
+    def unquiesce(self) -> None:
+        """Dispatch again (after a refused pause, or when a paused run continues)."""
+        self.dispatching = True
+        if not self.ready:
+            return
+        if self.idle:
+            waiter = self.idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        else:
+            self._spawn(1)
+
+    def stop_dispatching(self) -> None:
+        """The run ended: cancel running steps (other than the caller's) and wake idle workers."""
+        self.dispatching = False
+        me = asyncio.current_task()
+        for w in list(self.workers):
+            if w.task is not None and w.task is not me and w.current is not None:
+                w.task.cancel()
+        for waiter in self.idle:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.idle.clear()
+        if self._quiet is not None and not self._quiet.done():
+            self._quiet.set_result(None)
