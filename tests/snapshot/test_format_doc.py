@@ -13,7 +13,7 @@ import pytest
 
 from blazen.errors import SnapshotError
 from blazen.snapshot import SNAPSHOT_VERSION, SerializedEvent, WorkflowSnapshot
-from blazen.snapshot.codec import FIELDS
+from blazen.snapshot.formats import FIELDS
 from blazen.values import StateValue
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "snapshot-format.md"
