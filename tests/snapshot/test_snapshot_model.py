@@ -223,3 +223,16 @@ def test_big_blob_is_copied_once_each_way() -> None:
     assert again == snap
     assert peak_write < 1.2 * len(blob)
     assert peak_read - base < 1.2 * len(blob)
+
+
+@pytest.mark.parametrize("blank", [b" ", b"\n", b"\t", b"\r\n", b" \t\r\n "])
+def test_json_bytes_after_blank_space_are_recognised_as_json(blank: bytes) -> None:
+    """A JSON file with a leading newline or indent still loads as JSON, not as MessagePack."""
+    snap = make(context_state={"n": StateValue.Json(1)})
+    data = blank + snap.to_json().encode()
+    assert WorkflowSnapshot.load(data) == snap
+    assert WorkflowSnapshot.load(bytearray(data)) == snap
+    with pytest.raises(SnapshotError, match="this is a JSON snapshot, not MessagePack"):
+        WorkflowSnapshot.from_bytes(data)
+    with pytest.raises(SnapshotError, match="this is a JSON snapshot, not MessagePack"):
+        WorkflowSnapshot.from_msgpack(list(data))
