@@ -181,7 +181,7 @@ def test_metadata_is_marked_only_when_its_json_form_differs() -> None:
 
 def test_the_metadata_marker_is_reserved_and_must_be_a_boolean() -> None:
     snap = WorkflowSnapshot.new("wf", RUN_ID, metadata={"blazen.tagged_metadata": True})
-    with pytest.raises(SnapshotError, match="'blazen.tagged_metadata' is reserved"):
+    with pytest.raises(SnapshotError, match=r"'blazen\.tagged_metadata' is reserved"):
         snap.to_msgpack()
     raw = msgpack.unpackb(WorkflowSnapshot.new("wf", RUN_ID).to_msgpack())
     raw["metadata"]["blazen.tagged_metadata"] = "yes"
@@ -216,7 +216,7 @@ def test_from_msgpack_accepts_bytes_like_and_int_sequences(form: Any) -> None:
 
 @pytest.mark.parametrize("data", [[0x88, 256], [-1], [1.5], ["a"]])
 def test_from_msgpack_rejects_sequences_that_are_not_bytes(data: list[Any]) -> None:
-    with pytest.raises(SnapshotError, match="sequence hold only integers 0..255"):
+    with pytest.raises(SnapshotError, match=r"sequence hold only integers 0\.\.255"):
         WorkflowSnapshot.from_msgpack(data)
 
 
