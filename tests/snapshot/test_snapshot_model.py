@@ -204,19 +204,22 @@ def test_big_blob_snapshot_is_the_size_of_the_blob() -> None:
     assert len(data) <= 1.01 * len(blob)
 
 
-def test_big_blob_is_copied_once_each_way() -> None:
+@pytest.mark.parametrize(
+    ("write", "read"), [("to_bytes", "from_bytes"), ("to_msgpack", "from_msgpack")]
+)
+def test_big_blob_is_copied_once_each_way(write: str, read: str) -> None:
     """Serialize and load each allocate about one blob, not two (no intermediate copies)."""
     blob = bytes(range(256)) * 80_000  # ~20 MB
     snap = make(context_state={"blob": StateValue.Bytes(blob), "n": StateValue.Json(1)})
     tracemalloc.start()
     try:
-        data = snap.to_bytes()
+        data = getattr(snap, write)()
         _, peak_write = tracemalloc.get_traced_memory()
         del data
-        data = snap.to_bytes()
+        data = getattr(snap, write)()
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
-        again = WorkflowSnapshot.from_bytes(data)
+        again = getattr(WorkflowSnapshot, read)(data)
         _, peak_read = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
