@@ -6,7 +6,10 @@ returned for the same snapshots, checked with ``shared/tools/rust-peer``.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import pickle
 import uuid
 from typing import Any
 
@@ -240,3 +243,16 @@ def test_from_json_takes_the_rust_cores_parameter_name() -> None:
     snap = WorkflowSnapshot.new("wf", RUN_ID)
     assert WorkflowSnapshot.from_json(json=snap.to_json()) == snap
     assert WorkflowSnapshot.from_msgpack(data=list(snap.to_msgpack())) == snap
+
+
+def test_copies_and_pickles_keep_both_spellings() -> None:
+    snap = with_bytes_everywhere()
+    for again in (
+        pickle.loads(pickle.dumps(snap)),
+        copy.deepcopy(snap),
+        dataclasses.replace(snap, run_id="other"),
+    ):
+        assert again.pending_events() == snap.pending_events()
+        assert again.context_state() == snap.context_state()
+        assert again.metadata["raw"] == b"\xff"
+    assert dataclasses.replace(snap, run_id="other").run_id == "other"
