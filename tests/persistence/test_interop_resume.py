@@ -1,20 +1,26 @@
-"""Resume the snapshots written by the Rust-core Blazen (shared/interop) on this engine."""
+"""Resume the snapshots written by the Rust-core Blazen on this engine.
+
+The files are the copies vendored under tests/snapshot/golden/rust-core-0.6.74/ (see its
+README), so these tests run on every clone.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
+from blazen import (
+    Context,
+    ContextError,
+    Event,
+    StartEvent,
+    StateValue,
+    StopEvent,
+    Workflow,
+    WorkflowSnapshot,
+    step,
+)
 
-from blazen import Context, Event, StartEvent, StateValue, StopEvent, Workflow, step
-
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
-
-if not INTEROP.is_dir():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"the interop snapshots are missing under CI: {INTEROP}")
-    pytest.skip(f"shared/interop not found at {INTEROP}", allow_module_level=True)
+INTEROP = Path(__file__).resolve().parents[1] / "snapshot" / "golden" / "rust-core-0.6.74"
 
 
 class Next(Event):
@@ -28,6 +34,7 @@ class Item(Event):
 
 @step
 async def demo_start(ctx: Context, ev: StartEvent) -> Next:
+    """Fails the run if a resume delivers the StartEvent again (it was handled already)."""
     raise AssertionError("the StartEvent of a resumed run is not handled again")
 
 
@@ -85,16 +92,30 @@ async def test_resume_rust_running_snapshot() -> None:
     assert result["run_id"] == handler.run_id
 
 
+async def test_resume_rust_msgpack_snapshot() -> None:
+    """The Rust core's to_msgpack() bytes (run id as a 16-byte bin) resume like its JSON."""
+    handler = await Workflow.resume((INTEROP / "blazen-0.6.74-running.msgpack").read_bytes())
+    result = (await handler.result()).result
+    assert handler.run_id == "ae43f6b2-b52b-4d90-b30b-5cf46804649d"
+    assert (result["n"], result["user_id"], result["weights_ok"]) == (1, "user_123", True)
+    assert result["run_id"] == handler.run_id
+
+
 async def test_resume_rust_fanout_snapshot_redelivers_collected_items() -> None:
+    """Empty pending_events: the collected Items are delivered again, the StartEvent is not.
+
+    ``fan_start`` fails the run if the StartEvent were delivered again.
+    """
     data = (INTEROP / "blazen-0.6.74-fanout-pending.json").read_bytes()
+    snap = WorkflowSnapshot.from_json(data)
+    assert snap.pending_events == []
+    assert set(snap.collected_events) == {"blazen::StartEvent", "Item"}
     handler = await fanout.resume(data)
     result = (await handler.result()).result
     assert result == {"labels": ["a", "b", "c"], "blob": b"\x00\xffblazen\x00"}
 
 
 async def test_rust_snapshot_round_trips_through_our_bytes() -> None:
-    from blazen import WorkflowSnapshot
-
     snap = WorkflowSnapshot.from_json((INTEROP / "blazen-0.6.74-running.json").read_text())
     again = WorkflowSnapshot.from_bytes(snap.to_bytes())
     assert again.context_state == snap.context_state
@@ -103,8 +124,6 @@ async def test_rust_snapshot_round_trips_through_our_bytes() -> None:
 
 
 async def test_reading_a_native_value_whose_class_is_gone_names_the_key() -> None:
-    from blazen import ContextError
-
     @step
     async def read_point(ctx: Context, ev: Next) -> StopEvent:
         try:

@@ -1,9 +1,8 @@
-"""Shared fixtures of the snapshot tests: a clean key environment and the interop folder."""
+"""Shared fixture of the snapshot tests: a clean key environment."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -15,20 +14,8 @@ if importlib.util.find_spec("blazen") is None:  # not installed: test the checko
 
 from blazen.snapshot import KEY_ENV  # noqa: E402
 
-INTEROP = REPO / ".." / "shared" / "interop"
-
 
 @pytest.fixture(autouse=True)
 def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A key in the developer's environment must not sign or reject the tests' snapshots."""
     monkeypatch.delenv(KEY_ENV, raising=False)
-
-
-@pytest.fixture
-def interop_dir() -> Path:
-    """``<repo>/../shared/interop``: skipped when absent, except on CI where it must exist."""
-    if not INTEROP.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"interop snapshots not found at {INTEROP} (required when CI=true)")
-        pytest.skip(f"interop snapshots not found at {INTEROP} (shared/ sits beside the repo)")
-    return INTEROP.resolve()

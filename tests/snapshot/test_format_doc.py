@@ -13,11 +13,18 @@ import pytest
 
 from blazen.errors import SnapshotError
 from blazen.snapshot import SNAPSHOT_VERSION, SerializedEvent, WorkflowSnapshot
-from blazen.snapshot.codec import FIELDS
+from blazen.snapshot._structure import TAGGED_METADATA_KEY
+from blazen.snapshot.formats import FIELDS
 from blazen.values import StateValue
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "snapshot-format.md"
-MSGPACK_TYPES: dict[str, type] = {"int": int, "str": str, "map": dict, "array": list}
+MSGPACK_TYPES: dict[str, type] = {
+    "int": int,
+    "str": str,
+    "bin": bytes,
+    "map": dict,
+    "array": list,
+}
 BLOCK = re.compile(r"<!-- doc-test: ([\w-]+) -->\s*```\w*\n(.*?)```", re.S)
 ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| (\w+) \| (\w+) \| (yes|no) \|", re.M)
 
@@ -74,6 +81,8 @@ def test_hex_example_is_what_to_bytes_writes(
 ) -> None:
     data = unhex(blocks["hex"])
     assert example.to_bytes() == data
+    assert example.to_msgpack() == data  # as the text says: no bytes in events or metadata
+    assert WorkflowSnapshot.from_msgpack(list(data)) == example
     assert f"these {len(data)} bytes" in DOC.read_text(encoding="utf-8")
     assert WorkflowSnapshot.from_bytes(data) == example
 
@@ -112,3 +121,33 @@ def test_documented_stringly_facts(doc: str) -> None:
         SnapshotError, match=re.escape("version 7 is newer than this blazen supports (1)")
     ):
         WorkflowSnapshot.from_json('{"version": 7}')
+
+
+def test_documented_python_api_exists(doc: str, example: WorkflowSnapshot) -> None:
+    """Every call the doc's Python section names is there, with the documented result types."""
+    for method in ("context_state", "collected_events", "pending_events", "metadata"):
+        assert f"`snap.{method}()`" in doc
+        assert callable(getattr(example, method))
+    for name in ("to_msgpack", "from_msgpack", "to_bytes", "from_bytes", "to_json_pretty"):
+        assert f"`{name}(" in doc
+        assert callable(getattr(WorkflowSnapshot, name))
+    assert type(example.to_msgpack()) is bytes
+    assert type(example.pending_events()[0]) is dict
+    assert f'`"{TAGGED_METADATA_KEY}": true`' in doc
+    assert repr(example).startswith('WorkflowSnapshot(workflow_name="wf", run_id=')
+    assert "pending=1, refs=2)" in repr(example)
+
+
+def test_doc_gives_workflow_resume_no_key_argument(doc: str) -> None:
+    """Workflow.resume takes no key=; the doc must not say it does."""
+    assert not re.search(r"resume\([^)]*key=", doc)
+    assert "`Workflow.resume` takes no key" in " ".join(doc.split())
+
+
+def test_documented_run_id_rules(doc: str) -> None:
+    """A UUID run id is a 16-byte bin; any other id stays a str; both read back exactly."""
+    assert "`bin` of exactly its 16 bytes" in doc
+    for run_id, kind in (("00000000-0000-4000-8000-000000000001", bytes), ("r1", str)):
+        snap = WorkflowSnapshot.new("wf", run_id)
+        assert type(msgpack.unpackb(snap.to_bytes(), raw=False)["run_id"]) is kind
+        assert WorkflowSnapshot.from_bytes(snap.to_bytes()).run_id == run_id

@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from blazen.errors import SnapshotError
-from blazen.snapshot import SerializedEvent, WorkflowSnapshot, decode_event, decode_value
+from blazen.snapshot import SerializedEvent, WorkflowSnapshot, decode_event, decode_field_value
 from blazen.values import StateValue
 
 BASE: dict[str, Any] = {
@@ -72,7 +72,10 @@ def test_newer_version_is_rejected_with_the_reason(version: int) -> None:
         ({"version": 0}, "invalid snapshot format version 0"),
         ({"version": -3}, "invalid snapshot format version -3"),
         ({"workflow_name": None}, "'workflow_name' must be a string"),
-        ({"run_id": b"r"}, "'run_id' must be a string"),
+        ({"run_id": b"r"}, "'run_id' as bin must be the 16 bytes of a UUID, not 1 bytes"),
+        ({"run_id": bytes(17)}, "'run_id' as bin must be the 16 bytes of a UUID, not 17 bytes"),
+        ({"run_id": 7}, "'run_id' must be a string or a 16-byte bin, not int"),
+        ({"run_id": None}, "'run_id' must be a string or a 16-byte bin, not nil/null"),
         ({"timestamp": 1}, "'timestamp' must be a string"),
         ({"context_state": [1]}, "context_state must be a map"),
         ({"context_state": {"k": 1}}, "StateValue is a map with one key"),
@@ -246,4 +249,4 @@ def test_loading_never_unpickles(fmt: str) -> None:
 
 def test_decode_value_of_a_failing_pickle_is_a_snapshot_error() -> None:
     with pytest.raises(SnapshotError, match="unpickle"):
-        decode_value({"$blazen": {"Native": pickle.dumps(Trap())[:-3]}})
+        decode_field_value({"$blazen": {"Native": pickle.dumps(Trap())[:-3]}})

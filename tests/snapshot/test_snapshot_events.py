@@ -21,9 +21,9 @@ from blazen.snapshot import (
     SerializedEvent,
     WorkflowSnapshot,
     decode_event,
-    decode_value,
+    decode_field_value,
     encode_event,
-    encode_value,
+    encode_field_value,
 )
 
 
@@ -107,10 +107,10 @@ def test_field_encoding_rules() -> None:
 
 def test_json_values_are_copied_both_ways() -> None:
     items = [1, 2]
-    encoded = encode_value(items)
+    encoded = encode_field_value(items)
     items.append(3)
     assert encoded == [1, 2]
-    decoded = decode_value(encoded)
+    decoded = decode_field_value(encoded)
     decoded.append(4)
     assert encoded == [1, 2]
 
@@ -139,7 +139,7 @@ def test_json_values_are_copied_both_ways() -> None:
     ],
 )
 def test_encode_value_then_decode_value_is_identity(value: Any) -> None:
-    again = decode_value(encode_value(value))
+    again = decode_field_value(encode_field_value(value))
     assert again == value
     assert type(again) is type(value)
 

@@ -93,19 +93,38 @@ def check_full_pending(snap: WorkflowSnapshot) -> None:
     assert stop.result == {"answer": 42}
 
 
-@pytest.mark.parametrize("name", ["full.msgpack", "full.json"])
+FULL = ["full.msgpack", "full-uuid.msgpack", "full-rust.msgpack", "full.json"]
+
+
+@pytest.mark.parametrize("name", FULL)
 def test_full_golden_loads(name: str) -> None:
     snap = WorkflowSnapshot.load((V1 / name).read_bytes())
     check_full(snap)
+    if name.endswith(".msgpack"):
+        assert WorkflowSnapshot.from_msgpack((V1 / name).read_bytes()) == snap
 
 
-def test_both_golden_formats_hold_the_same_snapshot() -> None:
-    from_msgpack = WorkflowSnapshot.from_bytes((V1 / "full.msgpack").read_bytes())
+def test_all_golden_formats_hold_the_same_snapshot() -> None:
     from_json = WorkflowSnapshot.from_json((V1 / "full.json").read_text(encoding="utf-8"))
-    assert from_msgpack == from_json
+    for name in FULL:
+        assert WorkflowSnapshot.load((V1 / name).read_bytes()) == from_json, name
 
 
-@pytest.mark.parametrize("name", ["signed.msgpack", "signed.json"])
+@pytest.mark.parametrize(("legacy", "current"), sorted(load_generator().LEGACY.items()))
+def test_legacy_golden_differs_from_its_twin_only_in_the_run_id_encoding(
+    legacy: str, current: str
+) -> None:
+    """Old files hold the UUID run id as a str; the writer now writes its 16 bytes (bin)."""
+    skip = 37 if legacy.startswith("signed") else 0  # the envelope's header and tag
+    old, new = (V1 / legacy).read_bytes()[skip:], (V1 / current).read_bytes()[skip:]
+    as_str = b"\xd9\x24" + RUN_ID.encode()  # str 8, 36 bytes
+    as_bin = b"\xc4\x10" + bytes.fromhex(RUN_ID.replace("-", ""))  # bin 8, 16 bytes
+    assert old.replace(as_str, as_bin, 1) == new
+    assert new.count(as_str) == old.count(as_str) - 1  # metadata.run_id stays a str
+    assert WorkflowSnapshot.from_bytes(old) == WorkflowSnapshot.from_bytes(new)
+
+
+@pytest.mark.parametrize("name", ["signed.msgpack", "signed-uuid.msgpack", "signed.json"])
 def test_signed_golden_loads_only_with_its_key(name: str) -> None:
     data = (V1 / name).read_bytes()
     snap = WorkflowSnapshot.load(data, key=KEY)

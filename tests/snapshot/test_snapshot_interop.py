@@ -1,10 +1,14 @@
-"""Snapshots written by the Rust-core Blazen load with exactly the values their README lists."""
+"""Snapshots written by the Rust-core Blazen (vendored copies) load with the values listed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
 
 from blazen.events import StartEvent, inline_event_class
@@ -12,6 +16,8 @@ from blazen.snapshot import WorkflowSnapshot, decode_event
 from blazen.values import StateValue
 
 RUNNING = "blazen-0.6.74-running.json"
+RUNNING_MSGPACK = "blazen-0.6.74-running.msgpack"
+RUNNING_PRETTY = "blazen-0.6.74-running.pretty.json"
 FANOUT = "blazen-0.6.74-fanout-pending.json"
 COPIES = Path(__file__).resolve().parent / "golden" / "rust-core-0.6.74"
 # pickle (protocol 4) of a __main__.Point(3, 4): kept as bytes, never unpickled on load.
@@ -85,23 +91,26 @@ def check_fanout(snap: WorkflowSnapshot) -> None:
 
 
 CHECKS = {RUNNING: check_running, FANOUT: check_fanout}
+SHA256 = {
+    FANOUT: "074e436c6087d912af49bbb9d41ce1be6183debb82b57a79a0db5abef138ae6f",
+    RUNNING: "0cbefef4a3150b1a118bc53ef0fe97ea6ff5cc85af038e7d0d9a156a65c2e32a",
+    RUNNING_MSGPACK: "1e3f0c73c4fb30a50aec66a5feb656a94598263ab58cc747316856a14d985a21",
+    RUNNING_PRETTY: "f5e49b777c50a4ab68139b3a831f70cf64dbdd65763e8c6f3a2e5edbed8bef68",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHA256))
+def test_vendored_vectors_are_the_files_the_rust_core_wrote(name: str) -> None:
+    """The copies are exact (an editor adding a final newline would break the byte tests)."""
+    assert hashlib.sha256((COPIES / name).read_bytes()).hexdigest() == SHA256[name]
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_shared_interop_files_load(interop_dir: Path, name: str) -> None:
-    text = (interop_dir / name).read_text(encoding="utf-8")
+def test_rust_json_loads_with_the_listed_values(name: str) -> None:
+    text = (COPIES / name).read_text(encoding="utf-8")
     CHECKS[name](WorkflowSnapshot.from_json(text))
     CHECKS[name](WorkflowSnapshot.load(text.encode("utf-8")))
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_committed_copies_match_shared(interop_dir: Path, name: str) -> None:
-    assert (COPIES / name).read_bytes() == (interop_dir / name).read_bytes()
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_committed_copies_load(name: str) -> None:
-    CHECKS[name](WorkflowSnapshot.from_json((COPIES / name).read_text(encoding="utf-8")))
+    CHECKS[name](WorkflowSnapshot.load(text))
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
@@ -111,10 +120,81 @@ def test_our_json_is_the_rust_cores_json(name: str) -> None:
     assert WorkflowSnapshot.from_json(text).to_json() == text
 
 
+def test_our_pretty_json_is_the_rust_cores_pretty_json() -> None:
+    text = (COPIES / RUNNING_PRETTY).read_text(encoding="utf-8")
+    snap = WorkflowSnapshot.from_json(text)
+    check_running(snap)
+    assert snap.to_json_pretty() == text
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_rust_snapshot_survives_msgpack(name: str) -> None:
+def test_rust_snapshot_survives_our_msgpack(name: str) -> None:
     snap = WorkflowSnapshot.from_json((COPIES / name).read_text(encoding="utf-8"))
-    again = WorkflowSnapshot.from_bytes(snap.to_bytes())
-    assert again == snap
-    CHECKS[name](again)
+    for data in (snap.to_bytes(), snap.to_msgpack()):
+        again = WorkflowSnapshot.from_bytes(data)
+        assert again == snap
+        CHECKS[name](again)
     assert json.loads(again.to_json()) == json.loads((COPIES / name).read_text(encoding="utf-8"))
+
+
+def rust_msgpack() -> bytes:
+    return (COPIES / RUNNING_MSGPACK).read_bytes()
+
+
+def test_rust_msgpack_has_a_binary_run_id_and_string_metadata_run_id() -> None:
+    """What the vector's README says about it, checked on the bytes themselves."""
+    raw = msgpack.unpackb(rust_msgpack(), raw=False)
+    assert raw["run_id"] == uuid.UUID("ae43f6b2-b52b-4d90-b30b-5cf46804649d").bytes
+    assert raw["metadata"]["run_id"] == "ae43f6b2-b52b-4d90-b30b-5cf46804649d"
+    assert raw["context_state"]["model-weights"] == {"Bytes": bytes(range(256))}
+    assert raw["context_state"]["point"] == {"Native": POINT}
+
+
+@pytest.mark.parametrize("form", [bytes, bytearray, memoryview, list, tuple])
+def test_rust_msgpack_loads_from_every_accepted_form(form: Any) -> None:
+    check_running(WorkflowSnapshot.from_msgpack(form(rust_msgpack())))
+
+
+def test_rust_msgpack_loads_through_every_reader() -> None:
+    check_running(WorkflowSnapshot.from_bytes(rust_msgpack()))
+    check_running(WorkflowSnapshot.load(rust_msgpack()))
+    assert WorkflowSnapshot.from_msgpack(rust_msgpack()) == WorkflowSnapshot.from_json(
+        (COPIES / RUNNING).read_text(encoding="utf-8")
+    )
+
+
+def test_rust_msgpack_rewritten_by_us_is_byte_identical() -> None:
+    """Our writer produces the Rust core's own bytes: run id as bin 16, payloads as bin."""
+    snap = WorkflowSnapshot.from_msgpack(rust_msgpack())
+    assert snap.to_msgpack() == rust_msgpack()
+    assert snap.to_bytes() == rust_msgpack()  # no bytes inside events or metadata here
+    assert isinstance(snap.to_msgpack(), bytes)
+
+
+def test_rust_spelling_methods_return_what_the_rust_core_returns() -> None:
+    """Values printed by blazen 0.6.74's methods for this snapshot (see README.md)."""
+    snap = WorkflowSnapshot.from_msgpack(rust_msgpack())
+    state = snap.context_state()
+    assert type(state) is dict
+    assert state == snap.context_state
+    assert state is not snap.context_state()
+    assert state["model-weights"].as_bytes() == bytes(range(256))
+    assert state["point"].as_native() == POINT
+    assert state["cfg"].as_json() == {
+        "retries": 3,
+        "tags": ["a", "b"],
+        "nested": {"k": [1, 2, {"z": None}]},
+    }
+    assert snap.collected_events() == {
+        "blazen::StartEvent": [{"data": {"limit": 10, "query": "hello"}}],
+        "Next": [{"n": 1}],
+    }
+    assert snap.pending_events() == []
+    assert snap.metadata() == {
+        "workflow_name": "interop-demo",
+        "run_id": "ae43f6b2-b52b-4d90-b30b-5cf46804649d",
+    }
+    assert repr(snap) == (
+        'WorkflowSnapshot(workflow_name="interop-demo", '
+        "run_id=ae43f6b2-b52b-4d90-b30b-5cf46804649d, version=1, pending=0, refs=10)"
+    )

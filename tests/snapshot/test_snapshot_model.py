@@ -204,22 +204,38 @@ def test_big_blob_snapshot_is_the_size_of_the_blob() -> None:
     assert len(data) <= 1.01 * len(blob)
 
 
-def test_big_blob_is_copied_once_each_way() -> None:
+@pytest.mark.parametrize(
+    ("write", "read"), [("to_bytes", "from_bytes"), ("to_msgpack", "from_msgpack")]
+)
+def test_big_blob_is_copied_once_each_way(write: str, read: str) -> None:
     """Serialize and load each allocate about one blob, not two (no intermediate copies)."""
     blob = bytes(range(256)) * 80_000  # ~20 MB
     snap = make(context_state={"blob": StateValue.Bytes(blob), "n": StateValue.Json(1)})
     tracemalloc.start()
     try:
-        data = snap.to_bytes()
+        data = getattr(snap, write)()
         _, peak_write = tracemalloc.get_traced_memory()
         del data
-        data = snap.to_bytes()
+        data = getattr(snap, write)()
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
-        again = WorkflowSnapshot.from_bytes(data)
+        again = getattr(WorkflowSnapshot, read)(data)
         _, peak_read = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert again == snap
     assert peak_write < 1.2 * len(blob)
     assert peak_read - base < 1.2 * len(blob)
+
+
+@pytest.mark.parametrize("blank", [b" ", b"\n", b"\t", b"\r\n", b" \t\r\n "])
+def test_json_bytes_after_blank_space_are_recognised_as_json(blank: bytes) -> None:
+    """A JSON file with a leading newline or indent still loads as JSON, not as MessagePack."""
+    snap = make(context_state={"n": StateValue.Json(1)})
+    data = blank + snap.to_json().encode()
+    assert WorkflowSnapshot.load(data) == snap
+    assert WorkflowSnapshot.load(bytearray(data)) == snap
+    with pytest.raises(SnapshotError, match="this is a JSON snapshot, not MessagePack"):
+        WorkflowSnapshot.from_bytes(data)
+    with pytest.raises(SnapshotError, match="this is a JSON snapshot, not MessagePack"):
+        WorkflowSnapshot.from_msgpack(list(data))

@@ -8,10 +8,12 @@ is well-formed all the way down; nothing here unpickles or imports anything.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from blazen.errors import ContextError, SnapshotError
-from blazen.snapshot.events import START_EVENT_TYPE, TAG, is_tag
+from blazen.snapshot.event_data import START_EVENT_TYPE, TAG, is_tag
 from blazen.values import StateValue, json_copy
 
 __all__ = [
@@ -21,10 +23,34 @@ __all__ = [
     "kind",
     "plain",
     "plain_to_json",
+    "run_id_from_msgpack",
+    "run_id_to_msgpack",
     "state_value",
     "state_value_to_json",
     "wire_bytes",
 ]
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
+def run_id_to_msgpack(run_id: str) -> str | bytes:
+    """A canonical UUID text as its 16 bytes (the Rust core's ``bin``); any other id as is."""
+    if len(run_id) == 36 and _CANONICAL_UUID.match(run_id):
+        return uuid.UUID(run_id).bytes
+    return run_id
+
+
+def run_id_from_msgpack(value: Any) -> str:
+    """The run id from MessagePack: a str as is, a 16-byte ``bin`` as canonical UUID text."""
+    if type(value) is str:
+        return value
+    if type(value) is bytes:
+        if len(value) != 16:
+            raise SnapshotError(
+                f"snapshot 'run_id' as bin must be the 16 bytes of a UUID, not {len(value)} bytes"
+            )
+        return str(uuid.UUID(bytes=value))
+    raise SnapshotError(f"snapshot 'run_id' must be a string or a 16-byte bin, not {kind(value)}")
 
 
 def check_json(value: Any, path: str) -> Any:
@@ -115,10 +141,11 @@ def _field_value(value: Any, path: str, from_json: bool) -> Any:
     ((variant, payload),) = inner.items()
     if variant == "Json":
         return {TAG: {"Json": check_json(payload, f"{path}.{TAG}.Json")}}
+    as_array = from_json or type(payload) is list  # MessagePack may hold either form
     if variant == "Bytes":
-        return wire_bytes(payload, f"{path}.{TAG}.Bytes", from_json)
+        return wire_bytes(payload, f"{path}.{TAG}.Bytes", as_array)
     if variant == "Native":
-        return {TAG: {"Native": wire_bytes(payload, f"{path}.{TAG}.Native", from_json)}}
+        return {TAG: {"Native": wire_bytes(payload, f"{path}.{TAG}.Native", as_array)}}
     raise SnapshotError(f"{path}: unknown {TAG!r} tag {variant!r} (expected Json, Bytes or Native)")
 
 

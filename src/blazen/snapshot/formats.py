@@ -1,9 +1,10 @@
-"""MessagePack and JSON encodings of a ``WorkflowSnapshot``: strict readers, a copy-lean writer.
+"""MessagePack and JSON encodings of a snapshot's parts: strict readers, a copy-lean writer.
 
 Readers check the whole structure after decoding and turn every failure into
 ``SnapshotError``; they never unpickle and never import by a name found in the data.
 The MessagePack writer hands large binary payloads to one final ``b"".join`` instead of
 copying them into msgpack's buffer first, so a 100 MB blob is copied exactly once.
+This module knows the parts (``_structure.Parts``), not the ``WorkflowSnapshot`` class.
 """
 
 from __future__ import annotations
@@ -18,21 +19,12 @@ import msgpack
 
 from blazen.errors import SnapshotError
 from blazen.snapshot import _structure, _wire, sign
-from blazen.snapshot.model import WorkflowSnapshot
+from blazen.snapshot._structure import Checked, Parts, SnapshotFields
 from blazen.values import StateValue
 
-__all__ = ["FIELDS", "dumps", "dumps_json", "load", "loads", "loads_json"]
+__all__ = ["FIELDS", "read_any", "read_json", "read_msgpack", "write_json", "write_msgpack"]
 
-FIELDS = (
-    "version",
-    "workflow_name",
-    "run_id",
-    "timestamp",
-    "context_state",
-    "collected_events",
-    "pending_events",
-    "metadata",
-)
+FIELDS = Parts._fields
 """The top-level keys, in the order they are written."""
 
 _JOIN_MIN = 1 << 16  # binary payloads this large skip msgpack's buffer (one copy, not two)
@@ -58,18 +50,39 @@ def _guarded(fn: Callable[_P, _T]) -> Callable[_P, _T]:
 
 
 @_guarded
-def dumps(snap: WorkflowSnapshot, key: sign.Key = None) -> bytes:
-    """The MessagePack bytes of ``snap`` (signed when a key is given or in the environment)."""
-    parts = _pack_parts(snap, _structure.check_for_write(snap))
+def write_msgpack(snap: SnapshotFields, key: sign.Key = None, *, portable: bool = False) -> bytes:
+    """The MessagePack bytes of ``snap`` (signed when a key is given or in the environment).
+
+    ``portable`` writes bytes inside event data and metadata as JSON tags, so that the
+    Rust core (which holds those parts as JSON values) can read them.
+    """
+    checked = _structure.check_for_write(snap)
+    parts = _pack_parts(snap, _portable(checked) if portable else checked)
     secret = sign.resolve_key(key)
     if secret is not None:
         parts = sign.sign_parts(secret, parts)
     return b"".join(parts)
 
 
+def _portable(checked: Checked) -> Checked:
+    """Event data and metadata in their JSON form; metadata marked when that changed it."""
+    collected, pending, metadata = checked
+    tagged: dict[str, Any] = _wire.plain_to_json(metadata)
+    if tagged != metadata:
+        tagged[_structure.TAGGED_METADATA_KEY] = True
+    return (
+        {t: [_wire.event_data_to_json(t, d) for d in datas] for t, datas in collected.items()},
+        [{**ev, "data": _wire.event_data_to_json(ev["event_type"], ev["data"])} for ev in pending],
+        tagged,
+    )
+
+
 @_guarded
-def dumps_json(snap: WorkflowSnapshot, key: sign.Key = None) -> str:
-    """The Rust-compatible JSON text of ``snap`` (signed when a key is available)."""
+def write_json(snap: SnapshotFields, key: sign.Key = None, *, indent: int | None = None) -> str:
+    """The Rust-compatible JSON text of ``snap`` (signed when a key is available).
+
+    Compact by default, like the Rust core's ``to_json``; ``indent=2`` is its ``to_json_pretty``.
+    """
     collected, pending, metadata = _structure.check_for_write(snap)
     obj = {
         "version": snap.version,
@@ -85,14 +98,17 @@ def dumps_json(snap: WorkflowSnapshot, key: sign.Key = None) -> str:
         ],
         "metadata": _wire.plain_to_json(metadata),
     }
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(
+        obj, ensure_ascii=False, allow_nan=False, indent=indent, separators=separators
+    )
     secret = sign.resolve_key(key)
     return text if secret is None else sign.sign_text(secret, text)
 
 
 @_guarded
-def loads(data: Any, key: sign.Key = None) -> WorkflowSnapshot:
-    """Read MessagePack snapshot bytes (signed or not)."""
+def read_msgpack(data: Any, key: sign.Key = None) -> Parts:
+    """Read MessagePack snapshot bytes (signed or not), or a sequence of ints 0..255."""
     view = _view(data)
     if _looks_like_json(view):
         raise SnapshotError("this is a JSON snapshot, not MessagePack: use from_json() or load()")
@@ -109,7 +125,7 @@ def loads(data: Any, key: sign.Key = None) -> WorkflowSnapshot:
 
 
 @_guarded
-def loads_json(text: Any, key: sign.Key = None) -> WorkflowSnapshot:
+def read_json(text: Any, key: sign.Key = None) -> Parts:
     """Read a JSON snapshot (``str``, or UTF-8 bytes), signed or not."""
     if not isinstance(text, str):
         try:
@@ -127,19 +143,22 @@ def loads_json(text: Any, key: sign.Key = None) -> WorkflowSnapshot:
 
 
 @_guarded
-def load(obj: Any, key: sign.Key = None) -> WorkflowSnapshot:
-    """A snapshot from a ``WorkflowSnapshot``, MessagePack or JSON bytes, or a JSON ``str``."""
-    if isinstance(obj, WorkflowSnapshot):
-        return obj
+def read_any(obj: Any, key: sign.Key = None) -> Parts:
+    """Read MessagePack or JSON bytes (JSON when the first non-blank byte is ``{``) or JSON text."""
     if isinstance(obj, str):
-        return loads_json(obj, key)
+        return read_json(obj, key)
     if isinstance(obj, (bytes, bytearray, memoryview)):
         view = _view(obj)
-        return loads_json(view, key) if _looks_like_json(view) else loads(view, key)
+        return read_json(view, key) if _looks_like_json(view) else read_msgpack(view, key)
     raise SnapshotError(f"cannot load a snapshot from {type(obj).__name__}")
 
 
 def _view(data: Any) -> memoryview:
+    if isinstance(data, (list, tuple)):  # the Rust core's Sequence[int] form
+        try:
+            data = bytes(data)
+        except (TypeError, ValueError):
+            raise SnapshotError("snapshot bytes as a sequence hold only integers 0..255") from None
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise SnapshotError(f"snapshot bytes expected, not {type(data).__name__}")
     view = memoryview(data)
@@ -154,15 +173,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a snapshot")
 
 
-def _pack_parts(snap: WorkflowSnapshot, checked: _structure.Checked) -> list[bytes]:
+def _pack_parts(snap: SnapshotFields, checked: Checked) -> list[bytes]:
     """The MessagePack encoding as a list of chunks; large payloads are chunks of their own."""
     collected, pending, metadata = checked
     packer = msgpack.Packer(use_bin_type=True, autoreset=False)
     parts: list[bytes] = []
     packer.pack_map_header(len(FIELDS))
-    for name in FIELDS[:4]:
+    head: tuple[Any, ...] = (
+        snap.version,
+        snap.workflow_name,
+        _wire.run_id_to_msgpack(snap.run_id),
+        snap.timestamp,
+    )
+    for name, value in zip(FIELDS[:4], head, strict=True):
         packer.pack(name)
-        packer.pack(getattr(snap, name))
+        packer.pack(value)
     packer.pack("context_state")
     packer.pack_map_header(len(snap.context_state))
     for k, sv in snap.context_state.items():
@@ -179,7 +204,8 @@ def _pack_parts(snap: WorkflowSnapshot, checked: _structure.Checked) -> list[byt
         else:
             parts += (packer.bytes(), _bin_header(len(data)), data)
             packer.reset()
-    for name, value in zip(FIELDS[5:], (collected, pending, metadata), strict=True):
+    tail: tuple[Any, ...] = (collected, pending, metadata)
+    for name, value in zip(FIELDS[5:], tail, strict=True):
         packer.pack(name)
         packer.pack(value)
     parts.append(packer.bytes())

@@ -28,9 +28,9 @@ __all__ = [
     "START_EVENT_TYPE",
     "TAG",
     "decode_event",
-    "decode_value",
+    "decode_field_value",
     "encode_event",
-    "encode_value",
+    "encode_field_value",
     "is_tag",
 ]
 
@@ -50,7 +50,7 @@ def is_tag(value: Any) -> bool:
     return type(value) is dict and len(value) == 1 and TAG in value
 
 
-def encode_value(obj: Any) -> Any:
+def encode_field_value(obj: Any) -> Any:
     """One field value in snapshot form: bytes as is, a JSON copy, or a pickled ``Native`` tag."""
     if type(obj) is bytes:
         return obj
@@ -73,8 +73,8 @@ def encode_value(obj: Any) -> Any:
     return {TAG: {"Native": payload}}
 
 
-def decode_value(data: Any) -> Any:
-    """Inverse of :func:`encode_value`; a ``Native`` tag is unpickled here (and only here)."""
+def decode_field_value(data: Any) -> Any:
+    """Inverse of :func:`encode_field_value`; a ``Native`` tag is unpickled here (and only here)."""
     if type(data) is bytes:
         return data
     if is_tag(data):
@@ -116,7 +116,7 @@ def encode_event(ev: Event) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in ev:
         try:
-            fields[name] = encode_value(value)
+            fields[name] = encode_field_value(value)
         except SnapshotError as exc:
             raise SnapshotError(
                 f"cannot encode field {name!r} of event {ev.event_type!r}: {exc}"
@@ -141,7 +141,7 @@ def decode_event(event_type: str, data: Any, classes: Mapping[str, type[Event]])
             f"event {event_type!r}: fields must be a map, not {type(fields).__name__}"
         )
     try:
-        decoded = {_field_name(k): decode_value(v) for k, v in fields.items()}
+        decoded = {_field_name(k): decode_field_value(v) for k, v in fields.items()}
     except SnapshotError as exc:
         raise SnapshotError(f"cannot decode event {event_type!r}: {exc}") from exc
     try:
