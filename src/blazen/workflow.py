@@ -151,6 +151,12 @@ class Workflow:
 
         return WorkflowHandler(await fork_durable(self, self._require_store(), run_id, seq))
 
+    def draw(self, format: Literal["mermaid", "dot"] = "mermaid") -> str:
+        """The graph of steps and event types as Mermaid or Graphviz DOT text."""
+        from blazen.draw import describe, render
+
+        return render(describe(self.graph, name=self.name), format)
+
     def _require_store(self) -> CheckpointStore:
         store = self.store
         if store is None:
