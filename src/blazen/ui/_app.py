@@ -21,7 +21,7 @@ from blazen.stores.base import CheckpointStore
 from blazen.ui._actions import ActionError, RunActions, StoreActions
 from blazen.ui._data import STATUSES, NotFound, duration, get_record, run_detail, run_list
 from blazen.ui._pages import Pages
-from blazen.ui._security import Guard, GuardMiddleware, csrf_ok
+from blazen.ui._security import Guard, GuardMiddleware, csrf_ok, read_form
 
 __all__ = ["UiOptions", "create_app"]
 
@@ -231,7 +231,7 @@ class _Views:
             return self._error(
                 request, 403, "forbidden: missing or wrong CSRF token (reload the page and retry)"
             )
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = await read_form(request)
 
         async def run(req: Request) -> Response:
             run_id = req.path_params["run_id"]
