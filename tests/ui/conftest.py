@@ -13,12 +13,12 @@ import pytest
 
 pytest.importorskip("starlette", reason="the viewer tests need the ui extra (starlette)")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from blazen.stores import open_store  # noqa: E402
-from blazen.ui import create_app  # noqa: E402
+from blazen.stores import open_store
+from blazen.ui import create_app
 
-from .flows import make_runs  # noqa: E402
+from .flows import make_runs
 
 BASE = "http://127.0.0.1"
 MakeClient = Callable[..., TestClient]

@@ -6,12 +6,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from blazen import (
     Context,
     Event,
     InputRequestEvent,
     InputResponseEvent,
     StartEvent,
+    StepError,
     StopEvent,
     Workflow,
     step,
@@ -118,12 +121,8 @@ async def run_all(store: CheckpointStore) -> dict[str, str]:
     assert (await handler.result()).result == {"sum": 5}
     ids["pipeline"] = handler.run_id
     handler = await failing(store).run()
-    try:
+    with pytest.raises(StepError, match="boom: the disk is full"):
         await handler.result()
-    except Exception as exc:
-        assert "boom" in str(exc)
-    else:
-        raise AssertionError("the failing workflow did not fail")
     ids["failed"] = handler.run_id
     handler = await asking(store).run()
     async for event in handler.stream_events():

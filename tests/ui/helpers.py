@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _Tables(HTMLParser):
@@ -46,3 +52,49 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
     parser = _Tables(table_id)
     parser.feed(html)
     return parser.rows
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a ``blazen`` subprocess: this checkout's sources, no colours."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BLAZEN_STORE", "BLAZEN_UI_TOKEN")}
+    env.update(PYTHONPATH=str(REPO / "src"), NO_COLOR="1", COLUMNS="200", PYTHONUNBUFFERED="1")
+    return env
+
+
+class Server:
+    """A ``blazen ui`` process and the link it printed."""
+
+    def __init__(self, proc: subprocess.Popen[str], link: str) -> None:
+        self.proc = proc
+        self.link = link
+        self.base = link.split("?")[0].rstrip("/")
+
+
+def start_ui(store: Path, *extra: str) -> Server:
+    """Start ``blazen ui --port 0`` and read the address it prints once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blazen.cli", "ui", "--store", str(store), "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=cli_env(),
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # blocks until the server prints (or exits)
+        seen.append(line)
+        if line.strip().startswith("open http://"):
+            return Server(proc, line.split("open ", 1)[1].strip())
+    proc.wait(timeout=10)
+    raise AssertionError("blazen ui did not start:\n" + "".join(seen))
+
+
+def stop(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=20)
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+        if server.proc.stdout is not None:
+            server.proc.stdout.close()

@@ -43,7 +43,7 @@ def test_actions_are_refused_without_allow_actions(
 
 def test_pages_hide_actions_unless_allowed(make_client: MakeClient, ids: dict[str, str]) -> None:
     plain = make_client().get(f"/runs/{ids['asking']}").text
-    assert "<form method=\"post\"" not in plain
+    assert '<form method="post"' not in plain
     assert "Fork here" not in plain
     assert 'name="csrf"' not in plain
     allowed = make_client(allow_actions=True).get(f"/runs/{ids['asking']}").text
@@ -140,7 +140,10 @@ def test_fork_errors(make_fresh_client: MakeClient, fresh_db: tuple[Path, dict[s
      ("resume", "requeue(run_id)")],
 )  # fmt: skip
 def test_store_without_run_control_says_which_operation_is_missing(
-    make_fresh_client: MakeClient, fresh_db: tuple[Path, dict[str, str]], action: str, operation: str
+    make_fresh_client: MakeClient,
+    fresh_db: tuple[Path, dict[str, str]],
+    action: str,
+    operation: str,
 ) -> None:
     _, ids = fresh_db
     client = make_fresh_client(allow_actions=True)
@@ -171,7 +174,9 @@ class ControlledStore(SQLiteStore):
 
 
 @pytest.fixture
-def controlled(fresh_db: tuple[Path, dict[str, str]]) -> Iterator[tuple[TestClient, ControlledStore]]:
+def controlled(
+    fresh_db: tuple[Path, dict[str, str]],
+) -> Iterator[tuple[TestClient, ControlledStore]]:
     store = ControlledStore(fresh_db[0])
     store.calls = []
     app = create_app(store, allow_actions=True, close_store=True)

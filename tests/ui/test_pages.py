@@ -23,7 +23,7 @@ def test_runs_list_shows_every_run_newest_first(client: TestClient, ids: dict[st
     assert res.headers["content-type"].startswith("text/html")
     rows = {row[0]: row for row in table_rows(res.text, "runs")}
     assert _run_ids_in_list(res.text) == [ids["asking"], ids["failed"], ids["pipeline"]]
-    run_id, workflow, status, _created, _updated, _duration, commits, last_step = rows[
+    _run_id, workflow, status, _created, _updated, _duration, commits, last_step = rows[
         ids["pipeline"]
     ]
     assert (workflow, status, last_step) == ("ui-pipeline", "completed", "collect")
@@ -33,9 +33,7 @@ def test_runs_list_shows_every_run_newest_first(client: TestClient, ids: dict[st
     assert f'href="/runs/{ids["pipeline"]}"' in res.text
 
 
-def test_runs_list_filters_by_workflow_and_status(
-    client: TestClient, ids: dict[str, str]
-) -> None:
+def test_runs_list_filters_by_workflow_and_status(client: TestClient, ids: dict[str, str]) -> None:
     assert _run_ids_in_list(client.get("/?workflow=ui-failing").text) == [ids["failed"]]
     assert _run_ids_in_list(client.get("/?status=completed").text) == [ids["pipeline"]]
     res = client.get("/?workflow=ui-pipeline&status=failed")
@@ -111,10 +109,10 @@ def test_run_page_shows_the_context_with_changes_and_never_unpickles(
     last = client.get(f"/runs/{run_id}")
     context = {row[0]: row for row in table_rows(last.text, "context")}
     assert "scratch" not in context  # deleted before the last commit
-    key, change, kind, size, value = context["blob/1"]
+    _, change, kind, size, value = context["blob/1"]
     assert (change, kind, size) == ("same", "bytes", "40 B")
     assert value.startswith("40 B: 01 02 03 04")
-    key, change, kind, size, value = context["trap/2"]
+    _, change, kind, size, value = context["trap/2"]
     assert kind == "native"
     assert re.match(r"pickled (tests\.)?ui\.flows\._sprung, 48 B$", value)
     assert UNPICKLED == []
@@ -122,7 +120,9 @@ def test_run_page_shows_the_context_with_changes_and_never_unpickles(
     assert '"label": "squares"' in unescape(last.text)
     # the commit that deleted "scratch" shows it as removed
     checkpoints = table_rows(last.text, "checkpoints")
-    deleting = next(int(row[0]) for row in checkpoints if "scratch" in row[5] and row[1] == "collect")
+    deleting = next(
+        int(row[0]) for row in checkpoints if "scratch" in row[5] and row[1] == "collect"
+    )
     at = client.get(f"/runs/{run_id}?seq={deleting}")
     rows = {row[0]: row for row in table_rows(at.text, "context")}
     assert rows["scratch"][1:] == ["removed", "-", "-", "removed at this commit"]

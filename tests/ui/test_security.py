@@ -31,7 +31,9 @@ def test_a_wrong_token_is_403_wherever_it_comes_from(make_client: MakeClient) ->
     assert client.get("/").status_code == 403
 
 
-def test_the_right_token_in_a_header_is_accepted(make_client: MakeClient, ids: dict[str, str]) -> None:
+def test_the_right_token_in_a_header_is_accepted(
+    make_client: MakeClient, ids: dict[str, str]
+) -> None:
     client = make_client(token=TOKEN)
     assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     res = client.get(f"/api/runs/{ids['pipeline']}", headers={"X-Blazen-Token": TOKEN})

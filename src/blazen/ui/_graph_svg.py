@@ -21,7 +21,7 @@ _NODE_H = 30.0
 _GAP_X = 26.0
 _RANK_H = 74.0
 _MARGIN = 16.0
-_SIDE = 70.0  # room on the right for edges that close a cycle
+_SIDE = 70.0  # room on the right for edges that close a cycle, and on the left for detours
 
 
 @dataclass
@@ -58,7 +58,9 @@ def graph_svg(desc: Mapping[str, Any], executed: Mapping[str, int] | None = None
         'class="arrowhead"/></marker></defs>',
     ]
     for source, target, kind in edges:
-        parts.append(_edge(nodes[source], nodes[target], kind, (source, target) in back))
+        a, b = nodes[source], nodes[target]
+        side = _detour(ranks, a, b) if (source, target) not in back else None
+        parts.append(_edge(a, b, kind, (source, target) in back, side))
     for node in nodes.values():
         parts.append(_node(node, ran))
     parts.append("</svg>")
@@ -164,17 +166,36 @@ def _place(ranks: list[list[_Node]]) -> tuple[float, float]:
     widths = [sum(n.w for n in rank) + _GAP_X * max(len(rank) - 1, 0) for rank in ranks]
     inner = max(widths, default=0.0)
     for rank, row_w in zip(ranks, widths, strict=True):
-        x = _MARGIN + (inner - row_w) / 2
+        x = _MARGIN + _SIDE + (inner - row_w) / 2
         for node in rank:
             node.x, node.y = x, _MARGIN + node.rank * _RANK_H
             x += node.w + _GAP_X
     height = _MARGIN * 2 + (len(ranks) - 1) * _RANK_H + _NODE_H
-    return inner + 2 * _MARGIN + _SIDE, height
+    return inner + 2 * _MARGIN + 2 * _SIDE, height
 
 
-def _edge(a: _Node, b: _Node, kind: str, back: bool) -> str:
+def _detour(ranks: list[list[_Node]], a: _Node, b: _Node) -> float | None:
+    """For an edge that skips ranks: an x left of every node it would cross, else ``None``."""
+    between = [n for rank in ranks[a.rank + 1 : b.rank] for n in rank]
+    if not between:
+        return None
+    x1, x2 = a.x + a.w / 2, b.x + b.w / 2
+    lo, hi = min(x1, x2), max(x1, x2)
+    if not any(n.x - _GAP_X / 2 < hi and n.x + n.w + _GAP_X / 2 > lo for n in between):
+        return None
+    return min(n.x for n in between) - _GAP_X
+
+
+def _edge(a: _Node, b: _Node, kind: str, back: bool, side: float | None = None) -> str:
     css = f"edge e-{escape(kind)}" + (" back" if back else "")
-    if back:
+    if side is not None:
+        x1, y1 = a.x + a.w / 2, a.y + _NODE_H
+        x2, y2 = b.x + b.w / 2, b.y - 2
+        d = (
+            f"M{x1:.1f},{y1:.1f} C{side:.1f},{y1 + _RANK_H:.1f} "
+            f"{side:.1f},{y2 - _RANK_H:.1f} {x2:.1f},{y2:.1f}"
+        )
+    elif back:
         x1, y1 = a.x + a.w, a.y + _NODE_H / 2
         x2, y2 = b.x + b.w, b.y + _NODE_H / 2
         reach = max(x1, x2) + _SIDE * 0.8
