@@ -19,7 +19,7 @@ from blazen.draw import FORMAT_VERSION, describe, render, to_dot, to_mermaid
 from .flows import crawler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from durable_pipeline import workflow as pipeline  # noqa: E402
+from durable_pipeline import workflow as pipeline
 
 DRAW_PY = Path(__file__).resolve().parents[2] / "src" / "blazen" / "draw.py"
 
@@ -132,7 +132,9 @@ def test_dot_quotes_names() -> None:
 
 
 def test_unknown_format_is_an_error() -> None:
-    with pytest.raises(WorkflowError, match="unknown graph format 'png': expected one of mermaid, dot"):
+    with pytest.raises(
+        WorkflowError, match="unknown graph format 'png': expected one of mermaid, dot"
+    ):
         pipeline.draw("png")  # type: ignore[arg-type]
     with pytest.raises(WorkflowError, match="unknown graph format"):
         render(describe(pipeline.graph), "svg")
