@@ -102,6 +102,35 @@ async def answer(ctx: Context, ev: InputResponseEvent) -> StopEvent:
     return StopEvent(result={"answer": ev.response})
 
 
+class Again(Event):
+    """Loops back to the step that returned it."""
+
+    tries: int
+
+
+@step
+async def retry_loop(ctx: Context, ev: StartEvent | Again) -> Again | StopEvent:
+    """Returns ``Again`` twice, then stops (a cycle in the graph)."""
+    tries = getattr(ev, "tries", 0)
+    return Again(tries=tries + 1) if tries < 2 else StopEvent(result=tries)
+
+
+@step(accepts=["Note"])
+async def note(ctx: Context, ev: Event) -> Any:
+    """Accepts an event type by name only; its return type says nothing."""
+    return None
+
+
+@step(emits=["Note"])
+async def send_note(ctx: Context, ev: StartEvent) -> None:
+    """Sends a Note with ``send_event`` (declared with ``emits=``)."""
+    ctx.send_event(Event("Note"))
+
+
+def looping(store: CheckpointStore | None = None) -> Workflow:
+    return Workflow("ui-looping", [retry_loop, note, send_note], store=store)
+
+
 def pipeline(store: CheckpointStore | None = None) -> Workflow:
     return Workflow("ui-pipeline", [fan_out, work, collect], store=store)
 
