@@ -147,7 +147,7 @@ def _returned_types(spec: StepSpec) -> set[str]:
 
 
 def _event_classes_in(hint: Any) -> list[type[Event]]:
-    if isinstance(hint, type):
+    if isinstance(hint, type) and typing.get_origin(hint) is None:  # not list[X] on 3.10
         return [hint] if issubclass(hint, Event) and hint is not Event else []
     return [c for arg in typing.get_args(hint) for c in _event_classes_in(arg)]
 

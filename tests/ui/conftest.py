@@ -5,6 +5,7 @@ The read-only store is made once per session; tests that change runs get their o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,10 @@ import pytest
 
 pytest.importorskip("starlette", reason="the viewer tests need the ui extra (starlette)")
 
-from starlette.testclient import TestClient
+with warnings.catch_warnings():
+    # Starlette releases for Python 3.10 prefer httpx2, which needs 3.11: httpx is fine here.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
 
 from blazen.stores import open_store
 from blazen.ui import create_app
