@@ -60,10 +60,15 @@
     var live = document.getElementById("live");
     var url = table.getAttribute("data-api");
     getJSON(url).then(function (data) {
-      if (!data.runs.length) { return; }
       var body = table.tBodies[0];
       var rows = document.createDocumentFragment();
       data.runs.forEach(function (run) { rows.appendChild(runRow(run)); });
+      if (!data.runs.length) {
+        var empty = document.createElement("tr");
+        empty.className = "empty";
+        cell(empty, "No runs.").colSpan = 8;
+        rows.appendChild(empty);
+      }
       body.replaceChildren(rows);
       if (live) { live.hidden = false; }
     }).catch(function () { if (live) { live.hidden = true; } });
