@@ -206,6 +206,12 @@ class Workflow:
         run.start()
         return WorkflowHandler(run)
 
+    def draw(self, format: Literal["mermaid", "dot"] = "mermaid") -> str:
+        """The graph of steps and event types as Mermaid or Graphviz DOT text."""
+        from blazen.draw import describe, render
+
+        return render(describe(self.graph, name=self.name), format)
+
     def _require_store(self) -> CheckpointStore:
         store = self.store
         if store is None:

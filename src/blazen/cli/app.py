@@ -1,4 +1,4 @@
-"""The ``blazen`` typer app: ``run`` and ``runs list|show|events|resume|fork|export|delete``.
+"""The ``blazen`` typer app: ``run``, ``runs list|show|events|...``, ``graph`` and ``ui``.
 
 Every command opens its store, does its work in one ``asyncio.run`` and closes the store.
 Output goes through rich; errors are one line on stderr (see ``_common``).
@@ -271,3 +271,51 @@ def runs_delete(
 ) -> None:
     """Delete a run and everything stored only for it."""
     _runs.delete(store, run_id, yes)
+
+
+@app.command()
+@guarded
+def graph(
+    target: TargetArg,
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="mermaid, dot, or svg (svg runs Graphviz's `dot`)."),
+    ] = "mermaid",
+) -> None:
+    """Print a workflow's graph of steps and event types."""
+    from blazen.cli._graph_cmd import print_graph
+
+    print_graph(target, format)
+
+
+@app.command()
+@guarded
+def ui(
+    store: StoreOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (other than loopback needs --token).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0: any free).")
+    ] = 8787,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="BLAZEN_UI_TOKEN",
+            help="Require this token on every request (header, or a cookie set by the "
+            "printed ?token= link). Also read from $BLAZEN_UI_TOKEN.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-actions", help="Enable answering input requests, cancel, resume and fork."
+        ),
+    ] = False,
+) -> None:
+    """Serve a web viewer of the runs in a store (needs the ui extra)."""
+    from blazen.cli._ui import serve_ui
+
+    serve_ui(store, host, port, token, allow_actions)
