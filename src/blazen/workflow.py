@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from blazen._graph import build_graph
 from blazen._runtime.durable import adopt_snapshot, fork_durable, resume_durable, start_durable
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions
+from blazen.draw import describe, render
 from blazen.errors import SnapshotError, StoreError, WorkflowError, WorkflowValidationError
 from blazen.events import StartEvent
 from blazen.handler import WorkflowHandler
@@ -208,8 +209,6 @@ class Workflow:
 
     def draw(self, format: Literal["mermaid", "dot"] = "mermaid") -> str:
         """The graph of steps and event types as Mermaid or Graphviz DOT text."""
-        from blazen.draw import describe, render
-
         return render(describe(self.graph, name=self.name), format)
 
     def _require_store(self) -> CheckpointStore:

@@ -146,14 +146,14 @@ def asking(store: CheckpointStore | None = None) -> Workflow:
 async def run_all(store: CheckpointStore) -> dict[str, str]:
     """Run each workflow durably on ``store``: names -> run ids (oldest first)."""
     ids: dict[str, str] = {}
-    handler = await pipeline(store).run(count=3)
+    handler = await pipeline(store).run_with_handler(count=3)
     assert (await handler.result()).result == {"sum": 5}
     ids["pipeline"] = handler.run_id
-    handler = await failing(store).run()
+    handler = await failing(store).run_with_handler()
     with pytest.raises(StepError, match="boom: the disk is full"):
         await handler.result()
     ids["failed"] = handler.run_id
-    handler = await asking(store).run()
+    handler = await asking(store).run_with_handler()
     async for event in handler.stream_events():
         if isinstance(event, InputRequestEvent):
             break

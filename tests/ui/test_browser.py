@@ -76,7 +76,7 @@ def _make_store(path: Path) -> dict[str, str]:
             example = _example()
             wf = Workflow(example.name, example.steps, store=store)
             for docs in (2, 4):
-                handler = await wf.run(docs=docs, delay=0.05, topic="the run viewer")
+                handler = await wf.run_with_handler(docs=docs, delay=0.05, topic="the run viewer")
                 await handler.result()
             ids = await run_all(store)
             ids["example"] = handler.run_id
@@ -90,7 +90,7 @@ def _make_store(path: Path) -> dict[str, str]:
 async def _one_more_run(path: Path) -> str:
     store = open_store(f"sqlite:///{path}")
     try:
-        handler = await pipeline(store).run(count=2)
+        handler = await pipeline(store).run_with_handler(count=2)
         await handler.result()
         return handler.run_id
     finally:

@@ -23,6 +23,7 @@ from blazen._runtime.committer import Committer, new_owner
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunHooks, RunOptions, RunStatus
+from blazen.draw import describe
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent
 from blazen.snapshot import WorkflowSnapshot, decode_event, encode_event
@@ -194,7 +195,9 @@ def _result_value(stop: Event | None) -> StateValue | None:
 
 
 def _metadata(options: RunOptions, **extra: Any) -> dict[str, Any]:
-    return {"steps": options.graph.fingerprint(), **extra}
+    """Stored with a run: its steps (to detect changed code) and its graph (for viewers)."""
+    graph = describe(options.graph, name=options.name)
+    return {"steps": options.graph.fingerprint(), "graph": graph, **extra}
 
 
 async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> None:

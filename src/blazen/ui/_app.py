@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from blazen.errors import StoreError
 from blazen.stores.base import CheckpointStore
 from blazen.ui._actions import ActionError, RunActions, StoreActions
 from blazen.ui._data import STATUSES, NotFound, duration, get_record, run_detail, run_list
-from blazen.ui._pages import Pages
+from blazen.ui._pages import Pages, UiOptions
 from blazen.ui._security import Guard, GuardMiddleware, csrf_ok, read_form
 
 __all__ = ["UiOptions", "create_app"]
@@ -32,16 +31,6 @@ _DONE = {
     "resume": "Run queued: a worker continues it from its last commit.",
     "fork": "Forked: this new run is paused until a worker (or `blazen runs resume`) takes it.",
 }
-
-
-@dataclass(frozen=True)
-class UiOptions:
-    """Settings of one viewer."""
-
-    allow_actions: bool = False
-    page_size: int = 25
-    poll_seconds: float = 2.0
-    store_label: str = ""
 
 
 def create_app(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -13,9 +14,6 @@ from blazen.ui._data import STATUSES, RunDetail, RunPage
 from blazen.ui._graph_svg import graph_svg
 from blazen.ui._timeline import timeline_bars, timeline_svg
 from blazen.ui._values import fmt_size
-
-if TYPE_CHECKING:
-    from blazen.ui._app import UiOptions
 
 __all__ = ["Pages", "fmt_duration", "fmt_time"]
 
@@ -40,6 +38,16 @@ def run_url(run_id: str, **query: Any) -> str:
     """The address of a run page."""
     params = {k: v for k, v in query.items() if v is not None}
     return f"/runs/{quote(run_id, safe='')}" + (f"?{urlencode(params)}" if params else "")
+
+
+@dataclass(frozen=True)
+class UiOptions:
+    """Settings of one viewer."""
+
+    allow_actions: bool = False
+    page_size: int = 25
+    poll_seconds: float = 2.0
+    store_label: str = ""
 
 
 class Pages:
