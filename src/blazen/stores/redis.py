@@ -50,7 +50,17 @@ def parse_url(url: str) -> tuple[str, str, str]:
     if not prefix or any(c in prefix for c in "{}"):
         raise StoreError(f"the Redis store prefix must be non-empty without braces: {prefix!r}")
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    try:
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise StoreError(f"bad port in Redis store URL {url!r}: {exc}") from None
+    database = parts.path.lstrip("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise StoreError(
+            f"bad database {database!r} in Redis store URL {url!r}: the path must be a database"
+            " number such as /0 (or empty)"
+        )
+    where = f"{parts.hostname or 'localhost'}:{port}"
     return urlunsplit(parts._replace(query=rest)), prefix, where
 
 

@@ -88,9 +88,9 @@ class SQLiteStore:
         """Connect on the worker thread (the connection never leaves it)."""
         try:
             self._conn = connect(self.path, busy_timeout)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._executor.shutdown(wait=False)
-            raise StoreError(f"cannot open {self.path!r} as a blazen store: {exc}") from exc
+            raise StoreError(f"cannot open {self.path!r} as a blazen store: {_why(exc)}") from exc
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
@@ -108,8 +108,8 @@ class SQLiteStore:
             raise StoreError(f"the SQLite store {self.path!r} is closed")
         try:
             return fn(conn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path!r}: {exc}") from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise StoreError(f"SQLite store {self.path!r}: {_why(exc)}") from exc
 
     async def _call(
         self,
@@ -201,3 +201,10 @@ class SQLiteStore:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _why(exc: sqlite3.Error | UnicodeDecodeError) -> str:
+    """What went wrong: a text column that is not UTF-8 can only be a corrupted file."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the file is corrupt (text that is not UTF-8: {exc})"
+    return str(exc)
