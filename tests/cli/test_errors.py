@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FLOWS, Blazen, Result, flow, subprocess_env
+from .conftest import FLOWS, Blazen, CliStore, Result, every_backend, flow, records, subprocess_env
 
 
 def _one_line_error(res: Result, code: int, *needles: str) -> None:
@@ -137,9 +137,10 @@ def test_a_redis_url_with_a_bad_database_is_refused(cli: Blazen) -> None:
         ["fork", "nope", flow("echo")],
     ],
 )
-def test_unknown_run_id(cli: Blazen, command: list[str]) -> None:
+@every_backend
+def test_unknown_run_id(cli: Blazen, cli_store: CliStore, command: list[str]) -> None:
     assert cli("run", flow("echo")).code == 0  # the store exists
-    _one_line_error(cli("runs", *command), 1, "unknown run id 'nope'", "blazen.db")
+    _one_line_error(cli("runs", *command), 1, "unknown run id 'nope'", cli_store.label)
 
 
 @pytest.mark.parametrize(
@@ -243,3 +244,20 @@ def test_without_the_cli_extra() -> None:
     assert proc.returncode == 1
     assert "pip install 'pyblazen[cli]'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_store_option_and_env(blazen: Blazen, tmp_path: Path) -> None:
+    res = blazen("run", flow("echo"), "--store", "sqlite:///chosen.db", "-q")
+    assert res.code == 0, res.err
+    assert [r.status for r in records(tmp_path / "chosen.db")] == ["completed"]
+    res = blazen("run", flow("echo"), "-q", env=subprocess_env(BLAZEN_STORE="from-env.db"))
+    assert res.code == 0, res.err
+    assert [r.status for r in records(tmp_path / "from-env.db")] == ["completed"]
+    assert not (tmp_path / "blazen.db").exists()
+
+
+def test_list_without_a_store(cli: Blazen, tmp_path: Path) -> None:
+    res = cli("runs", "list")
+    assert (res.code, res.out.strip()) == (0, "No runs: there is no store at blazen.db yet.")
+    assert not (tmp_path / "blazen.db").exists()  # reading never creates the file
+    assert cli("runs", "list", "--json").out.strip() == "[]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -399,3 +400,22 @@ async def test_closed_store_refuses_calls(backend: Backend) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.list_runs()
+
+
+async def test_one_store_object_serves_any_event_loop(store: CheckpointStore) -> None:
+    """Successive ``asyncio.run`` calls (as the CLI makes) and loops in other threads."""
+    await new_run(store)
+
+    def in_a_new_loop(step: str) -> int:
+        return asyncio.run(store.commit("r1", [Commit(step, writes={step: J(1)})], owner="me"))
+
+    for n in (1, 2):  # each loop ends before the next starts
+        assert await asyncio.to_thread(in_a_new_loop, f"s{n}") == n
+    both = await asyncio.gather(  # two loops at once, in two threads
+        asyncio.to_thread(asyncio.run, new_run(store, "r2")),
+        asyncio.to_thread(asyncio.run, new_run(store, "r3")),
+    )
+    assert both == [None, None]
+    assert await asyncio.to_thread(asyncio.run, store.delete_run("r3")) is None
+    assert (await store.load("r1")).context_state == {"s1": J(1), "s2": J(1)}
+    assert sorted(r.run_id for r in await store.list_runs()) == ["r1", "r2"]

@@ -21,6 +21,7 @@ __all__ = [
     "R_MISSING_BLOBS",
     "R_NOT_PENDING",
     "R_UNKNOWN",
+    "SCRIPTS",
 ]
 
 OK, R_CONFLICT, R_UNKNOWN, R_NOT_PENDING, R_DUPLICATE, R_MISSING_BLOBS, R_EXISTS = range(7)
@@ -169,3 +170,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return redis.call('HGETALL', KEYS[1])
 """
+
+SCRIPTS = {"COMMIT": COMMIT, "DELETE": DELETE, "CLAIM": CLAIM, "LIST": LIST, "INIT": INIT}
+"""Every script by the name the store calls it (registered on each loop's client)."""

@@ -3,9 +3,9 @@
 Every ``commit`` (and ``create_run``) is one call of the ``blazen_commit`` server function: one
 round trip, one transaction, the run row locked ``FOR UPDATE`` so commits of one run serialize
 and a ``claim`` fences the old owner. Large payloads are stored once, reference-counted and
-freed by ``delete_run``. The asyncpg pool is created on first use, inside the running loop; the
-schema (``?schema=``, default ``blazen``) is created or migrated then. asyncpg is imported only
-here, and its errors become ``StoreError`` at this module's seam.
+freed by ``delete_run``. Each event loop gets its own asyncpg pool on first use (``PerLoop``);
+the schema (``?schema=``, default ``blazen``) is created or migrated by the first one. asyncpg
+is imported only here, and its errors become ``StoreError`` at this module's seam.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncpg
 from blazen.errors import StoreConflictError, StoreError
 from blazen.stores import _pg_reads as reads
 from blazen.stores._codec import pack, start_commit, unknown_run
+from blazen.stores._loops import PerLoop
 from blazen.stores._pg_ops import COMMIT, DELETE_RUN, KNOWN_BLOBS, RECORD_COLUMNS, PgBatch
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
 from blazen.stores.base import (
@@ -84,8 +85,9 @@ def _server(dsn: str) -> str:
 class PostgresStore:
     """A ``CheckpointStore`` in one PostgreSQL schema, safe to share between machines.
 
-    Nothing connects until the first awaited call; the pool then belongs to that call's event
-    loop. ``min_size``/``max_size`` size the asyncpg pool.
+    Nothing connects until the first awaited call. Each event loop that uses the store gets
+    its own asyncpg pool (``min_size``/``max_size``), closed when that loop shuts down or by
+    ``close()``; the schema is checked, created or migrated by the first pool.
     """
 
     def __init__(
@@ -95,9 +97,8 @@ class PostgresStore:
         self.schema = valid_schema(schema)
         self.server = _server(dsn)
         self._sizes = (min_size, max_size)
-        self._pool: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
+        self._pools: PerLoop[Any] = PerLoop(self._open, self._close_pool, _terminate)
+        self._checked = False
         self._closed = False
 
     @classmethod
@@ -137,7 +138,7 @@ class PostgresStore:
         return StoreError(f"PostgreSQL at {self.server} (schema {self.schema!r}): {exc}")
 
     async def _open(self) -> Any:
-        """Create the pool and check, create or migrate the schema."""
+        """Create the running loop's pool; the first one checks, creates or migrates the schema."""
         settings = {"search_path": quote_ident(self.schema), "application_name": "blazen"}
         min_size, max_size = self._sizes
         with self._errors():
@@ -148,6 +149,8 @@ class PostgresStore:
                 server_settings=settings,
                 connection_class=_Connection,
             )
+        if self._checked:
+            return pool
         try:
             with self._errors():
                 async with pool.acquire() as conn:
@@ -155,23 +158,19 @@ class PostgresStore:
         except BaseException:
             pool.terminate()
             raise
+        self._checked = True
         return pool
 
+    async def _close_pool(self, pool: Any) -> None:
+        """Close a pool in its own loop, waiting for the calls in flight."""
+        with self._errors():
+            await pool.close()
+
     async def _get_pool(self) -> Any:
-        """The pool, created on first use in the running loop."""
+        """The running loop's pool, created on first use there."""
         if self._closed:
             raise StoreError(f"the PostgreSQL store {self!r} is closed")
-        loop = asyncio.get_running_loop()
-        if self._pool is None:
-            async with self._lock:
-                if self._closed:
-                    raise StoreError(f"the PostgreSQL store {self!r} is closed")
-                if self._pool is None:
-                    self._pool = await self._open()
-                    self._loop = loop
-        if loop is not self._loop:
-            raise StoreError(f"{self!r} is bound to the event loop that first used it")
-        return self._pool
+        return await self._pools.get()
 
     @asynccontextmanager
     async def _conn(self, run_id: str | None = None) -> AsyncIterator[Any]:
@@ -271,16 +270,13 @@ class PostgresStore:
             raise unknown_run(run_id)
 
     async def close(self) -> None:
-        """Close the pool (waiting for calls in flight); later calls raise ``StoreError``."""
+        """Close every loop's pool (waiting for calls in flight); later calls raise StoreError."""
         if self._closed:
             return
         self._closed = True
-        async with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if self._loop is not asyncio.get_running_loop():
-            pool.terminate()
-            return
-        with self._errors():
-            await pool.close()
+        await self._pools.close()
+
+
+def _terminate(pool: Any) -> None:
+    """Close a pool whose loop is gone or stopped (no awaiting possible there)."""
+    pool.terminate()

@@ -7,9 +7,9 @@ one hash tag (``{prefix}``), so they live in one slot. The redis driver is impor
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,6 +20,7 @@ from blazen.errors import StoreConflictError, StoreError
 from blazen.stores import _redis_codec as codec
 from blazen.stores import _redis_lua as lua
 from blazen.stores._codec import pack, start_commit, unknown_run
+from blazen.stores._loops import PerLoop
 from blazen.stores.base import (
     CheckpointInfo,
     Commit,
@@ -86,16 +87,21 @@ class _Keys:
         return self.tag.translate(_GLOB_SPECIAL) + ":*"
 
 
+@dataclass(frozen=True, slots=True)
+class _Client:
+    """One event loop's redis client and the store's scripts registered on it."""
+
+    redis: aioredis.Redis
+    scripts: dict[str, Any]
+
+
 class RedisStore:
-    """A ``CheckpointStore`` in Redis; connects lazily on the first call, inside its loop."""
+    """A ``CheckpointStore`` in Redis; each event loop gets its own client on its first call."""
 
     def __init__(self, url: str = "redis://localhost:6379/0") -> None:
         self._url, self.prefix, self.where = parse_url(url)
         self.keys = _Keys(self.prefix)
-        self._redis: aioredis.Redis | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._guard: AsyncGenerator[None, None] | None = None
-        self._scripts: dict[str, Any] = {}
+        self._clients: PerLoop[_Client] = PerLoop(self._open, _close_client, _forget)
         self._checked = False
         self._closed = False
 
@@ -119,28 +125,30 @@ class RedisStore:
         except rexc.RedisError as exc:
             raise StoreError(f"Redis store at {self.where}: {exc}") from exc
 
-    async def _conn(self) -> aioredis.Redis:
-        """The client of the running loop, checking the store's marker on first use."""
+    async def _open(self) -> _Client:
+        """A client for the running loop, with the store's scripts registered on it."""
+        client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+        scripts = {name: client.register_script(text) for name, text in lua.SCRIPTS.items()}
+        return _Client(client, scripts)
+
+    async def _client(self) -> _Client:
+        """The running loop's client, checking the store's marker on first use."""
         if self._closed:
             raise StoreError(f"the Redis store {self.where} ({self.prefix}) is closed")
-        loop = asyncio.get_running_loop()
-        if self._redis is None or self._loop is not loop:
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-            scripts = {"COMMIT": lua.COMMIT, "DELETE": lua.DELETE, "CLAIM": lua.CLAIM}
-            scripts |= {"LIST": lua.LIST, "INIT": lua.INIT}
-            self._scripts = {name: client.register_script(text) for name, text in scripts.items()}
-            self._redis, self._loop = client, loop
-            self._guard = _closing(client)
-            await self._guard.__anext__()
+        client = await self._clients.get()
         if not self._checked:
             with self._errors():
-                await self._check_marker(self._redis)
+                await self._check_marker(client)
             self._checked = True
-        return self._redis
+        return client
 
-    async def _check_marker(self, client: aioredis.Redis) -> None:
+    async def _conn(self) -> aioredis.Redis:
+        """The running loop's redis client."""
+        return (await self._client()).redis
+
+    async def _check_marker(self, client: _Client) -> None:
         """Refuse a prefix holding foreign keys or a newer schema; mark a new store."""
-        meta = cast(dict[bytes, bytes], await client.hgetall(self.keys.meta))
+        meta = cast(dict[bytes, bytes], await client.redis.hgetall(self.keys.meta))
         if not meta:
             meta = await self._mark_new(client)
         app, version = meta.get(b"application"), meta.get(b"schema_version", b"0")
@@ -155,10 +163,10 @@ class RedisStore:
                 f" (schema version {int(version)}; this blazen reads up to {SCHEMA_VERSION})"
             )
 
-    async def _mark_new(self, client: aioredis.Redis) -> dict[bytes, bytes]:
+    async def _mark_new(self, client: _Client) -> dict[bytes, bytes]:
         """Write the marker on an empty prefix; ``StoreError`` if it holds foreign keys."""
-        async for key in client.scan_iter(match=self.keys.pattern(), count=1000):
-            meta = cast(dict[bytes, bytes], await client.hgetall(self.keys.meta))
+        async for key in client.redis.scan_iter(match=self.keys.pattern(), count=1000):
+            meta = cast(dict[bytes, bytes], await client.redis.hgetall(self.keys.meta))
             if meta:  # another process marked the prefix meanwhile
                 return meta
             raise StoreError(
@@ -166,16 +174,16 @@ class RedisStore:
                 f" blazen store (no {self.keys.meta} marker, e.g. {key.decode()!r});"
                 " choose another prefix"
             )
-        reply = await self._scripts["INIT"](
+        reply = await client.scripts["INIT"](
             keys=[self.keys.meta], args=[APPLICATION, SCHEMA_VERSION]
         )
         return _fields(reply)
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of the store's Lua scripts."""
-        await self._conn()
+        client = await self._client()
         with self._errors():
-            return await self._scripts[name](keys=keys, args=args)
+            return await client.scripts[name](keys=keys, args=args)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -315,26 +323,21 @@ class RedisStore:
         return codec.events(codec.decode_log((await self._read(run_id))[1]))
 
     async def close(self) -> None:
-        """Close the connection pool; later calls raise ``StoreError``."""
+        """Close every loop's client; later calls raise ``StoreError``."""
         if self._closed:
             return
         self._closed = True
-        guard, self._guard, self._redis = self._guard, None, None
-        if guard is not None and self._loop is asyncio.get_running_loop():
-            await guard.aclose()
+        await self._clients.close()
 
 
-async def _closing(client: aioredis.Redis) -> AsyncGenerator[None, None]:
-    """Closes ``client`` when closed: by ``close()``, or by the loop's shutdown (``asyncio.run``).
+async def _close_client(client: _Client) -> None:
+    """Close a client's connections, in its own loop."""
+    with contextlib.suppress(rexc.RedisError, OSError):
+        await client.redis.aclose()
 
-    A suspended async generator is finalized by ``loop.shutdown_asyncgens()``, so a store used
-    by several successive loops (the CLI) closes each loop's connections while it still runs.
-    """
-    try:
-        yield
-    finally:
-        with contextlib.suppress(rexc.RedisError, OSError):
-            await client.aclose()
+
+def _forget(client: _Client) -> None:
+    """A client whose loop is gone: its sockets went with the loop; nothing to await."""
 
 
 def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
