@@ -13,7 +13,7 @@ import importlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from blazen.errors import StoreError
 from blazen.values import StateValue
@@ -21,6 +21,8 @@ from blazen.values import StateValue
 __all__ = [
     "DEFAULT_STORE_ENV",
     "DEFAULT_STORE_FILE",
+    "FINISHED",
+    "RUN_STATUSES",
     "CheckpointInfo",
     "CheckpointStore",
     "Commit",
@@ -29,10 +31,28 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "open_store",
+    "run_status",
 ]
 
-RunStatus = Literal["running", "paused", "waiting", "completed", "failed", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RunStatus = Literal["queued", "running", "paused", "waiting", "completed", "failed", "cancelled"]
+"""The one run-status vocabulary of blazen: a stored run is always in one of these states.
+
+``queued``: stored, not started (a worker may claim it); ``running``: some process runs it;
+``paused``/``waiting``: stopped on purpose / waiting for input, resumable; ``completed``,
+``failed``, ``cancelled``: finished (see ``FINISHED``; a failed run may still be resumed).
+"""
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+FINISHED: frozenset[RunStatus] = frozenset({"completed", "failed", "cancelled"})
+_STATUS_BY_NAME: dict[str, RunStatus] = {status: status for status in RUN_STATUSES}
+
+
+def run_status(text: str) -> RunStatus:
+    """``text`` as a ``RunStatus``; ``StoreError`` naming it when it is not one."""
+    status = _STATUS_BY_NAME.get(text)
+    if status is None:
+        raise StoreError(f"unknown run status {text!r} (one of: {', '.join(RUN_STATUSES)})")
+    return status
+
 
 DEFAULT_STORE_ENV = "BLAZEN_STORE"
 DEFAULT_STORE_FILE = "blazen.db"
