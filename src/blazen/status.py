@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-__all__ = ["ACTIVE", "FINISHED", "RunStatus"]
+__all__ = ["ACTIVE", "FINISHED", "RUN_STATUSES", "RunStatus"]
 
 RunStatus = Literal["queued", "running", "waiting", "paused", "completed", "failed", "cancelled"]
 """``queued``: stored, not started; ``running``: steps are being executed; ``waiting``: for an
 answer to an input request; ``paused``: stopped by ``pause()``, resumable; the last three are
 final."""
 
-FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-"""Statuses a run never leaves."""
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
-ACTIVE: frozenset[str] = frozenset({"queued", "running", "waiting", "paused"})
+FINISHED: frozenset[RunStatus] = frozenset({"completed", "failed", "cancelled"})
+"""Statuses a run does not leave by itself (a failed run may be resumed on purpose)."""
+
+ACTIVE: frozenset[RunStatus] = frozenset({"queued", "running", "waiting", "paused"})
 """Statuses of runs that can still make progress."""

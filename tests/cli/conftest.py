@@ -1,16 +1,20 @@
 """Two ways to run ``blazen``: a real subprocess (``python -m blazen.cli``) and in-process.
 
-Both run in the test's ``tmp_path`` with ``$BLAZEN_STORE`` unset, so the default store is
-``tmp_path / "blazen.db"``.
+Both run in the test's ``tmp_path`` with ``$BLAZEN_STORE`` naming the test's store
+(``cli_store``): by default the SQLite file ``tmp_path / "blazen.db"`` (``$BLAZEN_STORE``
+unset); a test or module marked ``every_backend`` runs once per backend, with a fresh
+PostgreSQL schema or Redis key prefix (skipped when the server is absent, failed under
+``CI=true``, like the store contract suite).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,61 @@ PIPELINE = f"{EXAMPLE}:workflow"
 def flow(name: str) -> str:
     """The TARGET of a workflow in ``tests/cli/flows.py``."""
     return f"{FLOWS}:{name}"
+
+
+@dataclass(frozen=True)
+class CliStore:
+    """The store a test's commands use: ``url`` (``None``: ./blazen.db) as the CLI names it."""
+
+    name: str
+    url: str | None
+    label: str
+    tmp_path: Path
+
+    def env(self) -> dict[str, str]:
+        """The environment that makes this the default store."""
+        return {"BLAZEN_STORE": self.url} if self.url else {}
+
+    def records(self) -> list[RunRecord]:
+        """Every run in the store, most recently updated first."""
+        return records(self.url or self.tmp_path / "blazen.db")
+
+
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
+every_backend = pytest.mark.parametrize("cli_store", BACKENDS, indirect=True)
+"""Run the marked tests once per durable backend (``cli_store`` gives the test's store)."""
+
+
+def _server_backend(name: str) -> object:
+    """The store contract suite's module for a server backend (``tests/stores``)."""
+    importlib.import_module("stores.conftest")  # loads the server backends in order
+    return importlib.import_module(f"stores.backend_{name}")
+
+
+@pytest.fixture
+def cli_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CliStore]:
+    """The test's store: SQLite ./blazen.db, or (``every_backend``) each backend in turn."""
+    name = getattr(request, "param", "sqlite")
+    if name == "sqlite":
+        yield CliStore(name, None, "blazen.db", tmp_path)
+        return
+    module: Any = _server_backend(name)
+    if name == "postgres":
+        module.require_server()
+        schema = module.new_schema()
+        url = module.store_url(schema)
+        yield CliStore(name, url, url, tmp_path)
+        module.drop_schema(schema)
+        return
+    server = module.require_redis()
+    prefix = module.new_prefix()
+    url = f"{server}?prefix={prefix}"
+    yield CliStore(name, url, url, tmp_path)
+    module.delete_prefix(prefix)
 
 
 @dataclass
@@ -61,14 +120,14 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def blazen(tmp_path: Path) -> Blazen:
+def blazen(tmp_path: Path, cli_store: CliStore) -> Blazen:
     """Run ``python -m blazen.cli ARGS`` in ``tmp_path``; returns code, stdout, stderr."""
 
     def run(*args: Any, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "blazen.cli", *map(str, args)],
             cwd=tmp_path,
-            env=env or subprocess_env(),
+            env=env or subprocess_env(**cli_store.env()),
             input=input,
             capture_output=True,
             text=True,
@@ -80,10 +139,12 @@ def blazen(tmp_path: Path) -> Blazen:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Blazen:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_store: CliStore) -> Blazen:
     """Run the typer app in this process (faster), in ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BLAZEN_STORE", raising=False)
+    for key, value in cli_store.env().items():
+        monkeypatch.setenv(key, value)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -101,11 +162,11 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Blazen:
     return run
 
 
-def records(db: Path) -> list[RunRecord]:
-    """Every run in the SQLite store ``db``, most recently updated first."""
+def records(url: str | Path) -> list[RunRecord]:
+    """Every run in the store at ``url`` (or SQLite file), most recently updated first."""
 
     async def read() -> list[RunRecord]:
-        store = open_store(str(db))
+        store = open_store(str(url))
         try:
             return await store.list_runs()
         finally:

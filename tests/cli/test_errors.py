@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FLOWS, Blazen, Result, flow, subprocess_env
+from .conftest import FLOWS, Blazen, CliStore, Result, every_backend, flow, records, subprocess_env
 
 
 def _one_line_error(res: Result, code: int, *needles: str) -> None:
@@ -32,6 +32,8 @@ def _one_line_error(res: Result, code: int, *needles: str) -> None:
         (f"{FLOWS}:not_a_workflow", ["not_a_workflow is an int, not a Workflow"]),
         (f"{FLOWS}:needs_an_argument", ["calling it with no arguments failed"]),
         (f"{FLOWS}:returns_a_number", ["returns_a_number() returned an int, not a Workflow"]),
+        (f"{FLOWS}:Half", ["Half is the class Half, not a Workflow"]),
+        (f"{FLOWS}:StartEvent", ["StartEvent is the class StartEvent, not a Workflow"]),
         (str(FLOWS), ["defines several workflows (ask, echo, failing, flaky, odd)"]),
         ("no_such_module:wf", ["no module named 'no_such_module'"]),
         ("no.such.module:wf", ["no module named 'no'"]),
@@ -68,6 +70,62 @@ def test_bad_args(cli: Blazen, args: list[str], needle: str) -> None:
     _one_line_error(cli("run", flow("echo"), *args), 2, needle)
 
 
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--arg", f"x={DEEP}"], "bad --arg 'x=[[[[["),
+        (["--json-args", f'{{"x": {DEEP}}}'], "bad --json-args: "),
+    ],
+    ids=["arg", "json-args"],
+)
+def test_json_nested_too_deeply_is_a_usage_error(
+    blazen: Blazen, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    res = blazen("run", flow("echo"), *args)
+    _one_line_error(res, 2, needle, "the JSON value is nested too deeply to parse")
+    assert len(res.err) < 300  # the value is not echoed back whole
+    assert not (tmp_path / "blazen.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", flow("echo")], ["runs", "list"], ["runs", "show", "x"], ["runs", "delete", "x"]],
+    ids=["run", "list", "show", "delete"],
+)
+def test_an_empty_store_url_is_a_usage_error(
+    cli: Blazen, tmp_path: Path, command: list[str]
+) -> None:
+    _one_line_error(cli(*command, "--store", ""), 2, "empty --store URL")
+    _one_line_error(cli(*command, "--store", "  "), 2, "empty --store URL")
+    assert not (tmp_path / "blazen.db").exists()
+
+
+def test_a_corrupt_store_is_a_store_error_naming_the_file(cli: Blazen, tmp_path: Path) -> None:
+    assert cli("run", flow("echo"), "--store", "flipped.db").code == 0
+    path = tmp_path / "flipped.db"
+    data = bytearray(path.read_bytes())
+    data[data.find(b"CREATE TABLE blazen_meta") + 2] ^= 0x80  # one flipped bit in the schema
+    path.write_bytes(bytes(data))
+    for command in (["runs", "list"], ["runs", "show", "x"], ["run", flow("echo")]):
+        _one_line_error(
+            cli(*command, "--store", "flipped.db"),
+            1,
+            "cannot open 'flipped.db' as a blazen store: the file is corrupt",
+        )
+
+
+def test_a_redis_url_with_a_bad_database_is_refused(cli: Blazen) -> None:
+    for command in (["runs", "list"], ["run", flow("echo")]):
+        _one_line_error(
+            cli(*command, "--store", "redis://127.0.0.1:6379/abc"),
+            1,
+            "bad database 'abc' in Redis store URL",
+        )
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -79,9 +137,10 @@ def test_bad_args(cli: Blazen, args: list[str], needle: str) -> None:
         ["fork", "nope", flow("echo")],
     ],
 )
-def test_unknown_run_id(cli: Blazen, command: list[str]) -> None:
+@every_backend
+def test_unknown_run_id(cli: Blazen, cli_store: CliStore, command: list[str]) -> None:
     assert cli("run", flow("echo")).code == 0  # the store exists
-    _one_line_error(cli("runs", *command), 1, "unknown run id 'nope'", "blazen.db")
+    _one_line_error(cli("runs", *command), 1, "unknown run id 'nope'", cli_store.label)
 
 
 @pytest.mark.parametrize(
@@ -185,3 +244,20 @@ def test_without_the_cli_extra() -> None:
     assert proc.returncode == 1
     assert "pip install 'pyblazen[cli]'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_store_option_and_env(blazen: Blazen, tmp_path: Path) -> None:
+    res = blazen("run", flow("echo"), "--store", "sqlite:///chosen.db", "-q")
+    assert res.code == 0, res.err
+    assert [r.status for r in records(tmp_path / "chosen.db")] == ["completed"]
+    res = blazen("run", flow("echo"), "-q", env=subprocess_env(BLAZEN_STORE="from-env.db"))
+    assert res.code == 0, res.err
+    assert [r.status for r in records(tmp_path / "from-env.db")] == ["completed"]
+    assert not (tmp_path / "blazen.db").exists()
+
+
+def test_list_without_a_store(cli: Blazen, tmp_path: Path) -> None:
+    res = cli("runs", "list")
+    assert (res.code, res.out.strip()) == (0, "No runs: there is no store at blazen.db yet.")
+    assert not (tmp_path / "blazen.db").exists()  # reading never creates the file
+    assert cli("runs", "list", "--json").out.strip() == "[]"

@@ -13,21 +13,24 @@ import pytest
 from .conftest import (
     PIPELINE,
     Blazen,
+    CliStore,
+    every_backend,
     flow,
-    records,
     run_id_of,
     subprocess_env,
 )
 
+pytestmark = every_backend
+
 EXPECTED_DIGESTS = 5
 
 
-def test_readme_command_runs_durably(blazen: Blazen, tmp_path: Path) -> None:
+def test_readme_command_runs_durably(blazen: Blazen, tmp_path: Path, cli_store: CliStore) -> None:
     res = blazen("run", PIPELINE, "--arg", "docs=5", "--arg", "delay=0")
     assert res.code == 0, res.err
     out = res.out
     assert "Running durable-pipeline" in out
-    assert "store   blazen.db" in out
+    assert f"store   {cli_store.label}" in out
     assert out.count('Progress stage="process"') == 5
     assert 'Progress stage="summarize" message="' in out
     assert "✔ completed" in out
@@ -35,7 +38,7 @@ def test_readme_command_runs_durably(blazen: Blazen, tmp_path: Path) -> None:
     assert result["documents"] == 5
     assert len(result["digests"]) == EXPECTED_DIGESTS
     run_id = run_id_of(out)
-    (record,) = records(tmp_path / "blazen.db")
+    (record,) = cli_store.records()
     assert (record.run_id, record.workflow_name, record.status) == (
         run_id,
         "durable-pipeline",
@@ -43,16 +46,6 @@ def test_readme_command_runs_durably(blazen: Blazen, tmp_path: Path) -> None:
     )
     assert record.last_seq >= 1 + 5 + 5  # split, 5 x process, 5 x summarize (+ the end)
     assert res.err == ""
-
-
-def test_store_option_and_env(blazen: Blazen, tmp_path: Path) -> None:
-    res = blazen("run", flow("echo"), "--store", "sqlite:///chosen.db", "-q")
-    assert res.code == 0, res.err
-    assert [r.status for r in records(tmp_path / "chosen.db")] == ["completed"]
-    res = blazen("run", flow("echo"), "-q", env=subprocess_env(BLAZEN_STORE="from-env.db"))
-    assert res.code == 0, res.err
-    assert [r.status for r in records(tmp_path / "from-env.db")] == ["completed"]
-    assert not (tmp_path / "blazen.db").exists()
 
 
 def test_args_are_json_when_they_parse(cli: Blazen) -> None:
@@ -114,7 +107,7 @@ def test_non_json_result_is_pretty_printed(cli: Blazen) -> None:
     assert "{'value': Odd()}" in res.out
 
 
-def test_failure_names_the_step_and_error(cli: Blazen, tmp_path: Path) -> None:
+def test_failure_names_the_step_and_error(cli: Blazen, tmp_path: Path, cli_store: CliStore) -> None:
     res = cli("run", flow("failing"), "--arg", "why=testing")
     assert res.code == 1
     run_id = run_id_of(res.out)
@@ -122,7 +115,7 @@ def test_failure_names_the_step_and_error(cli: Blazen, tmp_path: Path) -> None:
     assert first == (f"error: run {run_id} failed in step 'explode': ValueError: boom (testing)")
     assert f"blazen runs resume {run_id} " in res.err
     assert "Traceback" not in res.err
-    (record,) = records(tmp_path / "blazen.db")
+    (record,) = cli_store.records()
     assert record.status == "failed"
     assert "boom (testing)" in (record.error or "")
 
@@ -134,7 +127,9 @@ def test_debug_shows_the_traceback(cli: Blazen) -> None:
     assert 'raise ValueError(f"boom' in res.err
 
 
-def test_resume_a_failed_run_after_the_fix(cli: Blazen, tmp_path: Path) -> None:
+def test_resume_a_failed_run_after_the_fix(
+    cli: Blazen, tmp_path: Path, cli_store: CliStore
+) -> None:
     (tmp_path / "broken").write_text("")
     res = cli("run", flow("flaky"), "--arg", "n=20")
     assert res.code == 1
@@ -144,21 +139,21 @@ def test_resume_a_failed_run_after_the_fix(cli: Blazen, tmp_path: Path) -> None:
     res = cli("runs", "resume", run_id, flow("flaky"), "-q")
     assert res.code == 0, res.err
     assert json.loads(res.out) == {"value": 41, "first_runs": 1}
-    assert [r.status for r in records(tmp_path / "blazen.db")] == ["completed"]
+    assert [r.status for r in cli_store.records()] == ["completed"]
 
 
-def test_resume_after_the_process_died(blazen: Blazen, tmp_path: Path) -> None:
+def test_resume_after_the_process_died(blazen: Blazen, tmp_path: Path, cli_store: CliStore) -> None:
     (tmp_path / "crash").write_text("")
     res = blazen("run", flow("flaky"), "--arg", "n=5")
     assert res.code == 17  # os._exit in the second step
-    (record,) = records(tmp_path / "blazen.db")
+    (record,) = cli_store.records()
     assert record.status == "running"
     res = blazen("runs", "resume", record.run_id, flow("flaky"))
     assert res.code == 0, res.err
     assert "Resuming cli-flaky" in res.out
     assert '"first_runs": 1' in res.out  # the committed first step did not run again
     assert '"value": 11' in res.out
-    (record,) = records(tmp_path / "blazen.db")
+    (record,) = cli_store.records()
     assert record.status == "completed"
 
 
@@ -178,28 +173,30 @@ def test_resume_with_another_workflow_is_refused(cli: Blazen) -> None:
     assert len(res.err.strip().splitlines()) == 1
 
 
-def test_human_input_from_stdin(blazen: Blazen, tmp_path: Path) -> None:
+def test_human_input_from_stdin(blazen: Blazen, tmp_path: Path, cli_store: CliStore) -> None:
     res = blazen("run", flow("ask"), input="Ada\n")
     assert res.code == 0, res.err
     assert 'Note text="about to ask"' in res.out
     assert "? What is your name? Ada" in res.out
     assert '"hello, Ada"' in res.out
-    assert [r.status for r in records(tmp_path / "blazen.db")] == ["completed"]
+    assert [r.status for r in cli_store.records()] == ["completed"]
 
 
-def test_no_input_pauses_then_resume_answers(cli: Blazen, tmp_path: Path) -> None:
+def test_no_input_pauses_then_resume_answers(
+    cli: Blazen, tmp_path: Path, cli_store: CliStore
+) -> None:
     res = cli("run", flow("ask"), "--no-input")
     assert res.code == 3
     run_id = run_id_of(res.out)
     assert f"⏸ paused run {run_id}, waiting for input 'name': What is your name?" in res.out
     assert f"blazen runs resume {run_id} {flow('ask')}" in res.out
-    assert [r.status for r in records(tmp_path / "blazen.db")] == ["paused"]
+    assert [r.status for r in cli_store.records()] == ["paused"]
     show = cli("runs", "show", run_id)
     assert "waiting     name: What is your name?" in show.out
     res = cli("runs", "resume", run_id, flow("ask"), "-q", input="Grace\n")
     assert res.code == 0, res.err
     assert res.out.strip() == '"hello, Grace"'
-    assert [r.status for r in records(tmp_path / "blazen.db")] == ["completed"]
+    assert [r.status for r in cli_store.records()] == ["completed"]
 
 
 def test_closed_stdin_pauses(cli: Blazen) -> None:
@@ -216,7 +213,7 @@ def test_quiet_prints_only_the_result(cli: Blazen) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-def test_ctrl_c_pauses_the_run(tmp_path: Path) -> None:
+def test_ctrl_c_pauses_the_run(tmp_path: Path, cli_store: CliStore) -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -230,7 +227,7 @@ def test_ctrl_c_pauses_the_run(tmp_path: Path) -> None:
             "delay=0.3",
         ],
         cwd=tmp_path,
-        env=subprocess_env(),
+        env=subprocess_env(**cli_store.env()),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -244,12 +241,12 @@ def test_ctrl_c_pauses_the_run(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted: pausing run" in err
     assert "⏸ paused run" in out
-    (record,) = records(tmp_path / "blazen.db")
+    (record,) = cli_store.records()
     assert record.status == "paused"
     resumed = subprocess.run(
         [sys.executable, "-m", "blazen.cli", "runs", "resume", record.run_id, PIPELINE, "-q"],
         cwd=tmp_path,
-        env=subprocess_env(),
+        env=subprocess_env(**cli_store.env()),
         capture_output=True,
         text=True,
         timeout=60,

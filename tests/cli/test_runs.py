@@ -1,4 +1,4 @@
-"""``blazen runs list|show|events|fork|export|delete`` against a real SQLite store."""
+"""``blazen runs list|show|events|fork|export|delete`` against every durable backend."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ import pytest
 
 from blazen import WorkflowSnapshot
 
-from .conftest import EXAMPLE, PIPELINE, Blazen, flow, records, run_id_of, subprocess_env
+from .conftest import (
+    EXAMPLE,
+    PIPELINE,
+    Blazen,
+    CliStore,
+    every_backend,
+    flow,
+    run_id_of,
+    subprocess_env,
+)
+
+pytestmark = every_backend
 
 
 @pytest.fixture
@@ -24,7 +35,7 @@ def pipeline_run(cli: Blazen) -> tuple[str, dict[str, object]]:
     return run_id_of(out), result
 
 
-def test_list(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
+def test_list(cli: Blazen, pipeline_run: tuple[str, object], cli_store: CliStore) -> None:
     run_id, _ = pipeline_run
     failed = run_id_of(cli("run", flow("failing")).out)
     res = cli("runs", "list")
@@ -44,7 +55,7 @@ def test_list(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
     row = lines[3].split()
     assert row[:3] == [run_id, "durable-pipeline", "completed"]
     assert int(row[3]) >= 7
-    assert lines[-1] == "2 runs in blazen.db"
+    assert lines[-1] == f"2 runs in {cli_store.label}"
 
     only = cli("runs", "list", "--status", "failed").out
     assert failed in only
@@ -58,13 +69,6 @@ def test_list(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
         (failed, "failed"),
         (run_id, "completed"),
     ]
-
-
-def test_list_without_a_store(cli: Blazen, tmp_path: Path) -> None:
-    res = cli("runs", "list")
-    assert (res.code, res.out.strip()) == (0, "No runs: there is no store at blazen.db yet.")
-    assert not (tmp_path / "blazen.db").exists()  # reading never creates the file
-    assert cli("runs", "list", "--json").out.strip() == "[]"
 
 
 def test_show(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
@@ -180,7 +184,7 @@ def test_export_defaults_and_stdout(
 
 
 def test_fork_from_a_checkpoint(
-    cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object]
+    cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object], cli_store: CliStore
 ) -> None:
     run_id, result = pipeline_run
     res = cli("runs", "fork", run_id, PIPELINE, "--seq", "1")
@@ -194,7 +198,7 @@ def test_fork_from_a_checkpoint(
     assert out.count('Progress stage="process"') == 3
     show = cli("runs", "show", new_id).out
     assert f"forked from {run_id} at commit 1" in show
-    assert {r.run_id: r.status for r in records(tmp_path / "blazen.db")} == {
+    assert {r.run_id: r.status for r in cli_store.records()} == {
         run_id: "completed",
         new_id: "completed",
     }
@@ -211,18 +215,20 @@ def test_fork_errors(cli: Blazen, pipeline_run: tuple[str, object]) -> None:
     assert "Traceback" not in res.err
 
 
-def test_delete(cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object]) -> None:
+def test_delete(
+    cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object], cli_store: CliStore
+) -> None:
     run_id, _ = pipeline_run
     res = cli("runs", "delete", run_id, input="n\n")
     assert res.code == 1
     assert f"Delete run {run_id} (durable-pipeline, completed" in res.out
     assert "nothing deleted" in res.err
-    assert len(records(tmp_path / "blazen.db")) == 1
+    assert len(cli_store.records()) == 1
     res = cli("runs", "delete", run_id, input="y\n")
     assert res.code == 0, res.err
-    assert f"deleted run {run_id} from blazen.db" in res.out
-    assert records(tmp_path / "blazen.db") == []
+    assert f"deleted run {run_id} from {cli_store.label}" in res.out
+    assert cli_store.records() == []
     other = run_id_of(cli("run", flow("echo")).out)
     res = cli("runs", "delete", other, "--yes")
-    assert (res.code, res.out.strip()) == (0, f"deleted run {other} from blazen.db")
-    assert records(tmp_path / "blazen.db") == []
+    assert (res.code, res.out.strip()) == (0, f"deleted run {other} from {cli_store.label}")
+    assert cli_store.records() == []

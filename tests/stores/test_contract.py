@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
 from blazen.errors import StoreConflictError, StoreError
+from blazen.stores._base import StoreBase
+from blazen.stores._batch import encode_batch
+from blazen.stores._errors import Refusal, Refused
 from blazen.stores.base import CheckpointStore, Commit
 
 from .conftest import Backend
@@ -399,3 +403,180 @@ async def test_closed_store_refuses_calls(backend: Backend) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.list_runs()
+
+
+async def test_one_store_object_serves_any_event_loop(store: CheckpointStore) -> None:
+    """Successive ``asyncio.run`` calls (as the CLI makes) and loops in other threads."""
+    await new_run(store)
+
+    def in_a_new_loop(step: str) -> int:
+        return asyncio.run(store.commit("r1", [Commit(step, writes={step: J(1)})], owner="me"))
+
+    for n in (1, 2):  # each loop ends before the next starts
+        assert await asyncio.to_thread(in_a_new_loop, f"s{n}") == n
+    both = await asyncio.gather(  # two loops at once, in two threads
+        asyncio.to_thread(asyncio.run, new_run(store, "r2")),
+        asyncio.to_thread(asyncio.run, new_run(store, "r3")),
+    )
+    assert both == [None, None]
+    assert await asyncio.to_thread(asyncio.run, store.delete_run("r3")) is None
+    assert (await store.load("r1")).context_state == {"s1": J(1), "s2": J(1)}
+    assert sorted(r.run_id for r in await store.list_runs()) == ["r1", "r2"]
+
+
+async def test_the_last_status_and_error_of_a_batch_win(store: CheckpointStore) -> None:
+    await new_run(store)
+    batch = [
+        Commit("s1", status="waiting", error="first"),
+        Commit("s2", status="paused", error="second"),
+        Commit("s3"),
+    ]
+    assert await store.commit("r1", batch, owner="me") == 3
+    record = await store.get_run("r1")
+    assert (record.status, record.error) == ("paused", "second")
+    await store.commit(
+        "r1", [Commit("s4", status="failed"), Commit("s5", status="running")], owner="me"
+    )
+    record = await store.get_run("r1")
+    assert (record.status, record.error) == ("running", "second")
+
+
+async def test_an_unknown_status_is_refused_before_anything_is_written(
+    store: CheckpointStore,
+) -> None:
+    await new_run(store)
+    bad = Commit("s", status="finished")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="unknown run status 'finished'"):
+        await store.commit("r1", [Commit("ok", writes={"k": J(1)}), bad], owner="me")
+    assert (await store.get_run("r1")).last_seq == 0
+    with pytest.raises(StoreError, match="unknown run status 'done'"):
+        await new_run(store, "r2", status="done")
+    with pytest.raises(StoreError, match="unknown run status 'done'"):
+        await store.list_runs(status="done")  # type: ignore[arg-type]
+
+
+QUOTED = 'it\'s "x"'  # an id whose quoting differs between SQL's %L and Python's repr
+
+# Each bad batch (after commit 1 consumed "start" and emitted "e1") and the exact error.
+EVENT_MISUSES = [
+    (
+        [Commit("bad", consumed=("e2",), emitted=(ev("e2"),))],
+        "run 'r1': commit 2 consumes event 'e2', which is not pending",
+    ),
+    (
+        [Commit("ok", emitted=(ev("e2"),)), Commit("bad", consumed=("e3",), emitted=(ev("e3"),))],
+        "run 'r1': commit 3 consumes event 'e3', which is not pending",
+    ),
+    (
+        [Commit("bad", consumed=("start",))],
+        "run 'r1': commit 2 consumes event 'start', which is not pending",
+    ),
+    (
+        [Commit("ok", consumed=("e1",)), Commit("bad", consumed=("e1",))],
+        "run 'r1': commit 3 consumes event 'e1', which is not pending",
+    ),
+    (
+        [Commit("bad", consumed=(QUOTED,))],
+        f"run 'r1': commit 2 consumes event {QUOTED!r}, which is not pending",
+    ),
+    (
+        [Commit("ok"), Commit("bad", emitted=(ev("e1"),))],
+        "run 'r1': commit 3 emits event 'e1', but the run already has an event with that id",
+    ),
+    (
+        [Commit("bad", emitted=(ev(QUOTED), ev(QUOTED)))],
+        f"run 'r1': commit 2 emits event {QUOTED!r}, but the run already has an event with that id",
+    ),
+    (
+        [Commit("bad", consumed=("nope",), emitted=(ev("e1"),))],
+        "run 'r1': commit 2 consumes event 'nope', which is not pending",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    EVENT_MISUSES,
+    ids=[
+        "consumes-its-own-event",
+        "consumes-its-own-event-later-in-batch",
+        "consumed-already",
+        "consumed-twice-in-batch",
+        "unknown-quoted-id",
+        "emits-existing-id",
+        "emits-quoted-id-twice",
+        "consumes-before-emitting-an-existing-id",
+    ],
+)
+async def test_event_misuse_is_refused_with_one_wording(
+    store: CheckpointStore, batch: list[Commit], message: str
+) -> None:
+    await new_run(store)
+    await store.commit("r1", [Commit("s1", consumed=("start",), emitted=(ev("e1"),))], owner="me")
+    before = await store.load("r1")
+    with pytest.raises(StoreError) as info:
+        await store.commit("r1", batch, owner="me")
+    assert str(info.value) == message
+    assert type(info.value) is StoreError
+    assert await store.load("r1") == before
+
+
+async def test_commit_zero_with_a_repeated_event_id_is_refused(store: CheckpointStore) -> None:
+    with pytest.raises(StoreError) as info:
+        await new_run(store, pending=[ev("s"), ev("s")])
+    assert str(info.value) == (
+        "run 'r1': commit 0 emits event 's', but the run already has an event with that id"
+    )
+    with pytest.raises(StoreError, match="unknown run id 'r1'"):
+        await store.get_run("r1")
+    await new_run(store)
+    with pytest.raises(StoreConflictError) as conflict:
+        await new_run(store, pending=[ev("s"), ev("s")])
+    assert str(conflict.value) == "run 'r1' already exists"
+
+
+async def test_store_errors_have_one_wording(store: CheckpointStore) -> None:
+    await new_run(store, owner="alice")
+    await store.claim("r1", "bob")
+    cases = [
+        (
+            store.commit("r1", [Commit("s")], owner="alice"),
+            "run 'r1' is owned by 'bob', not 'alice'",
+        ),
+        (store.commit("r1", [], owner="alice"), "run 'r1' is owned by 'bob', not 'alice'"),
+        (new_run(store), "run 'r1' already exists"),
+        (store.load("r1", 5), "run 'r1' has no commit 5 (last is 0)"),
+        (store.commit(QUOTED, [Commit("s")], owner="bob"), f"unknown run id {QUOTED!r}"),
+        (store.get_run(QUOTED), f"unknown run id {QUOTED!r}"),
+    ]
+    for call, message in cases:
+        with pytest.raises(StoreError) as info:
+            await call
+        assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [Commit("bad", consumed=("x",), emitted=(ev("x"),))],
+        [Commit("bad", consumed=("x",)), Commit("later", emitted=(ev("x"),))],
+        [Commit("ok", consumed=("e1",)), Commit("bad", consumed=("e1",))],
+        [Commit("bad", emitted=(ev("x"), ev("x")))],
+    ],
+    ids=["same-commit", "later-commit", "twice", "emitted-twice"],
+)
+async def test_the_backends_atomic_write_refuses_a_batch_misusing_its_own_events(
+    store: CheckpointStore, batch: list[Commit]
+) -> None:
+    """``StoreBase`` refuses such a batch before any I/O; the backend's write must refuse it
+    too (it is the only check against the store's state), applying nothing."""
+    assert isinstance(store, StoreBase)
+    await new_run(store)
+    await store.commit("r1", [Commit("s1", consumed=("start",), emitted=(ev("e1"),))], owner="me")
+    encoded = encode_batch(batch)
+    assert encoded.intra_problem
+    with pytest.raises(Refused) as info:
+        await store._append("r1", "me", encoded)
+    assert info.value.refusal is Refusal.EVENTS
+    assert (await store.get_run("r1")).last_seq == 1
+    assert [p.event_id for p in (await store.load("r1")).pending] == ["e1"]

@@ -25,6 +25,7 @@ from .helpers import B, J, ev, new_run
 
 pytestmark = pytest.mark.postgres
 postgres = pytest.importorskip("blazen.stores.postgres")
+pg_ops = pytest.importorskip("blazen.stores._pg_ops")
 PostgresStore = postgres.PostgresStore
 
 
@@ -106,7 +107,7 @@ async def test_a_blob_freed_after_the_existence_check_is_sent_again(
 ) -> None:
     store = PostgresStore.from_url(store_url(schema))
     await new_run(store, pending=[])
-    monkeypatch.setattr(postgres, "KNOWN_BLOBS", "SELECT h FROM unnest($1::bytea[]) h")
+    monkeypatch.setattr(pg_ops, "KNOWN_BLOBS", "SELECT h FROM unnest($1::bytea[]) h")
     big = os.urandom(10_000)
     assert await store.commit("r1", [Commit("s", writes={"big": B(big)})], owner="me") == 1
     assert (await store.load("r1")).context_state == {"big": B(big)}

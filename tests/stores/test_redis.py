@@ -58,6 +58,19 @@ def test_parse_url() -> None:
         parse_url("redis://h/0?prefix={x}")
     with pytest.raises(StoreError, match="not a Redis store URL"):
         RedisStore.from_url("http://h/0")
+    assert parse_url("redis://h:6379")[0] == "redis://h:6379"
+    assert parse_url("redis://h:6379/")[2] == "h:6379"
+
+
+@pytest.mark.parametrize("path", ["abc", "1a", "-1", "0/1", "\u0661"])
+def test_a_database_that_is_not_a_number_is_a_store_error(path: str) -> None:
+    with pytest.raises(StoreError, match=rf"bad database '{path}' in Redis store URL"):
+        open_store(f"redis://host:6379/{path}")
+
+
+def test_a_bad_port_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="bad port in Redis store URL 'redis://host:six/0'"):
+        open_store("redis://host:six/0")
 
 
 async def test_foreign_keys_are_refused_and_left_intact(prefix: str, url: str) -> None:

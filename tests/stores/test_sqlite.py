@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import sqlite3
@@ -58,6 +59,32 @@ def test_a_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"broken\.db"):
         SQLiteStore(path)
     assert _digest(path) == before
+
+
+def _flip_schema_byte(path: Path, text: bytes) -> None:
+    """Flip the top bit of one byte inside ``text`` where the file stores it (its schema)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(text)
+    assert at > 0, text
+    data[at + 2] ^= 0x80
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("text", [b"CREATE TABLE blazen_meta", b"blazen_meta"])
+def test_a_flipped_byte_in_the_schema_text_is_a_store_error(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "flipped.db"
+    asyncio.run(SQLiteStore(path).close())
+    _flip_schema_byte(path, text)
+    with pytest.raises(StoreError, match=r"cannot open '.*flipped\.db'.*corrupt.*not UTF-8"):
+        SQLiteStore(path)
+
+    async def inside_a_loop() -> None:
+        store = SQLiteStore(path)
+        with pytest.raises(StoreError, match=r"flipped\.db.*corrupt.*not UTF-8"):
+            await store.list_runs()
+        await store.close()
+
+    asyncio.run(inside_a_loop())
 
 
 def test_a_foreign_database_is_refused_and_left_intact(tmp_path: Path) -> None:

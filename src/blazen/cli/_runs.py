@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any, cast
+from typing import Any
 
 import typer
 from rich import box
@@ -29,12 +29,13 @@ from blazen.cli._target import open_cli_store, sqlite_file, store_url
 from blazen.errors import StoreError
 from blazen.snapshot import WorkflowSnapshot
 from blazen.stores import (
+    RUN_STATUSES,
     CheckpointInfo,
     CheckpointStore,
     LoadedRun,
     PendingEvent,
     RunRecord,
-    RunStatus,
+    run_status,
 )
 from blazen.stores.export import export_run
 from blazen.values import StateValue
@@ -50,7 +51,7 @@ __all__ = [
     "show_run",
 ]
 
-STATUSES: tuple[str, ...] = ("running", "waiting", "paused", "completed", "failed", "cancelled")
+STATUSES: tuple[str, ...] = RUN_STATUSES  # the one run-status vocabulary (stores/base.py)
 _RESERVED = "__blazen"  # prefix of the context keys the engine writes beside user data
 
 
@@ -123,7 +124,9 @@ def list_runs(
     records = run_with_store(
         store,
         lambda: store.list_runs(
-            workflow_name=workflow, status=cast("RunStatus | None", status), limit=limit
+            workflow_name=workflow,
+            status=None if status is None else run_status(status),
+            limit=limit,
         ),
     )
     if as_json:

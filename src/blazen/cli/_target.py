@@ -143,6 +143,11 @@ def _only_workflow(target: str, module: ModuleType) -> Workflow:
 def _as_workflow(target: str, attr: str, obj: Any) -> Workflow:
     if isinstance(obj, Workflow):
         return obj
+    if isinstance(obj, type) and not issubclass(obj, Workflow):
+        raise CliError(
+            f"bad TARGET {target!r}: {attr} is the class {obj.__name__}, not a Workflow",
+            EXIT_USAGE,
+        )
     if not callable(obj):
         raise CliError(
             f"bad TARGET {target!r}: {attr} is {_a(type(obj).__name__)}, not a Workflow",
@@ -177,12 +182,28 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value here")
 
 
-def _value(text: str) -> Any:
-    """JSON when it parses (numbers, true/false/null, "quoted", [lists], {maps}), else the text."""
+def _json(text: str, what: str) -> Any:
+    """``json.loads``; a value nested too deeply for the parser is a usage error naming it."""
     try:
         return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise CliError(
+            f"{what}: the JSON value is nested too deeply to parse (Python's recursion limit)",
+            EXIT_USAGE,
+        ) from None
+
+
+def _value(text: str, pair: str) -> Any:
+    """JSON when it parses (numbers, true/false/null, "quoted", [lists], {maps}), else the text."""
+    try:
+        return _json(text, f"bad --arg {_short(pair)}")
     except ValueError:
         return text
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """``repr`` of an argument, cut to ``limit`` characters (a deep JSON value is huge)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def parse_args(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
@@ -190,7 +211,7 @@ def parse_args(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if json_args is not None:
         try:
-            loaded = json.loads(json_args, parse_constant=_no_constants)
+            loaded = _json(json_args, "bad --json-args")
         except ValueError as exc:
             raise CliError(f"--json-args is not valid JSON: {exc}", EXIT_USAGE) from None
         if not isinstance(loaded, dict):
@@ -204,7 +225,7 @@ def parse_args(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
             raise CliError(f"bad --arg {pair!r}: expected NAME=VALUE", EXIT_USAGE)
         if not key.isidentifier():
             raise CliError(f"bad --arg {pair!r}: {key!r} is not a valid argument name", EXIT_USAGE)
-        kwargs[key] = _value(raw)
+        kwargs[key] = _value(raw, pair)
     for key in kwargs:
         if not isinstance(key, str) or not key.isidentifier():
             raise CliError(f"bad argument name {key!r}: not a valid identifier", EXIT_USAGE)
@@ -215,8 +236,20 @@ def parse_args(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
 
 
 def store_url(option: str | None) -> str:
-    """``--store``, else ``$BLAZEN_STORE``, else ``blazen.db`` in the working directory."""
-    return option or os.environ.get(DEFAULT_STORE_ENV) or DEFAULT_STORE_FILE
+    """``--store``, else ``$BLAZEN_STORE``, else ``blazen.db`` in the working directory.
+
+    An empty ``--store ''`` is a usage error (the docs call an empty URL an error); an empty
+    ``$BLAZEN_STORE`` counts as unset, as environment variables usually do.
+    """
+    if option is not None:
+        if not option.strip():
+            raise CliError(
+                "empty --store URL: pass a URL such as 'sqlite:///runs.db' or a file path, "
+                f"or leave --store out for ${DEFAULT_STORE_ENV} or ./{DEFAULT_STORE_FILE}",
+                EXIT_USAGE,
+            )
+        return option
+    return os.environ.get(DEFAULT_STORE_ENV) or DEFAULT_STORE_FILE
 
 
 def sqlite_file(url: str) -> str | None:

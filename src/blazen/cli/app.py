@@ -17,7 +17,7 @@ from blazen import Workflow, WorkflowHandler
 from blazen.cli import _runs
 from blazen.cli._common import EXIT_USAGE, CliError, guarded, run_with_store, settings
 from blazen.cli._drive import Driver
-from blazen.cli._target import attach_store, load_workflow, parse_args
+from blazen.cli._target import attach_store, load_workflow, parse_args, store_url
 from blazen.stores import CheckpointStore
 
 __all__ = ["app", "run_app"]
@@ -115,6 +115,8 @@ def _drive(
     new_store: bool = False,
 ) -> None:
     """Load TARGET, make it durable, start it with ``start`` and follow the run to its end."""
+    if store is not None:
+        store_url(store)  # a bad --store is a usage error found before any user code runs
     wf, st, label = attach_store(load_workflow(target), store, must_exist=not new_store)
 
     async def work() -> int:

@@ -1,50 +1,52 @@
-"""Byte encodings shared by the store backends: msgpack data and ``StateValue`` payloads.
+"""Byte encodings shared by the store backends: msgpack data and a value's stored columns.
 
-A ``StateValue`` is stored as ``(kind, payload)``: a ``Json`` value's payload is its msgpack
-encoding, a ``Bytes`` or ``Native`` value's payload is its raw bytes. Payloads of at least
-``INLINE_LIMIT`` bytes are stored once, content-addressed by their sha256 digest.
+A ``StateValue`` is stored as three columns (``StoredColumns``): its kind, and either its
+payload inline or the sha256 digest of its payload stored once as a blob (payloads of at
+least ``INLINE_LIMIT`` bytes). A ``Json`` value's payload is its msgpack encoding; a ``Bytes``
+or ``Native`` value's payload is its own buffer, never copied. Large blobs
+(``STREAM_LIMIT``) travel in ``CHUNK``-sized pieces, read back into one buffer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import msgpack
 
 from blazen.errors import StoreError
-from blazen.stores.base import Commit, PendingEvent
 from blazen.values import StateValue
 
 __all__ = [
+    "CHUNK",
     "CREATE_STEP",
+    "DELETED",
     "INLINE_LIMIT",
+    "STREAM_LIMIT",
+    "Assembly",
     "Clock",
-    "blob_hash",
-    "decode_value",
-    "encode_value",
+    "StoredColumns",
+    "chunks",
     "pack",
-    "start_commit",
-    "unknown_run",
+    "stored_columns",
     "unpack",
+    "value_from_columns",
 ]
 
 INLINE_LIMIT = 4096
 """Payloads this large or larger are content-addressed blobs, stored once per store."""
 
+STREAM_LIMIT = 1024 * 1024
+"""Blobs this large or larger are written and read in ``CHUNK`` pieces, never copied whole."""
+
+CHUNK = 1024 * 1024
+"""The piece size of blob streaming (bounds the extra memory of a large write or read)."""
+
 CREATE_STEP = "<create>"
 """The ``step`` recorded for commit 0, written by ``create_run``."""
-
-
-def start_commit(
-    pending: Sequence[PendingEvent],
-    context_state: Mapping[str, StateValue],
-    collected: Mapping[str, list[Any]],
-) -> Commit:
-    """Commit 0 of a run: ``create_run``'s whole starting state, as one commit."""
-    return Commit(CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected)
 
 
 def pack(obj: Any) -> bytes:
@@ -64,17 +66,39 @@ def unpack(data: bytes) -> Any:
         raise StoreError(f"corrupt msgpack data in store: {exc}") from exc
 
 
-def encode_value(value: StateValue) -> tuple[str, bytes]:
-    """Split a ``StateValue`` into ``(kind, payload)`` for storage."""
+class StoredColumns(NamedTuple):
+    """A context value as a store keeps it: ``kind`` (``None``: deleted), then either the
+    payload inline (``data``) or the sha256 ``digest`` of its blob."""
+
+    kind: str | None
+    data: bytes | None
+    digest: bytes | None
+
+
+DELETED = StoredColumns(None, None, None)
+
+
+def stored_columns(key: str, value: StateValue | None) -> tuple[StoredColumns, bytes | None]:
+    """``(columns, blob payload or None)`` of the value written under ``key``.
+
+    The payload of a ``Bytes``/``Native`` value is its own buffer (no copy); ``StoreError``
+    when ``value`` is neither a ``StateValue`` nor ``None``.
+    """
+    if value is None:
+        return DELETED, None
     if isinstance(value, StateValue.Json):
-        return "json", pack(value.value)
-    if isinstance(value, (StateValue.Bytes, StateValue.Native)):
-        return value.kind, value.data
-    raise StoreError(f"a context value must be a StateValue, not {type(value).__name__}")
+        kind, payload = "json", pack(value.value)
+    elif isinstance(value, (StateValue.Bytes, StateValue.Native)):
+        kind, payload = value.kind, value.data
+    else:
+        raise StoreError(f"context value for {key!r} is {type(value).__name__}, not StateValue")
+    if len(payload) < INLINE_LIMIT:
+        return StoredColumns(kind, payload, None), None
+    return StoredColumns(kind, None, hashlib.sha256(payload).digest()), payload
 
 
-def decode_value(kind: str, payload: bytes) -> StateValue:
-    """Rebuild a ``StateValue`` from what :func:`encode_value` returned."""
+def value_from_columns(kind: str, payload: bytes) -> StateValue:
+    """Rebuild a ``StateValue`` from its kind and payload (inline or the blob's)."""
     if kind == "json":
         return StateValue.Json(unpack(payload))
     if kind == "bytes":
@@ -84,16 +108,40 @@ def decode_value(kind: str, payload: bytes) -> StateValue:
     raise StoreError(f"unknown StateValue kind {kind!r} in store")
 
 
-def blob_hash(payload: bytes) -> bytes | None:
-    """The sha256 digest of a payload stored as a blob, or ``None`` when it stays inline."""
-    if len(payload) < INLINE_LIMIT:
-        return None
-    return hashlib.sha256(payload).digest()
+def chunks(payload: bytes) -> Iterable[memoryview]:
+    """``CHUNK``-sized views of a payload (no copies), for streaming it to a server."""
+    view = memoryview(payload)
+    return (view[at : at + CHUNK] for at in range(0, len(view), CHUNK))
 
 
-def unknown_run(run_id: str) -> StoreError:
-    """The error every backend raises for a run id it does not hold."""
-    return StoreError(f"unknown run id {run_id!r}")
+class Assembly:
+    """One ``bytes`` of a known size built from consecutive pieces, without a second copy.
+
+    The pieces are written into a ``BytesIO`` grown to ``size`` first; ``value()`` then
+    hands over its buffer instead of copying it (CPython's ``BytesIO.getvalue`` does so when
+    nothing else shares the buffer), so a read peaks at the value plus one piece.
+    """
+
+    __slots__ = ("_buffer", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._buffer = io.BytesIO()
+        if size:
+            self._buffer.seek(size - 1)
+            self._buffer.write(b"\0")
+            self._buffer.seek(0)
+
+    def add(self, piece: bytes) -> None:
+        """Append the next piece."""
+        self._buffer.write(piece)
+
+    def value(self) -> bytes:
+        """The assembled bytes; ``StoreError`` if the pieces did not add up to ``size``."""
+        got = self._buffer.tell()
+        if got != self._size:
+            raise StoreError(f"a blob read back {got} bytes, not the {self._size} stored")
+        return self._buffer.getvalue()
 
 
 class Clock:

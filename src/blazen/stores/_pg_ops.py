@@ -1,90 +1,171 @@
-"""The PostgreSQL store's batch encoding and SQL: a batch becomes column arrays for one call.
+"""The PostgreSQL store's writes: an encoded batch as the column arrays of one server call.
 
 A whole ``commit`` (or ``create_run``) is one ``SELECT blazen_commit(...)`` statement: the
 server function in ``_sql/postgres/0001_init.sql`` locks the run row, checks the owner, stores
 the blobs, inserts every row with ``unnest`` and marks the consumed events, all in the
-statement's own transaction. Values are encoded (msgpack, sha256) here, before any I/O.
+statement's own transaction. A large blob the server lacks is streamed first, in pieces, by a
+binary ``COPY`` in the same transaction (``copy_source``), so it is never copied whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import struct
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
-from blazen.errors import StoreError
-from blazen.stores._codec import blob_hash, encode_value, pack
-from blazen.stores.base import Commit, RunStatus
-from blazen.values import StateValue
+import asyncpg
 
-__all__ = ["COMMIT", "DELETE_RUN", "KNOWN_BLOBS", "RECORD_COLUMNS", "PgBatch"]
+from blazen.stores._batch import Blob, EncodedBatch
+from blazen.stores._codec import DELETED, STREAM_LIMIT, chunks
+from blazen.stores._errors import Refusal, Refused
+from blazen.stores._rows import RECORD_FIELDS
 
+__all__ = [
+    "COMMIT",
+    "DELETE_RUN",
+    "EVENT_STATES",
+    "KNOWN_BLOBS",
+    "RECORD_COLUMNS",
+    "arrays",
+    "copy_source",
+    "streamed",
+    "write",
+]
+
+RETRIES = 5
+"""Attempts of a write that hit a deadlock, a serialization failure or a blob race."""
+_RETRY_CODES = frozenset({"40001", "40P01", "BZ003"})
 COMMIT = "SELECT blazen_commit(" + ", ".join(f"${i}" for i in range(1, 34)) + ")"
 DELETE_RUN = "SELECT blazen_delete_run($1)"
 KNOWN_BLOBS = "SELECT hash FROM blobs WHERE hash = ANY($1::bytea[])"
-RECORD_COLUMNS = (
-    "run_id, workflow_name, status, extract(epoch FROM created_at)::float8,"
-    " extract(epoch FROM updated_at)::float8, last_seq, owner, error, metadata"
+EVENT_STATES = (
+    "SELECT e.event_id, e.consumed_seq IS NULL FROM events e JOIN runs r ON r.rid = e.rid"
+    " WHERE r.run_id = $1 AND e.event_id = ANY($2::text[])"
 )
+_TIMES = {
+    "created_at": "extract(epoch FROM created_at)::float8",
+    "updated_at": "extract(epoch FROM updated_at)::float8",
+}
+RECORD_COLUMNS = ", ".join(_TIMES.get(name, name) for name in RECORD_FIELDS)
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_END = struct.pack("!h", -1)
 
 
-def _columns(count: int) -> list[list[Any]]:
-    """``count`` empty column arrays."""
-    return [[] for _ in range(count)]
+def streamed(batch: EncodedBatch, known: Collection[bytes]) -> dict[bytes, Blob]:
+    """The batch's large blobs that the server lacks: they go by ``COPY``, in pieces."""
+    return {
+        digest: blob
+        for digest, blob in batch.blobs.items()
+        if digest not in known and len(blob.payload) >= STREAM_LIMIT
+    }
 
 
-def _append(columns: list[list[Any]], *row: Any) -> None:
+async def copy_source(blobs: dict[bytes, Blob]) -> AsyncIterator[bytes | memoryview]:
+    """The binary ``COPY blobs (hash, size, refs, data)`` stream of ``blobs`` (refs 0: the
+    commit function counts them), each payload sent as views of the caller's buffer."""
+    yield _COPY_HEADER
+    for digest, blob in blobs.items():
+        size = len(blob.payload)
+        head = struct.pack("!hi", 4, len(digest)) + digest
+        yield head + struct.pack("!iqiqi", 8, size, 8, 0, size)
+        for piece in chunks(blob.payload):
+            yield piece
+    yield _COPY_END
+
+
+def arrays(batch: EncodedBatch, known: Collection[bytes]) -> list[list[Any]]:
+    """The array arguments of ``blazen_commit`` for ``batch``; a blob in ``known`` (already
+    on the server, or streamed just before) is sent without its payload."""
+    commits: list[list[Any]] = [[] for _ in range(8)]
+    writes: list[list[Any]] = [[] for _ in range(6)]
+    events: list[list[Any]] = [[] for _ in range(7)]
+    consumes: list[list[Any]] = [[], []]
+    for n, ec in enumerate(batch.commits):
+        head = (
+            ec.step,
+            len(ec.consumed),
+            ec.status,
+            ec.error,
+            ec.collected,
+            *(ec.result or DELETED),
+        )
+        _append(commits, head)
+        for idx, (key, columns) in enumerate(ec.writes):
+            _append(writes, (n, idx, key, *columns))
+        for idx, ev in enumerate(ec.emitted):
+            row = (n, idx, ev.event_id, ev.event_type, ev.source_step, ev.target_step, ev.data)
+            _append(events, row)
+        for event_id in ec.consumed:
+            _append(consumes, (n, event_id))
+    hashes = sorted(batch.blobs)
+    refs = [batch.blobs[h].refs for h in hashes]
+    data = [None if h in known else batch.blobs[h].payload for h in hashes]
+    return [*commits, *writes, *events, *consumes, hashes, refs, data]
+
+
+def _append(columns: list[list[Any]], row: tuple[Any, ...]) -> None:
     """Add one row to column arrays."""
     for column, cell in zip(columns, row, strict=True):
         column.append(cell)
 
 
-class PgBatch:
-    """A batch of commits as the column arrays ``blazen_commit`` takes, plus its blobs."""
+async def write(conn: Any, schema: str, head: tuple[Any, ...], batch: EncodedBatch) -> int:
+    """Call ``blazen_commit`` (``head``: its first 7 arguments), retrying a write that hit a
+    deadlock or a blob freed or streamed meanwhile; ``Refused`` when the server refuses."""
+    ask = True  # whether to ask the server which blobs it has (not after one vanished)
+    for attempt in range(1, RETRIES + 1):
+        known: set[bytes] = set()
+        if batch.blobs and ask:
+            known = {row[0] for row in await conn.fetch(KNOWN_BLOBS, list(batch.blobs))}
+        try:
+            return await _commit(conn, schema, head, batch, known)
+        except asyncpg.PostgresError as exc:
+            refusal = _refusal(exc, create=bool(head[0]))
+            if refusal is not None:
+                raise Refused(refusal) from None
+            if attempt >= RETRIES or not _retry(exc):
+                raise
+            ask = exc.sqlstate != "BZ003"
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    __slots__ = ("blobs", "commits", "consumes", "error", "events", "status", "writes")
 
-    def __init__(self, commits: Sequence[Commit]) -> None:
-        self.commits = _columns(8)
-        self.writes = _columns(6)
-        self.events = _columns(7)
-        self.consumes = _columns(2)
-        self.blobs: dict[bytes, list[Any]] = {}
-        self.status: RunStatus | None = None
-        self.error: str | None = None
-        for n, commit in enumerate(commits):
-            self._add(n, commit)
+async def _commit(
+    conn: Any, schema: str, head: tuple[Any, ...], batch: EncodedBatch, known: set[bytes]
+) -> int:
+    """One ``blazen_commit`` call; large blobs to stream make it ``COPY`` + call in one txn."""
+    big = streamed(batch, known)
+    if not big:
+        return int(await conn.fetchval(COMMIT, *head, *arrays(batch, known)))
+    async with conn.transaction():
+        await conn.copy_to_table(
+            "blobs",
+            schema_name=schema,
+            columns=["hash", "size", "refs", "data"],
+            source=copy_source(big),
+            format="binary",
+        )
+        return int(await conn.fetchval(COMMIT, *head, *arrays(batch, known | big.keys())))
 
-    def _value(self, value: StateValue | None) -> tuple[str | None, bytes | None, bytes | None]:
-        """``(kind, inline payload, blob digest)``; a large payload is counted as a blob ref."""
-        if value is None:
-            return None, None, None
-        kind, payload = encode_value(value)
-        digest = blob_hash(payload)
-        if digest is None:
-            return kind, payload, None
-        self.blobs.setdefault(digest, [0, payload])[0] += 1
-        return kind, None, digest
 
-    def _add(self, n: int, commit: Commit) -> None:
-        """Encode commit ``n`` of the batch into the column arrays."""
-        for idx, (key, value) in enumerate(commit.writes.items()):
-            if type(key) is not str:
-                raise StoreError(f"context keys must be str, not {type(key).__name__}")
-            _append(self.writes, n, idx, key, *self._value(value))
-        for idx, ev in enumerate(commit.emitted):
-            row = (ev.event_id, ev.event_type, ev.source_step, ev.target_step, pack(ev.data))
-            _append(self.events, n, idx, *row)
-        for event_id in commit.consumed:
-            _append(self.consumes, n, event_id)
-        collected = None if commit.collected is None else pack(dict(commit.collected))
-        head = (commit.step, len(commit.consumed), commit.status, commit.error, collected)
-        _append(self.commits, *head, *self._value(commit.result))
-        self.status = commit.status if commit.status is not None else self.status
-        self.error = commit.error if commit.error is not None else self.error
+def _refusal(exc: asyncpg.PostgresError, *, create: bool) -> Refusal | None:
+    """The refusal a server error reports (``None``: a real error, or one to retry)."""
+    code = exc.sqlstate
+    if code == "BZ001":
+        return Refusal.UNKNOWN_RUN
+    if code == "BZ002":
+        return Refusal.RUN_EXISTS if create else Refusal.NOT_OWNER
+    if code == "BZ004" or (code == "23505" and _constraint(exc) == "events_unique_id"):
+        return Refusal.EVENTS
+    return None
 
-    def arrays(self, known: set[bytes]) -> list[list[Any]]:
-        """Every array argument; the payload of a blob in ``known`` is left out (NULL)."""
-        hashes = sorted(self.blobs)
-        refs = [self.blobs[h][0] for h in hashes]
-        data = [None if h in known else self.blobs[h][1] for h in hashes]
-        return [*self.commits, *self.writes, *self.events, *self.consumes, hashes, refs, data]
+
+def _retry(exc: asyncpg.PostgresError) -> bool:
+    """A deadlock, a serialization failure, a blob freed meanwhile, or one streamed twice."""
+    blob_raced = exc.sqlstate == "23505" and _constraint(exc) == "blobs_pkey"
+    return exc.sqlstate in _RETRY_CODES or blob_raced
+
+
+def _constraint(exc: asyncpg.PostgresError) -> str:
+    """The name of the constraint a server error is about ('' if none)."""
+    return str(getattr(exc, "constraint_name", "") or "")

@@ -9,10 +9,10 @@ version; migrations run under a transaction-scoped advisory lock, so racing proc
 from __future__ import annotations
 
 import re
-from importlib import resources
 from typing import Any
 
 from blazen.errors import StoreError
+from blazen.stores._sql import migrations
 
 __all__ = ["SCHEMA_VERSION", "ensure_schema", "quote_ident", "valid_schema"]
 
@@ -30,18 +30,7 @@ _SET_VERSION = (
 )
 
 
-def _migrations() -> list[tuple[int, str]]:
-    """The numbered ``_sql/postgres/NNNN_*.sql`` scripts, in order."""
-    folder = resources.files("blazen.stores._sql").joinpath("postgres")
-    found = [
-        (int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8"))
-        for item in folder.iterdir()
-        if item.name.endswith(".sql")
-    ]
-    return sorted(found)
-
-
-MIGRATIONS = _migrations()
+MIGRATIONS = migrations("postgres")
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

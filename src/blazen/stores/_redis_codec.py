@@ -1,9 +1,11 @@
-"""The Redis store's encodings: a batch as script arguments, and log entries back as records.
+"""The Redis store's encodings: a batch as log entries and script arguments, and back.
 
 A run's history is a Redis list with one element per commit: an 8-byte big-endian double
 (the server time in microseconds, stamped by the commit script) followed by the msgpack of
-``[step, consumed, emitted, writes, collected, result, status, error]``. Values of at least
-``INLINE_LIMIT`` bytes are replaced by their sha256 digest and stored once as blob keys.
+``[step, consumed, emitted, writes, collected, result, status, error]``, where an emitted
+event is ``[id, type, data, source, target]`` and a value ``[kind, inline, digest]``. The
+entry is assembled from the pieces the shared batch already encoded (event data, collect
+buffers), so nothing is encoded twice. Blobs are stored once, keyed by their hex digest.
 """
 
 from __future__ import annotations
@@ -13,94 +15,62 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
+
 from blazen.errors import StoreError
-from blazen.stores._codec import blob_hash, decode_value, encode_value, pack, unpack
-from blazen.stores.base import CheckpointInfo, Commit, PendingEvent, RunRecord
+from blazen.stores._batch import EncodedBatch, EncodedCommit
+from blazen.stores._codec import StoredColumns, unpack, value_from_columns
+from blazen.stores._rows import RECORD_FIELDS, checkpoint_infos, record_from_row
+from blazen.stores.base import CheckpointInfo, PendingEvent, RunRecord
 from blazen.values import StateValue
 
 __all__ = [
-    "EAGER_BLOB_LIMIT",
-    "Batch",
     "Replay",
+    "blob_args",
     "checkpoints",
+    "commit_args",
     "decode_log",
-    "encode_batch",
+    "entry",
     "events",
     "record",
 ]
 
-EAGER_BLOB_LIMIT = 64 * 1024
-"""Blobs smaller than this go with the first commit attempt; larger ones only when missing."""
-
 _STAMP = struct.Struct(">d")
-
-# A stored value: (kind, inline payload, blob digest); kind None means "deleted".
 _Value = tuple[str | None, bytes | None, bytes | None]
+_NIL = msgpack.packb(None)
 
 
-@dataclass(slots=True)
-class Batch:
-    """A batch of commits encoded for the commit script, and the blobs it references."""
-
-    entries: list[bytes] = field(default_factory=list)
-    consumed: list[tuple[str, ...]] = field(default_factory=list)
-    emitted: list[tuple[str, ...]] = field(default_factory=list)
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    status: str | None = None
-    error: str | None = None
-
-    def args(self, send: set[str]) -> list[Any]:
-        """The per-commit and per-blob script arguments; payloads only for hashes in ``send``."""
-        out: list[Any] = [len(self.entries)]
-        for entry, consumed, emitted in zip(self.entries, self.consumed, self.emitted, strict=True):
-            out += [entry, len(consumed), *consumed, len(emitted), *emitted]
-        out.append(len(self.blobs))
-        for digest, payload in self.blobs.items():
-            out += [digest, payload if digest in send else b""]
-        return out
+def entry(commit: EncodedCommit) -> bytes:
+    """The msgpack log entry of one encoded commit (without its time stamp)."""
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_array_header(8), packer.pack(commit.step), packer.pack(commit.consumed)]
+    parts.append(packer.pack_array_header(len(commit.emitted)))
+    for ev in commit.emitted:
+        parts += [packer.pack_array_header(5), packer.pack(ev.event_id), packer.pack(ev.event_type)]
+        parts += [ev.data, packer.pack(ev.source_step), packer.pack(ev.target_step)]
+    parts.append(packer.pack([(key, *columns) for key, columns in commit.writes]))
+    parts.append(_NIL if commit.collected is None else commit.collected)
+    parts.append(packer.pack(commit.result))
+    parts += [packer.pack(commit.status), packer.pack(commit.error)]
+    return b"".join(parts)
 
 
-def _value(value: StateValue | None, blobs: dict[str, bytes]) -> _Value:
-    """A value as stored in a log entry; a large payload goes to ``blobs`` by its hex digest."""
-    if value is None:
-        return None, None, None
-    kind, payload = encode_value(value)
-    digest = blob_hash(payload)
-    if digest is None:
-        return kind, payload, None
-    blobs[digest.hex()] = payload
-    return kind, None, digest
+def commit_args(batch: EncodedBatch) -> list[Any]:
+    """The commit script's per-commit arguments: count, then entry, consumed and emitted ids."""
+    out: list[Any] = [len(batch.commits)]
+    for commit in batch.commits:
+        ids = [ev.event_id for ev in commit.emitted]
+        out += [entry(commit), len(commit.consumed), *commit.consumed, len(ids), *ids]
+    return out
 
 
-def _entry(commit: Commit, blobs: dict[str, bytes]) -> bytes:
-    """The msgpack log entry of one commit (without its time stamp)."""
-    writes = []
-    for key, value in commit.writes.items():
-        if type(key) is not str:
-            raise StoreError(f"context keys must be str, not {type(key).__name__}")
-        writes.append((key, *_value(value, blobs)))
-    emitted = [
-        (ev.event_id, ev.event_type, ev.data, ev.source_step, ev.target_step)
-        for ev in commit.emitted
-    ]
-    collected = None if commit.collected is None else dict(commit.collected)
-    result = None if commit.result is None else _value(commit.result, blobs)
-    body = [commit.step, list(commit.consumed), emitted, writes, collected, result]
-    return pack([*body, commit.status, commit.error])
-
-
-def encode_batch(commits: Sequence[Commit]) -> Batch:
-    """Encode a batch before any round trip, so bad input fails without touching Redis."""
-    batch = Batch()
-    for commit in commits:
-        batch.entries.append(_entry(commit, batch.blobs))
-        batch.consumed.append(tuple(commit.consumed))
-        batch.emitted.append(tuple(ev.event_id for ev in commit.emitted))
-        if commit.status is not None:
-            batch.status = commit.status
-        if commit.error is not None:
-            batch.error = commit.error
-    return batch
+def blob_args(blobs: Mapping[bytes, tuple[str, bytes | str]]) -> list[Any]:
+    """The commit script's per-blob arguments: count, then hex digest, mode and value of each
+    (``d`` payload sent, ``k`` expected on the server, ``s`` staged under the key given)."""
+    out: list[Any] = [len(blobs)]
+    for digest, (mode, value) in blobs.items():
+        out += [digest.hex(), mode, value]
+    return out
 
 
 def decode_log(elements: Sequence[bytes]) -> list[tuple[float, list[Any]]]:
@@ -111,29 +81,19 @@ def decode_log(elements: Sequence[bytes]) -> list[tuple[float, list[Any]]]:
     ]
 
 
-def _text(fields: Mapping[bytes, bytes], name: bytes) -> str | None:
-    """A text field of a run hash, or ``None`` when absent."""
-    value = fields.get(name)
-    return None if value is None else value.decode()
-
-
 def record(run_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
-    """A ``RunRecord`` from the fields of a run hash."""
-    return RunRecord(
-        run_id,
-        fields[b"workflow_name"].decode(),
-        fields[b"status"].decode(),  # type: ignore[arg-type]
-        int(fields[b"created_at"]) / 1e6,
-        int(fields[b"updated_at"]) / 1e6,
-        int(fields[b"last_seq"]),
-        _text(fields, b"owner"),
-        _text(fields, b"error"),
-        unpack(fields[b"metadata"]),
-    )
+    """A ``RunRecord`` from the fields of a run hash (times in microseconds)."""
+    row: dict[str, Any] = {name: fields.get(name.encode()) for name in RECORD_FIELDS}
+    for name in ("workflow_name", "status", "owner", "error"):
+        row[name] = None if row[name] is None else row[name].decode()
+    row["run_id"] = run_id
+    row["created_at"] = int(row["created_at"]) / 1e6
+    row["updated_at"] = int(row["updated_at"]) / 1e6
+    return record_from_row(row[name] for name in RECORD_FIELDS)
 
 
 def _event(row: Sequence[Any]) -> PendingEvent:
-    """A ``PendingEvent`` from its log form."""
+    """A ``PendingEvent`` from its log form (the data was just unpacked: a fresh object)."""
     event_id, event_type, data, source, target = row
     return PendingEvent(event_id, event_type, data, source, target)
 
@@ -187,29 +147,22 @@ class Replay:
 
 def _decode(value: _Value, blobs: Mapping[bytes, bytes]) -> StateValue:
     """A ``StateValue`` from its stored form."""
-    kind, inline, digest = value
-    assert kind is not None
-    if digest is None:
-        return decode_value(kind, inline or b"")
-    payload = blobs.get(digest)
+    columns = StoredColumns(*value)
+    assert columns.kind is not None
+    if columns.digest is None:
+        return value_from_columns(columns.kind, columns.data or b"")
+    payload = blobs.get(columns.digest)
     if payload is None:
-        raise StoreError(f"blob {digest.hex()} is missing from the Redis store")
-    return decode_value(kind, payload)
+        raise StoreError(f"blob {columns.digest.hex()} is missing from the Redis store")
+    return value_from_columns(columns.kind, payload)
 
 
 def checkpoints(log: Sequence[tuple[float, list[Any]]]) -> list[CheckpointInfo]:
     """The commit history described by a run's log."""
-    return [
-        CheckpointInfo(
-            seq,
-            body[0],
-            created,
-            tuple(write[0] for write in body[3]),
-            tuple(row[0] for row in body[2]),
-            len(body[1]),
-        )
-        for seq, (created, body) in enumerate(log)
-    ]
+    rows = [(seq, body[0], created, len(body[1])) for seq, (created, body) in enumerate(log)]
+    writes = [(seq, write[0]) for seq, (_, body) in enumerate(log) for write in body[3]]
+    emitted = [(seq, row[0]) for seq, (_, body) in enumerate(log) for row in body[2]]
+    return checkpoint_infos(rows, writes, emitted)
 
 
 def events(log: Sequence[tuple[float, list[Any]]]) -> list[tuple[int, PendingEvent, int | None]]:

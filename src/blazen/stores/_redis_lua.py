@@ -21,6 +21,7 @@ __all__ = [
     "R_MISSING_BLOBS",
     "R_NOT_PENDING",
     "R_UNKNOWN",
+    "SCRIPTS",
 ]
 
 OK, R_CONFLICT, R_UNKNOWN, R_NOT_PENDING, R_DUPLICATE, R_MISSING_BLOBS, R_EXISTS = range(7)
@@ -28,7 +29,8 @@ OK, R_CONFLICT, R_UNKNOWN, R_NOT_PENDING, R_DUPLICATE, R_MISSING_BLOBS, R_EXISTS
 # KEYS: run, log, ev, rblobs, refs, runs, clock
 # ARGV: prefix, run_id, mode ('create'|'commit'), owner, status ('' = keep), error ('' = keep,
 #   else '=' .. text), workflow_name, metadata, n, then per commit: entry, n_consumed, ids…,
-#   n_emitted, ids…; then n_blobs, then per blob: sha256 hex, payload ('' = not sent).
+#   n_emitted, ids…; then n_blobs, then per blob: sha256 hex, how ('d': the payload follows,
+#   'k': expected on the server, 's': staged under the key that follows), payload or key.
 COMMIT = r"""
 local run, log, ev, rblobs, refs, runs, clock = unpack(KEYS)
 local P, rid, create, owner = ARGV[1], ARGV[2], ARGV[3] == 'create', ARGV[4]
@@ -68,8 +70,10 @@ for k = 1, n do
   end
 end
 local nblobs, first, missing = tonumber(ARGV[i]), i + 1, {}
-for j = first, first + 2 * nblobs - 1, 2 do
-  if ARGV[j + 1] == '' and redis.call('EXISTS', P .. ':blob:' .. ARGV[j]) == 0 then
+for j = first, first + 3 * nblobs - 1, 3 do
+  local how = ARGV[j + 1]
+  if how ~= 'd' and redis.call('EXISTS', P .. ':blob:' .. ARGV[j]) == 0
+     and (how ~= 's' or redis.call('EXISTS', ARGV[j + 2]) == 0) then
     missing[#missing + 1] = ARGV[j]
   end
 end
@@ -80,9 +84,19 @@ local prev = tonumber(redis.call('GET', clock) or '0')
 if now <= prev then now = prev + 1 end
 local stamp = string.format('%.0f', now)
 redis.call('SET', clock, stamp)
-for j = first, first + 2 * nblobs - 1, 2 do
-  local h = ARGV[j]
-  if ARGV[j + 1] ~= '' then redis.call('SET', P .. ':blob:' .. h, ARGV[j + 1], 'NX') end
+for j = first, first + 3 * nblobs - 1, 3 do
+  local h, how, value = ARGV[j], ARGV[j + 1], ARGV[j + 2]
+  local blob = P .. ':blob:' .. h
+  if how == 'd' then
+    redis.call('SET', blob, value, 'NX')
+  elseif how == 's' then
+    if redis.call('EXISTS', blob) == 1 then
+      redis.call('DEL', value)
+    else
+      redis.call('RENAME', value, blob)
+      redis.call('PERSIST', blob)
+    end
+  end
   if redis.call('SADD', rblobs, h) == 1 then redis.call('HINCRBY', refs, h, 1) end
 end
 local packed = struct.pack('>d', now)
@@ -169,3 +183,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return redis.call('HGETALL', KEYS[1])
 """
+
+SCRIPTS = {"COMMIT": COMMIT, "DELETE": DELETE, "CLAIM": CLAIM, "LIST": LIST, "INIT": INIT}
+"""Every script by the name the store calls it (registered on each loop's client)."""

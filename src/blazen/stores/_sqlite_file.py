@@ -12,9 +12,9 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 
 from blazen.errors import StoreError
+from blazen.stores._sql import migrations
 
 __all__ = ["SCHEMA_VERSION", "connect", "read_txn", "write_txn"]
 
@@ -27,18 +27,7 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Truncate a WAL grown past 64 MiB (by a large blob) back to this size once checkpointed."""
 
 
-def _migrations() -> list[tuple[int, str]]:
-    """The numbered ``_sql/sqlite/NNNN_*.sql`` scripts, in order."""
-    folder = resources.files("blazen.stores._sql").joinpath("sqlite")
-    found = [
-        (int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8"))
-        for item in folder.iterdir()
-        if item.name.endswith(".sql")
-    ]
-    return sorted(found)
-
-
-MIGRATIONS = _migrations()
+MIGRATIONS = migrations("sqlite")
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -1,7 +1,8 @@
 """The SQLite store's reads, as blocking functions of a connection (run on the store's thread).
 
 Each read runs in one deferred transaction, so it sees a single consistent snapshot of the
-file even while other processes commit.
+file even while other processes commit. A large blob is read through ``blobopen`` straight
+into the one ``bytes`` object the caller gets (no intermediate copy).
 """
 
 from __future__ import annotations
@@ -9,21 +10,36 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from blazen.errors import StoreError
-from blazen.stores._codec import decode_value, unpack
+from blazen.stores._base import EventRow
+from blazen.stores._codec import STREAM_LIMIT, unpack, value_from_columns
+from blazen.stores._rows import (
+    checkpoint_infos,
+    event_from_row,
+    load_seq,
+    record_from_row,
+    value_from_row,
+)
 from blazen.stores._sqlite_file import read_txn
-from blazen.stores._sqlite_ops import RECORD_COLUMNS, find_run, record_from_row
-from blazen.stores.base import CheckpointInfo, LoadedRun, PendingEvent, RunRecord, RunStatus
+from blazen.stores._sqlite_ops import RECORD_COLUMNS, find_run
+from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 from blazen.values import StateValue
 
 __all__ = ["checkpoints", "events", "get_run", "list_runs", "load"]
 
+# A value's columns: kind, then its inline payload, or its blob's payload (when smaller than
+# STREAM_LIMIT, ?3), or the blob's rowid and size to read it incrementally.
+_BLOB_COLUMNS = "CASE WHEN b.size < ?3 THEN b.data END, b.rowid, b.size"
 _STATE_AT = (
-    "SELECT w.key, w.kind, coalesce(w.data, b.data)"
+    f"SELECT w.key, w.kind, w.data, {_BLOB_COLUMNS}"
     " FROM (SELECT key, max(seq) AS seq FROM writes WHERE rid = ?1 AND seq <= ?2 GROUP BY key) m"
     " JOIN writes w ON w.rid = ?1 AND w.key = m.key AND w.seq = m.seq"
     " LEFT JOIN blobs b ON b.hash = w.hash"
     " WHERE w.kind IS NOT NULL"
+)
+_RESULT_AT = (
+    f"SELECT c.result_kind, c.result_data, {_BLOB_COLUMNS} FROM commits c"
+    " LEFT JOIN blobs b ON b.hash = c.result_hash"
+    " WHERE c.rid = ?1 AND c.seq <= ?2 AND c.result_kind IS NOT NULL ORDER BY c.seq DESC LIMIT 1"
 )
 _PENDING_AT = (
     "SELECT event_id, event_type, data, source_step, target_step FROM events"
@@ -34,53 +50,47 @@ _COLLECTED_AT = (
     "SELECT collected FROM commits WHERE rid = ? AND seq <= ? AND collected IS NOT NULL"
     " ORDER BY seq DESC LIMIT 1"
 )
-_RESULT_AT = (
-    "SELECT c.result_kind, coalesce(c.result_data, b.data) FROM commits c"
-    " LEFT JOIN blobs b ON b.hash = c.result_hash"
-    " WHERE c.rid = ? AND c.seq <= ? AND c.result_kind IS NOT NULL ORDER BY c.seq DESC LIMIT 1"
-)
 _EVENTS = (
     "SELECT seq, event_id, event_type, data, source_step, target_step, consumed_seq FROM events"
     " WHERE rid = ? ORDER BY seq, idx"
 )
 
 
-def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord:
-    """The run's record."""
+def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    """The run's record, or ``None``."""
     with read_txn(conn):
-        return find_run(conn, run_id)[1]
+        found = find_run(conn, run_id)
+    return None if found is None else found[1]
 
 
-def load(conn: sqlite3.Connection, run_id: str, seq: int | None) -> LoadedRun:
-    """The run's state after commit ``seq`` (default: the last one)."""
+def _value(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StateValue:
+    """A value from ``(kind, inline, small blob, blob rowid, blob size)`` columns."""
+    kind, inline, small, rowid, size = row
+    value = value_from_row(kind, inline, small, size)
+    if value is not None:
+        return value
+    if not hasattr(conn, "blobopen"):  # Python < 3.11
+        (payload,) = conn.execute("SELECT data FROM blobs WHERE rowid = ?", (rowid,)).fetchone()
+        return value_from_columns(kind, payload)
+    with conn.blobopen("blobs", "data", rowid, readonly=True) as handle:
+        return value_from_columns(kind, handle.read())
+
+
+def load(conn: sqlite3.Connection, run_id: str, seq: int | None) -> LoadedRun | None:
+    """The run's state after commit ``seq`` (default: the last one), or ``None``."""
     with read_txn(conn):
-        rid, record = find_run(conn, run_id)
-        at = record.last_seq if seq is None else seq
-        if not 0 <= at <= record.last_seq:
-            raise StoreError(f"run {run_id!r} has no commit {seq} (last is {record.last_seq})")
-        state = {
-            key: decode_value(kind, payload)
-            for key, kind, payload in conn.execute(_STATE_AT, (rid, at))
-        }
-        pending = [
-            PendingEvent(eid, etype, unpack(data), source, target)
-            for eid, etype, data, source, target in conn.execute(_PENDING_AT, (rid, at))
-        ]
+        found = find_run(conn, run_id)
+        if found is None:
+            return None
+        rid, record = found
+        at = load_seq(record, seq)
+        args = (rid, at, STREAM_LIMIT)
+        state = {row[0]: _value(conn, row[1:]) for row in conn.execute(_STATE_AT, args)}
+        pending = [event_from_row(*row) for row in conn.execute(_PENDING_AT, (rid, at))]
         collected = conn.execute(_COLLECTED_AT, (rid, at)).fetchone()
-        result = conn.execute(_RESULT_AT, (rid, at)).fetchone()
-    return LoadedRun(
-        record,
-        at,
-        state,
-        pending,
-        unpack(collected[0]) if collected else {},
-        _decode_result(result),
-    )
-
-
-def _decode_result(row: tuple[str, bytes] | None) -> StateValue | None:
-    """The result value of a ``_RESULT_AT`` row, if any."""
-    return None if row is None else decode_value(row[0], row[1])
+        result = conn.execute(_RESULT_AT, args).fetchone()
+        value = None if result is None else _value(conn, result)
+    return LoadedRun(record, at, state, pending, unpack(collected[0]) if collected else {}, value)
 
 
 def list_runs(
@@ -100,41 +110,33 @@ def list_runs(
         " ORDER BY updated_at DESC, rid DESC LIMIT ?"
     )
     with read_txn(conn):
-        return [record_from_row(row) for row in conn.execute(query, (*params, max(limit, 0)))]
+        return [record_from_row(row) for row in conn.execute(query, (*params, limit))]
 
 
-def checkpoints(conn: sqlite3.Connection, run_id: str) -> list[CheckpointInfo]:
-    """The run's commit history, oldest first."""
+def checkpoints(conn: sqlite3.Connection, run_id: str) -> list[CheckpointInfo] | None:
+    """The run's commit history, oldest first, or ``None``."""
     with read_txn(conn):
-        rid = find_run(conn, run_id)[0]
-        writes: dict[int, list[str]] = {}
-        for seq, key in conn.execute(
-            "SELECT seq, key FROM writes WHERE rid = ? ORDER BY seq, idx", (rid,)
-        ):
-            writes.setdefault(seq, []).append(key)
-        emitted: dict[int, list[str]] = {}
-        for seq, eid in conn.execute(
+        found = find_run(conn, run_id)
+        if found is None:
+            return None
+        rid = found[0]
+        writes = conn.execute("SELECT seq, key FROM writes WHERE rid = ? ORDER BY seq, idx", (rid,))
+        keys = writes.fetchall()
+        ids = conn.execute(
             "SELECT seq, event_id FROM events WHERE rid = ? ORDER BY seq, idx", (rid,)
-        ):
-            emitted.setdefault(seq, []).append(eid)
+        ).fetchall()
         rows = conn.execute(
             "SELECT seq, step, created_at, consumed FROM commits WHERE rid = ? ORDER BY seq",
             (rid,),
         ).fetchall()
-    return [
-        CheckpointInfo(
-            seq, step, created, tuple(writes.get(seq, ())), tuple(emitted.get(seq, ())), consumed
-        )
-        for seq, step, created, consumed in rows
-    ]
+    return checkpoint_infos(rows, keys, ids)
 
 
-def events(conn: sqlite3.Connection, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
-    """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
+def events(conn: sqlite3.Connection, run_id: str) -> list[EventRow] | None:
+    """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``, or ``None``."""
     with read_txn(conn):
-        rid = find_run(conn, run_id)[0]
-        rows = conn.execute(_EVENTS, (rid,)).fetchall()
-    return [
-        (seq, PendingEvent(eid, etype, unpack(data), source, target), consumed)
-        for seq, eid, etype, data, source, target, consumed in rows
-    ]
+        found = find_run(conn, run_id)
+        if found is None:
+            return None
+        rows = conn.execute(_EVENTS, (found[0],)).fetchall()
+    return [(seq, event_from_row(*rest), consumed) for seq, *rest, consumed in rows]

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from blazen.errors import StoreError
-from blazen.status import FINISHED, RunStatus
+from blazen.status import FINISHED, RUN_STATUSES, RunStatus
 from blazen.values import StateValue
 
 __all__ = [
     "DEFAULT_STORE_ENV",
     "DEFAULT_STORE_FILE",
-    "CheckpointInfo",
     "FINISHED",
+    "RUN_STATUSES",
+    "CheckpointInfo",
     "CheckpointStore",
     "Commit",
     "LoadedRun",
@@ -31,7 +32,18 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "open_store",
+    "run_status",
 ]
+
+_STATUS_BY_NAME: dict[str, RunStatus] = {status: status for status in RUN_STATUSES}
+
+
+def run_status(text: str) -> RunStatus:
+    """``text`` as a ``RunStatus``; ``StoreError`` naming it when it is not one."""
+    status = _STATUS_BY_NAME.get(text)
+    if status is None:
+        raise StoreError(f"unknown run status {text!r} (one of: {', '.join(RUN_STATUSES)})")
+    return status
 
 
 DEFAULT_STORE_ENV = "BLAZEN_STORE"

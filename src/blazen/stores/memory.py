@@ -2,9 +2,10 @@
 
 Every commit is kept (per key, a list of ``(seq, value)`` writes; per event, its emitted and
 consumed seq) so ``load(run_id, seq)`` rebuilds any point of a run exactly as the SQLite store
-does. Mutable inputs (event data, collect buffers, metadata) are msgpack-encoded on the way in,
-which both isolates them from the caller and rejects what a durable store could not hold;
-``StateValue`` objects are immutable and kept as they are, large ones interned by content.
+does. The shared layer encodes every batch first (``_batch``), which both isolates mutable
+inputs (event data, collect buffers and metadata are kept msgpack-encoded) and rejects what a
+durable store could not hold; ``StateValue`` objects are immutable and kept as they are, large
+ones interned by their digest (one object per payload, never copied).
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from blazen.errors import StoreConflictError, StoreError
-from blazen.stores._codec import Clock, blob_hash, pack, start_commit, unknown_run, unpack
-from blazen.stores.base import (
-    CheckpointInfo,
-    Commit,
-    LoadedRun,
-    PendingEvent,
-    RunRecord,
-    RunStatus,
-)
+from blazen.errors import StoreError
+from blazen.stores._base import EventRow, RunHead, StoreBase
+from blazen.stores._batch import EncodedBatch, EncodedEvent, event_problem
+from blazen.stores._codec import Clock, unpack
+from blazen.stores._errors import Refusal, Refused
+from blazen.stores._rows import event_from_row, load_seq
+from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 from blazen.values import StateValue
 
 __all__ = ["MemoryStore"]
@@ -35,22 +32,19 @@ _BlobKey = tuple[str, bytes]
 
 @dataclass(slots=True)
 class _Event:
-    """One emitted event: its seq, fields and msgpack-encoded data."""
+    """One emitted event, its seq and (once handled) the seq that consumed it."""
 
     seq: int
-    event_id: str
-    event_type: str
-    data: bytes
-    source_step: str | None
-    target_step: str | None
+    event: EncodedEvent
     consumed: int | None = None
 
-    def public(self) -> PendingEvent:
-        """A fresh ``PendingEvent`` (new data object, so the caller may mutate it)."""
-        data = unpack(self.data)
-        return PendingEvent(
-            self.event_id, self.event_type, data, self.source_step, self.target_step
+    def row(self) -> EventRow:
+        """``(seq, PendingEvent, consumed)`` with a fresh copy of the event's data."""
+        ev = self.event
+        pending = event_from_row(
+            ev.event_id, ev.event_type, ev.data, ev.source_step, ev.target_step
         )
+        return self.seq, pending, self.consumed
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +71,13 @@ class _Run:
         """The record with a fresh copy of its metadata."""
         return dataclasses.replace(self.record, metadata=unpack(self.metadata))
 
-
-@dataclass(slots=True)
-class _Batch:
-    """A validated batch of commits, ready to apply without any possible failure."""
-
-    entries: list[tuple[int, Commit, bytes | None]] = field(default_factory=list)
-    emitted: dict[str, _Event] = field(default_factory=dict)
-    consumed: dict[str, int] = field(default_factory=dict)
+    def states(self, event_ids: Sequence[str]) -> dict[str, bool]:
+        """Of ``event_ids``, the run's events: ``True`` pending, ``False`` consumed."""
+        found = (self.events.get(event_id) for event_id in event_ids)
+        return {ev.event.event_id: ev.consumed is None for ev in found if ev is not None}
 
 
-def _check_value(key: Any, value: Any) -> None:
-    """Reject a write a durable store could not hold, before anything is applied."""
-    if not isinstance(key, str):
-        raise StoreError(f"context keys must be str, not {type(key).__name__}")
-    if value is not None and not isinstance(value, StateValue):
-        raise StoreError(f"context value for {key!r} is {type(value).__name__}, not StateValue")
-
-
-class MemoryStore:
+class MemoryStore(StoreBase):
     """A ``CheckpointStore`` held in this process's memory; thread-safe, lost at exit."""
 
     def __init__(self) -> None:
@@ -103,7 +85,6 @@ class MemoryStore:
         self._blobs: dict[_BlobKey, tuple[StateValue, int]] = {}
         self._lock = threading.Lock()
         self._clock = Clock()
-        self._closed = False
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -112,27 +93,16 @@ class MemoryStore:
             raise StoreError(f"not a memory store URL: {url!r}")
         return cls()
 
-    def _check_open(self) -> None:
-        """``StoreError`` once the store is closed."""
-        if self._closed:
-            raise StoreError("the memory store is closed")
-
-    def _run(self, run_id: str) -> _Run:
-        """The run, or ``StoreError`` naming the id."""
-        self._check_open()
-        run = self._runs.get(run_id)
-        if run is None:
-            raise unknown_run(run_id)
-        return run
+    def __repr__(self) -> str:
+        return f"MemoryStore(runs={len(self._runs)})"
 
     # -- blobs -----------------------------------------------------------------------------
 
-    def _intern(self, run: _Run, value: StateValue | None) -> StateValue | None:
-        """Share one object per large Bytes/Native payload, counting the run's reference."""
-        if not isinstance(value, (StateValue.Bytes, StateValue.Native)):
-            return value
-        digest = blob_hash(value.data)
-        if digest is None:
+    def _intern(
+        self, run: _Run, value: StateValue | None, digest: bytes | None
+    ) -> StateValue | None:
+        """Share one object per large payload (by kind and digest), counting the run's reference."""
+        if value is None or digest is None:
             return value
         key = (value.kind, digest)
         held, refs = self._blobs.get(key, (value, 0))
@@ -150,151 +120,123 @@ class MemoryStore:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run_id: str,
-        workflow_name: str,
-        *,
-        owner: str,
-        context_state: Mapping[str, StateValue],
-        pending: Sequence[PendingEvent],
-        collected: Mapping[str, list[Any]],
-        metadata: Mapping[str, Any],
-        status: RunStatus = "running",
-    ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = start_commit(pending, context_state, collected)
+    async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
+        """Add the run and apply its commit 0."""
         with self._lock:
-            self._check_open()
-            if run_id in self._runs:
-                raise StoreConflictError(f"run {run_id!r} already exists")
+            if head.run_id in self._runs:
+                raise Refused(Refusal.RUN_EXISTS)
             now = self._clock.now()
-            record = RunRecord(run_id, workflow_name, status, now, now, -1, owner)
-            run = _Run(record, pack(dict(metadata)))
-            batch = self._prepare(run, [start])
+            record = RunRecord(
+                head.run_id, head.workflow_name, head.status, now, now, -1, head.owner
+            )
+            run = _Run(record, head.metadata)
             self._apply(run, batch, now)
-            self._runs[run_id] = run
+            self._runs[head.run_id] = run
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
-        """Apply ``commits`` atomically (all or nothing); return the last seq."""
+    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+        """Check the owner and the event rules, then apply the batch (all or nothing)."""
         with self._lock:
-            run = self._run(run_id)
+            run = self._runs.get(run_id)
+            if run is None:
+                raise Refused(Refusal.UNKNOWN_RUN)
             if run.record.owner != owner:
-                raise StoreConflictError(
-                    f"run {run_id!r} is owned by {run.record.owner!r}, not {owner!r}"
-                )
-            if commits:
-                self._apply(run, self._prepare(run, commits), self._clock.now())
+                raise Refused(Refusal.NOT_OWNER)
+            states = run.states(batch.event_ids())
+            if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
+                raise Refused(Refusal.EVENTS)
+            self._apply(run, batch, self._clock.now())
             return run.record.last_seq
 
-    def _prepare(self, run: _Run, commits: Sequence[Commit]) -> _Batch:
-        """Validate and encode a batch against the run; raises before anything changes."""
-        batch = _Batch()
-        for offset, commit in enumerate(commits):
-            seq = run.record.last_seq + 1 + offset
-            self._prepare_events(run, batch, seq, commit)
-            for key, value in commit.writes.items():
-                _check_value(key, value)
-            if commit.result is not None:
-                _check_value("result", commit.result)
-            collected = None if commit.collected is None else pack(dict(commit.collected))
-            batch.entries.append((seq, commit, collected))
-        return batch
-
-    def _prepare_events(self, run: _Run, batch: _Batch, seq: int, commit: Commit) -> None:
-        """Check the consumed ids are pending and the emitted ids are new."""
-        for event_id in commit.consumed:
-            event = run.events.get(event_id) or batch.emitted.get(event_id)
-            if event is None or event.consumed is not None or event_id in batch.consumed:
-                raise StoreError(
-                    f"run {run.record.run_id!r}: commit {seq} consumes event {event_id!r},"
-                    " which is not pending"
-                )
-            batch.consumed[event_id] = seq
-        for ev in commit.emitted:
-            if ev.event_id in run.events or ev.event_id in batch.emitted:
-                raise StoreError(f"run {run.record.run_id!r}: duplicate event id {ev.event_id!r}")
-            data = pack(ev.data)
-            batch.emitted[ev.event_id] = _Event(
-                seq, ev.event_id, ev.event_type, data, ev.source_step, ev.target_step
-            )
-
-    def _apply(self, run: _Run, batch: _Batch, now: float) -> None:
+    def _apply(self, run: _Run, batch: EncodedBatch, now: float) -> None:
         """Append a validated batch to the run's history and update its record."""
-        run.events.update(batch.emitted)
-        for event_id, seq in batch.consumed.items():
-            run.events[event_id].consumed = seq
-        changes: dict[str, Any] = {"updated_at": now}
-        for seq, commit, collected in batch.entries:
-            for key, value in commit.writes.items():
-                seqs, values = run.keys.setdefault(key, ([], []))
+        seq = run.record.last_seq
+        for commit in batch.commits:
+            seq += 1
+            for event in commit.emitted:
+                run.events[event.event_id] = _Event(seq, event)
+            for event_id in commit.consumed:
+                run.events[event_id].consumed = seq
+            values = commit.source.writes
+            for key, columns in commit.writes:
+                seqs, held = run.keys.setdefault(key, ([], []))
                 seqs.append(seq)
-                values.append(self._intern(run, value))
+                held.append(self._intern(run, values[key], columns.digest))
+            result = commit.source.result
+            digest = None if commit.result is None else commit.result.digest
             info = CheckpointInfo(
                 seq,
                 commit.step,
                 now,
-                tuple(commit.writes),
+                tuple(key for key, _ in commit.writes),
                 tuple(ev.event_id for ev in commit.emitted),
                 len(commit.consumed),
             )
-            run.history.append(_Entry(info, collected, self._intern(run, commit.result)))
-            changes["last_seq"] = seq
-            if commit.status is not None:
-                changes["status"] = commit.status
-            if commit.error is not None:
-                changes["error"] = commit.error
-        run.record = dataclasses.replace(run.record, **changes)
+            run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
+        record = run.record
+        run.record = dataclasses.replace(
+            record,
+            updated_at=now,
+            last_seq=seq,
+            status=record.status if batch.status is None else batch.status,
+            error=record.error if batch.error is None else batch.error,
+        )
 
-    async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner; a later commit by the old owner fails."""
+    async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
+        """Of the given ids, the run's events: ``True`` pending, ``False`` consumed."""
         with self._lock:
-            run = self._run(run_id)
+            run = self._runs.get(run_id)
+            return {} if run is None else run.states(event_ids)
+
+    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+        """Make ``owner`` the run's owner."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
             run.record = dataclasses.replace(run.record, owner=owner)
             return run.public_record()
 
-    async def delete_run(self, run_id: str) -> None:
+    async def _delete(self, run_id: str) -> bool:
         """Forget the run and every large value only it referenced."""
         with self._lock:
-            run = self._run(run_id)
-            del self._runs[run_id]
+            run = self._runs.pop(run_id, None)
+            if run is None:
+                return False
             for key in run.blobs:
                 self._release(key)
+            return True
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
+    async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
         """The run's state after commit ``seq`` (default: the last one)."""
         with self._lock:
-            run = self._run(run_id)
-            last = run.record.last_seq
-            at = last if seq is None else seq
-            if not 0 <= at <= last:
-                raise StoreError(f"run {run_id!r} has no commit {seq} (last is {last})")
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            at = load_seq(run.record, seq)
+            upto = run.history[at::-1]
+            collected = next((e.collected for e in upto if e.collected is not None), None)
             return LoadedRun(
                 run.public_record(),
                 at,
                 _state_at(run, at),
-                [ev.public() for ev in run.events.values() if _pending_at(ev, at)],
-                _last_at(run, at, "collected") or {},
-                _last_at(run, at, "result"),
+                [ev.row()[1] for ev in run.events.values() if _pending_at(ev, at)],
+                {} if collected is None else unpack(collected),
+                next((e.result for e in upto if e.result is not None), None),
             )
 
-    async def get_run(self, run_id: str) -> RunRecord:
-        """The run's record; ``StoreError`` naming the id when it is unknown."""
+    async def _get(self, run_id: str) -> RunRecord | None:
+        """The run's record."""
         with self._lock:
-            return self._run(run_id).public_record()
+            run = self._runs.get(run_id)
+            return None if run is None else run.public_record()
 
-    async def list_runs(
-        self,
-        *,
-        workflow_name: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 100,
+    async def _list(
+        self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
         """Runs matching the filters, most recently updated first."""
         with self._lock:
-            self._check_open()
             runs = [
                 run
                 for run in self._runs.values()
@@ -302,23 +244,23 @@ class MemoryStore:
                 and status in (None, run.record.status)
             ]
             runs.sort(key=lambda run: run.record.updated_at, reverse=True)
-            return [run.public_record() for run in runs[: max(limit, 0)]]
+            return [run.public_record() for run in runs[:limit]]
 
-    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
+    async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         """The run's commit history, oldest first."""
         with self._lock:
-            return [entry.info for entry in self._run(run_id).history]
+            run = self._runs.get(run_id)
+            return None if run is None else [entry.info for entry in run.history]
 
-    async def events(self, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
+    async def _events(self, run_id: str) -> list[EventRow] | None:
         """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
         with self._lock:
-            events = self._run(run_id).events.values()
-            return [(ev.seq, ev.public(), ev.consumed) for ev in events]
+            run = self._runs.get(run_id)
+            return None if run is None else [ev.row() for ev in run.events.values()]
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         """Drop everything; later calls raise ``StoreError``."""
         with self._lock:
-            self._closed = True
             self._runs.clear()
             self._blobs.clear()
 
@@ -336,12 +278,3 @@ def _state_at(run: _Run, seq: int) -> dict[str, StateValue]:
 def _pending_at(event: _Event, seq: int) -> bool:
     """Whether the event was emitted and not yet consumed as of ``seq``."""
     return event.seq <= seq and (event.consumed is None or event.consumed > seq)
-
-
-def _last_at(run: _Run, seq: int, attribute: str) -> Any:
-    """The last non-``None`` ``collected``/``result`` of the commits up to ``seq``."""
-    for index in range(seq, -1, -1):
-        value = getattr(run.history[index], attribute)
-        if value is not None:
-            return unpack(value) if attribute == "collected" else value
-    return None

@@ -3,42 +3,34 @@
 Every ``commit`` (and ``create_run``) is one call of the ``blazen_commit`` server function: one
 round trip, one transaction, the run row locked ``FOR UPDATE`` so commits of one run serialize
 and a ``claim`` fences the old owner. Large payloads are stored once, reference-counted and
-freed by ``delete_run``. The asyncpg pool is created on first use, inside the running loop; the
-schema (``?schema=``, default ``blazen``) is created or migrated then. asyncpg is imported only
-here, and its errors become ``StoreError`` at this module's seam.
+freed by ``delete_run``. Each event loop gets its own asyncpg pool on first use (``PerLoop``);
+the schema (``?schema=``, default ``blazen``) is created or migrated by the first one. asyncpg
+is imported only here and in the ``_pg_*`` modules; its errors become ``StoreError`` here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from blazen.errors import StoreConflictError, StoreError
+from blazen.errors import StoreError
+from blazen.stores import _pg_ops as ops
 from blazen.stores import _pg_reads as reads
-from blazen.stores._codec import pack, start_commit, unknown_run
-from blazen.stores._pg_ops import COMMIT, DELETE_RUN, KNOWN_BLOBS, RECORD_COLUMNS, PgBatch
+from blazen.stores._base import EventRow, RunHead, StoreBase
+from blazen.stores._batch import EncodedBatch
+from blazen.stores._loops import PerLoop
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
-from blazen.stores.base import (
-    CheckpointInfo,
-    Commit,
-    LoadedRun,
-    PendingEvent,
-    RunRecord,
-    RunStatus,
-)
-from blazen.values import StateValue
+from blazen.stores._rows import record_from_row
+from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore", "split_url"]
 
 DEFAULT_SCHEMA = "blazen"
-RETRIES = 5
-"""Attempts of a write that hit a deadlock, a serialization failure or a freed blob."""
-_RETRY_CODES = frozenset({"40001", "40P01", "BZ003"})
 _DRIVER_ERRORS = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
@@ -81,11 +73,12 @@ def _server(dsn: str) -> str:
     return f"{parts.hostname or 'localhost'}:{port}"
 
 
-class PostgresStore:
+class PostgresStore(StoreBase):
     """A ``CheckpointStore`` in one PostgreSQL schema, safe to share between machines.
 
-    Nothing connects until the first awaited call; the pool then belongs to that call's event
-    loop. ``min_size``/``max_size`` size the asyncpg pool.
+    Nothing connects until the first awaited call. Each event loop that uses the store gets
+    its own asyncpg pool (``min_size``/``max_size``), closed when that loop shuts down or by
+    ``close()``; the schema is checked, created or migrated by the first pool.
     """
 
     def __init__(
@@ -95,10 +88,8 @@ class PostgresStore:
         self.schema = valid_schema(schema)
         self.server = _server(dsn)
         self._sizes = (min_size, max_size)
-        self._pool: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
-        self._closed = False
+        self._pools: PerLoop[Any] = PerLoop(self._open, self._close_pool, _terminate)
+        self._checked = False
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -109,35 +100,21 @@ class PostgresStore:
     def __repr__(self) -> str:
         return f"PostgresStore({self.server!r}, schema={self.schema!r})"
 
-    # -- the pool and the error seam -------------------------------------------------------
+    # -- pools and the error seam ----------------------------------------------------------
 
     @contextmanager
-    def _errors(self, run_id: str | None = None) -> Iterator[None]:
-        """Turn asyncpg and socket errors into ``StoreError`` (or its conflict subclass)."""
+    def _errors(self) -> Iterator[None]:
+        """Turn asyncpg and socket errors into ``StoreError`` naming the server."""
         try:
             yield
         except _DRIVER_ERRORS as exc:
-            raise self._translate(exc, run_id) from exc
-
-    def _translate(self, exc: BaseException, run_id: str | None) -> StoreError:
-        """The ``StoreError`` for one driver error."""
-        if not isinstance(exc, asyncpg.PostgresError):
-            return StoreError(f"cannot reach PostgreSQL at {self.server}: {exc}")
-        code, message = exc.sqlstate, exc.args[0] if exc.args else str(exc)
-        if code == "BZ001" and run_id is not None:
-            return unknown_run(run_id)
-        if code == "BZ002":
-            return StoreConflictError(message)
-        if code in ("BZ001", "BZ003", "BZ004"):
-            return StoreError(message)
-        if code == "23505" and getattr(exc, "constraint_name", "") == "events_unique_id":
-            return StoreError(
-                f"run {run_id!r}: cannot store the emitted events ({exc}); event ids must be new"
-            )
-        return StoreError(f"PostgreSQL at {self.server} (schema {self.schema!r}): {exc}")
+            if isinstance(exc, asyncpg.PostgresError):
+                where = f"PostgreSQL at {self.server} (schema {self.schema!r})"
+                raise StoreError(f"{where}: {exc}") from exc
+            raise StoreError(f"cannot reach PostgreSQL at {self.server}: {exc}") from exc
 
     async def _open(self) -> Any:
-        """Create the pool and check, create or migrate the schema."""
+        """Create the running loop's pool; the first one checks, creates or migrates the schema."""
         settings = {"search_path": quote_ident(self.schema), "application_name": "blazen"}
         min_size, max_size = self._sizes
         with self._errors():
@@ -148,6 +125,8 @@ class PostgresStore:
                 server_settings=settings,
                 connection_class=_Connection,
             )
+        if self._checked:
+            return pool
         try:
             with self._errors():
                 async with pool.acquire() as conn:
@@ -155,132 +134,78 @@ class PostgresStore:
         except BaseException:
             pool.terminate()
             raise
+        self._checked = True
         return pool
 
-    async def _get_pool(self) -> Any:
-        """The pool, created on first use in the running loop."""
-        if self._closed:
-            raise StoreError(f"the PostgreSQL store {self!r} is closed")
-        loop = asyncio.get_running_loop()
-        if self._pool is None:
-            async with self._lock:
-                if self._closed:
-                    raise StoreError(f"the PostgreSQL store {self!r} is closed")
-                if self._pool is None:
-                    self._pool = await self._open()
-                    self._loop = loop
-        if loop is not self._loop:
-            raise StoreError(f"{self!r} is bound to the event loop that first used it")
-        return self._pool
+    async def _close_pool(self, pool: Any) -> None:
+        """Close a pool in its own loop, waiting for the calls in flight."""
+        with self._errors():
+            await pool.close()
 
     @asynccontextmanager
-    async def _conn(self, run_id: str | None = None) -> AsyncIterator[Any]:
-        """A pooled connection; driver errors inside become ``StoreError``."""
-        pool = await self._get_pool()
-        with self._errors(run_id):
+    async def _conn(self) -> AsyncIterator[Any]:
+        """A connection of the running loop's pool; driver errors inside become ``StoreError``."""
+        pool = await self._pools.get()
+        with self._errors():
             async with pool.acquire() as conn:
                 yield conn
 
-    async def _write(self, head: tuple[Any, ...], batch: PgBatch, run_id: str) -> int:
-        """Call ``blazen_commit``; send large payloads only when the server lacks them."""
-        async with self._conn(run_id) as conn:
-            known: set[bytes] = set()
-            if batch.blobs:
-                known = {row[0] for row in await conn.fetch(KNOWN_BLOBS, list(batch.blobs))}
-            attempt = 1
-            while True:
-                try:
-                    return int(await conn.fetchval(COMMIT, *head, *batch.arrays(known)))
-                except asyncpg.PostgresError as exc:
-                    if attempt >= RETRIES or exc.sqlstate not in _RETRY_CODES:
-                        raise
-                    attempt += 1
-                    known = set()
+    # -- the backend's I/O (see StoreBase) -------------------------------------------------
 
-    # -- the CheckpointStore protocol ------------------------------------------------------
+    async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
+        run = (head.run_id, head.owner, head.workflow_name, head.status, None, head.metadata)
+        async with self._conn() as conn:
+            await ops.write(conn, self.schema, (True, *run), batch)
 
-    async def create_run(
-        self,
-        run_id: str,
-        workflow_name: str,
-        *,
-        owner: str,
-        context_state: Mapping[str, StateValue],
-        pending: Sequence[PendingEvent],
-        collected: Mapping[str, list[Any]],
-        metadata: Mapping[str, Any],
-        status: RunStatus = "running",
-    ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = start_commit(pending, context_state, collected)
-        batch = PgBatch([start])
-        head = (True, run_id, owner, workflow_name, status, None, pack(dict(metadata)))
-        await self._write(head, batch, run_id)
+    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+        run = (run_id, owner, None, batch.status, batch.error, None)
+        async with self._conn() as conn:
+            return await ops.write(conn, self.schema, (False, *run), batch)
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
-        """Apply ``commits`` in order, in one transaction; return the last seq."""
-        batch = PgBatch(commits)
-        head = (False, run_id, owner, None, batch.status, batch.error, None)
-        return await self._write(head, batch, run_id)
+    async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
+        async with self._conn() as conn:
+            return await reads.event_states(conn, run_id, event_ids)
 
-    async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner (waits for an in-flight commit of the run)."""
-        sql = f"UPDATE runs SET owner = $2 WHERE run_id = $1 RETURNING {RECORD_COLUMNS}"
-        async with self._conn(run_id) as conn:
+    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+        """Set the owner (waiting for an in-flight commit of the run)."""
+        sql = f"UPDATE runs SET owner = $2 WHERE run_id = $1 RETURNING {ops.RECORD_COLUMNS}"
+        async with self._conn() as conn:
             row = await conn.fetchrow(sql, run_id, owner)
-        if row is None:
-            raise unknown_run(run_id)
-        return reads.record_from_row(row)
+        return None if row is None else record_from_row(row)
 
-    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
-        """The run's state after commit ``seq`` (default: the last one)."""
-        async with self._conn(run_id) as conn:
+    async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
+        async with self._conn() as conn:
             return await reads.load(conn, run_id, seq)
 
-    async def get_run(self, run_id: str) -> RunRecord:
-        """The run's record; ``StoreError`` naming the id when it is unknown."""
-        async with self._conn(run_id) as conn:
-            return (await reads.find_run(conn, run_id))[1]
+    async def _get(self, run_id: str) -> RunRecord | None:
+        async with self._conn() as conn:
+            found = await reads.find_run(conn, run_id)
+        return None if found is None else found[1]
 
-    async def list_runs(
-        self,
-        *,
-        workflow_name: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 100,
+    async def _list(
+        self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
-        """Runs, most recently updated first."""
         async with self._conn() as conn:
             return await reads.list_runs(conn, workflow_name, status, limit)
 
-    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
-        """The run's commit history, oldest first."""
-        async with self._conn(run_id) as conn:
+    async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
+        async with self._conn() as conn:
             return await reads.checkpoints(conn, run_id)
 
-    async def events(self, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
-        """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
-        async with self._conn(run_id) as conn:
+    async def _events(self, run_id: str) -> list[EventRow] | None:
+        async with self._conn() as conn:
             return await reads.events(conn, run_id)
 
-    async def delete_run(self, run_id: str) -> None:
+    async def _delete(self, run_id: str) -> bool:
         """Delete the run and the blobs no other run references, in one transaction."""
-        async with self._conn(run_id) as conn:
-            found = await conn.fetchval(DELETE_RUN, run_id)
-        if not found:
-            raise unknown_run(run_id)
+        async with self._conn() as conn:
+            return bool(await conn.fetchval(ops.DELETE_RUN, run_id))
 
-    async def close(self) -> None:
-        """Close the pool (waiting for calls in flight); later calls raise ``StoreError``."""
-        if self._closed:
-            return
-        self._closed = True
-        async with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if self._loop is not asyncio.get_running_loop():
-            pool.terminate()
-            return
-        with self._errors():
-            await pool.close()
+    async def _close(self) -> None:
+        """Close every loop's pool (waiting for the calls in flight)."""
+        await self._pools.close()
+
+
+def _terminate(pool: Any) -> None:
+    """Close a pool whose loop is gone or stopped (no awaiting possible there)."""
+    pool.terminate()

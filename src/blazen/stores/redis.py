@@ -2,33 +2,32 @@
 
 Every commit batch is one Lua script (``EVALSHA``), atomic on the server: it checks the owner
 and the consumed events, then appends the batch to the run's log. All keys of a store share
-one hash tag (``{prefix}``), so they live in one slot. The redis driver is imported only here.
+one hash tag (``{prefix}``), so they live in one slot. Large blobs move in pieces
+(``_redis_blobs``). The redis driver is imported only by the ``redis``/``_redis_*`` modules.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from blazen.errors import StoreConflictError, StoreError
+from blazen.errors import StoreError
+from blazen.stores import _redis_blobs as blobs
 from blazen.stores import _redis_codec as codec
 from blazen.stores import _redis_lua as lua
-from blazen.stores._codec import pack, start_commit, unknown_run
-from blazen.stores.base import (
-    CheckpointInfo,
-    Commit,
-    LoadedRun,
-    PendingEvent,
-    RunRecord,
-    RunStatus,
-)
-from blazen.values import StateValue
+from blazen.stores._base import EventRow, RunHead, StoreBase
+from blazen.stores._batch import EncodedBatch
+from blazen.stores._codec import STREAM_LIMIT
+from blazen.stores._errors import Refusal, Refused
+from blazen.stores._loops import PerLoop
+from blazen.stores._rows import load_seq
+from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 
 __all__ = ["APPLICATION", "SCHEMA_VERSION", "RedisStore", "parse_url"]
 
@@ -37,6 +36,8 @@ SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "blazen"
 CONNECT_TIMEOUT_S = 10.0
 _ATTEMPTS = 4
+EAGER_BLOB_LIMIT = 64 * 1024
+"""Blobs smaller than this go with the first commit attempt; larger ones only when missing."""
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -50,7 +51,17 @@ def parse_url(url: str) -> tuple[str, str, str]:
     if not prefix or any(c in prefix for c in "{}"):
         raise StoreError(f"the Redis store prefix must be non-empty without braces: {prefix!r}")
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    try:
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise StoreError(f"bad port in Redis store URL {url!r}: {exc}") from None
+    database = parts.path.lstrip("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise StoreError(
+            f"bad database {database!r} in Redis store URL {url!r}: the path must be a database"
+            " number such as /0 (or empty)"
+        )
+    where = f"{parts.hostname or 'localhost'}:{port}"
     return urlunsplit(parts._replace(query=rest)), prefix, where
 
 
@@ -76,18 +87,22 @@ class _Keys:
         return self.tag.translate(_GLOB_SPECIAL) + ":*"
 
 
-class RedisStore:
-    """A ``CheckpointStore`` in Redis; connects lazily on the first call, inside its loop."""
+@dataclass(frozen=True, slots=True)
+class _Client:
+    """One event loop's redis client and the store's scripts registered on it."""
+
+    redis: aioredis.Redis
+    scripts: dict[str, Any]
+
+
+class RedisStore(StoreBase):
+    """A ``CheckpointStore`` in Redis; each event loop gets its own client on its first call."""
 
     def __init__(self, url: str = "redis://localhost:6379/0") -> None:
         self._url, self.prefix, self.where = parse_url(url)
         self.keys = _Keys(self.prefix)
-        self._redis: aioredis.Redis | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._guard: AsyncGenerator[None, None] | None = None
-        self._scripts: dict[str, Any] = {}
+        self._clients: PerLoop[_Client] = PerLoop(self._open, _close_client, _forget)
         self._checked = False
-        self._closed = False
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -109,28 +124,28 @@ class RedisStore:
         except rexc.RedisError as exc:
             raise StoreError(f"Redis store at {self.where}: {exc}") from exc
 
-    async def _conn(self) -> aioredis.Redis:
-        """The client of the running loop, checking the store's marker on first use."""
-        if self._closed:
-            raise StoreError(f"the Redis store {self.where} ({self.prefix}) is closed")
-        loop = asyncio.get_running_loop()
-        if self._redis is None or self._loop is not loop:
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-            scripts = {"COMMIT": lua.COMMIT, "DELETE": lua.DELETE, "CLAIM": lua.CLAIM}
-            scripts |= {"LIST": lua.LIST, "INIT": lua.INIT}
-            self._scripts = {name: client.register_script(text) for name, text in scripts.items()}
-            self._redis, self._loop = client, loop
-            self._guard = _closing(client)
-            await self._guard.__anext__()
+    async def _open(self) -> _Client:
+        """A client for the running loop, with the store's scripts registered on it."""
+        client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+        scripts = {name: client.register_script(text) for name, text in lua.SCRIPTS.items()}
+        return _Client(client, scripts)
+
+    async def _client(self) -> _Client:
+        """The running loop's client, checking the store's marker on first use."""
+        client = await self._clients.get()
         if not self._checked:
             with self._errors():
-                await self._check_marker(self._redis)
+                await self._check_marker(client)
             self._checked = True
-        return self._redis
+        return client
 
-    async def _check_marker(self, client: aioredis.Redis) -> None:
+    async def _conn(self) -> aioredis.Redis:
+        """The running loop's redis client."""
+        return (await self._client()).redis
+
+    async def _check_marker(self, client: _Client) -> None:
         """Refuse a prefix holding foreign keys or a newer schema; mark a new store."""
-        meta = cast(dict[bytes, bytes], await client.hgetall(self.keys.meta))
+        meta = cast(dict[bytes, bytes], await client.redis.hgetall(self.keys.meta))
         if not meta:
             meta = await self._mark_new(client)
         app, version = meta.get(b"application"), meta.get(b"schema_version", b"0")
@@ -145,10 +160,10 @@ class RedisStore:
                 f" (schema version {int(version)}; this blazen reads up to {SCHEMA_VERSION})"
             )
 
-    async def _mark_new(self, client: aioredis.Redis) -> dict[bytes, bytes]:
+    async def _mark_new(self, client: _Client) -> dict[bytes, bytes]:
         """Write the marker on an empty prefix; ``StoreError`` if it holds foreign keys."""
-        async for key in client.scan_iter(match=self.keys.pattern(), count=1000):
-            meta = cast(dict[bytes, bytes], await client.hgetall(self.keys.meta))
+        async for key in client.redis.scan_iter(match=self.keys.pattern(), count=1000):
+            meta = cast(dict[bytes, bytes], await client.redis.hgetall(self.keys.meta))
             if meta:  # another process marked the prefix meanwhile
                 return meta
             raise StoreError(
@@ -156,79 +171,87 @@ class RedisStore:
                 f" blazen store (no {self.keys.meta} marker, e.g. {key.decode()!r});"
                 " choose another prefix"
             )
-        reply = await self._scripts["INIT"](
+        reply = await client.scripts["INIT"](
             keys=[self.keys.meta], args=[APPLICATION, SCHEMA_VERSION]
         )
         return _fields(reply)
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of the store's Lua scripts."""
-        await self._conn()
+        client = await self._client()
         with self._errors():
-            return await self._scripts[name](keys=keys, args=args)
+            return await client.scripts[name](keys=keys, args=args)
 
-    # -- writes ----------------------------------------------------------------------------
+    # -- writes (see StoreBase) ------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run_id: str,
-        workflow_name: str,
-        *,
-        owner: str,
-        context_state: Mapping[str, StateValue],
-        pending: Sequence[PendingEvent],
-        collected: Mapping[str, list[Any]],
-        metadata: Mapping[str, Any],
-        status: RunStatus = "running",
-    ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = start_commit(pending, context_state, collected)
-        head = ["create", owner, status, "", workflow_name, pack(dict(metadata))]
-        await self._write(run_id, head, [start], owner)
+    async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
+        run = [head.owner, head.status, "", head.workflow_name, head.metadata]
+        await self._write(head.run_id, ["create", *run], batch)
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
-        """Apply ``commits`` in order, in one script run; return the last seq."""
-        batch = codec.encode_batch(commits)
+    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
         error = "" if batch.error is None else "=" + batch.error
-        head = ["commit", owner, batch.status or "", error, "", b""]
-        return await self._write(run_id, head, commits, owner, batch)
+        return await self._write(
+            run_id, ["commit", owner, batch.status or "", error, "", b""], batch
+        )
 
-    async def _write(
-        self,
-        run_id: str,
-        head: list[Any],
-        commits: Sequence[Commit],
-        owner: str,
-        batch: codec.Batch | None = None,
-    ) -> int:
-        """Run the commit script, sending large blobs only when the server lacks them."""
-        if batch is None:
-            batch = codec.encode_batch(commits)
+    async def _write(self, run_id: str, head: list[Any], batch: EncodedBatch) -> int:
+        """Run the commit script; a blob the server lacks is sent (large ones staged) and the
+        script run again. Staging keys left by a refused write are deleted."""
         keys = [*self.keys.run(run_id), self.keys.clock]
-        send = {h for h, payload in batch.blobs.items() if len(payload) < codec.EAGER_BLOB_LIMIT}
-        for _ in range(_ATTEMPTS):
-            args = [self.keys.tag, run_id, *head, *batch.args(send)]
-            reply = await self._script("COMMIT", keys, args)
-            if reply[0] != lua.R_MISSING_BLOBS:
-                return _commit_result(reply, run_id, owner)
-            send |= {digest.decode() for digest in reply[1]}
+        args = [self.keys.tag, run_id, *head, *codec.commit_args(batch)]
+        how: dict[bytes, tuple[str, bytes | str]] = {
+            digest: ("d", blob.payload) if len(blob.payload) < EAGER_BLOB_LIMIT else ("k", "")
+            for digest, blob in batch.blobs.items()
+        }
+        staged: list[str] = []
+        try:
+            for _ in range(_ATTEMPTS):
+                reply = await self._script("COMMIT", keys, [*args, *codec.blob_args(how)])
+                if reply[0] != lua.R_MISSING_BLOBS:
+                    return _commit_result(reply)
+                for digest in (bytes.fromhex(h.decode()) for h in reply[1]):
+                    how[digest] = await self._send(digest, batch.blobs[digest].payload, staged)
+        finally:
+            if staged:
+                await self._drop(staged)
         raise StoreError(f"run {run_id!r}: blobs kept vanishing while committing; try again")
 
-    async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
-        reply = await self._script("CLAIM", self.keys.run(run_id)[:1], [owner])
-        if reply is None:
-            raise unknown_run(run_id)
-        return codec.record(run_id, _fields(reply))
+    async def _drop(self, keys: list[str]) -> None:
+        """Delete staging keys (those the commit script renamed are gone already)."""
+        client = await self._conn()
+        with self._errors():
+            await client.delete(*keys)
 
-    async def delete_run(self, run_id: str) -> None:
-        """Delete the run and the blobs no other run references."""
-        if await self._script("DELETE", self.keys.run(run_id), [self.keys.tag, run_id]):
-            raise unknown_run(run_id)
+    async def _send(
+        self, digest: bytes, payload: bytes, staged: list[str]
+    ) -> tuple[str, bytes | str]:
+        """How to send a missing blob: inline, or (large) staged in pieces first."""
+        if len(payload) < STREAM_LIMIT:
+            return "d", payload
+        client = await self._conn()
+        with self._errors():
+            key = await blobs.stage(client, self.keys.tag, digest, payload)
+        staged.append(key)
+        return "s", key
+
+    async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
+        if not event_ids:
+            return {}
+        client = await self._conn()
+        with self._errors():
+            states = await client.hmget(self.keys.run(run_id)[2], list(event_ids))
+        return {eid: s == b"p" for eid, s in zip(event_ids, states, strict=True) if s is not None}
+
+    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+        reply = await self._script("CLAIM", self.keys.run(run_id)[:1], [owner])
+        return None if reply is None else codec.record(run_id, _fields(reply))
+
+    async def _delete(self, run_id: str) -> bool:
+        return not await self._script("DELETE", self.keys.run(run_id), [self.keys.tag, run_id])
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def _read(self, run_id: str, end: int = -1) -> tuple[RunRecord, list[bytes]]:
+    async def _read(self, run_id: str, end: int = -1) -> tuple[RunRecord, list[bytes]] | None:
         """The run's record and log elements ``0..end``, read in one transaction."""
         client = await self._conn()
         run_key, log_key = self.keys.run(run_id)[:2]
@@ -237,56 +260,36 @@ class RedisStore:
                 pipe.hgetall(run_key)
                 pipe.lrange(log_key, 0, end)
                 fields, log = await pipe.execute()
-        if not fields:
-            raise unknown_run(run_id)
-        return codec.record(run_id, fields), log
+        return (codec.record(run_id, fields), log) if fields else None
 
-    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
-        """The run's state after commit ``seq`` (default: the last one)."""
-        record, log = await self._read(run_id, -1 if seq is None else max(seq, 0))
-        at = record.last_seq if seq is None else seq
-        if not 0 <= at <= record.last_seq:
-            raise StoreError(f"run {run_id!r} has no commit {seq} (last is {record.last_seq})")
+    async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
+        read = await self._read(run_id, -1 if seq is None else max(seq, 0))
+        if read is None:
+            return None
+        record, log = read
+        at = load_seq(record, seq)
         replay = codec.Replay.of(codec.decode_log(log[: at + 1]))
-        blobs = await self._blobs(replay.digests())
+        client = await self._conn()
+        with self._errors():
+            payloads = await blobs.fetch(client, self.keys.blob, replay.digests())
         return LoadedRun(
             record,
             at,
-            replay.values(blobs),
+            replay.values(payloads),
             replay.pending_events(),
             replay.collected,
-            replay.result_value(blobs),
+            replay.result_value(payloads),
         )
 
-    async def _blobs(self, digests: list[bytes]) -> dict[bytes, bytes]:
-        """The payloads of the given blobs (one ``MGET``)."""
-        if not digests:
-            return {}
-        client = await self._conn()
-        with self._errors():
-            payloads = await client.mget([self.keys.blob(d) for d in digests])
-        return {d: p for d, p in zip(digests, payloads, strict=True) if isinstance(p, bytes)}
-
-    async def get_run(self, run_id: str) -> RunRecord:
-        """The run's record; ``StoreError`` naming the id when it is unknown."""
+    async def _get(self, run_id: str) -> RunRecord | None:
         client = await self._conn()
         with self._errors():
             fields = cast(dict[bytes, bytes], await client.hgetall(self.keys.run(run_id)[0]))
-        if not fields:
-            raise unknown_run(run_id)
-        return codec.record(run_id, fields)
+        return codec.record(run_id, fields) if fields else None
 
-    async def list_runs(
-        self,
-        *,
-        workflow_name: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 100,
+    async def _list(
+        self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
-        """Runs, most recently updated first."""
-        if limit <= 0:
-            await self._conn()
-            return []
         wf = "" if workflow_name is None else "=" + workflow_name
         args = [self.keys.tag, wf, status or "", limit]
         ids, rows = await self._script("LIST", [self.keys.runs], args)
@@ -296,35 +299,27 @@ class RedisStore:
             if row
         ]
 
-    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
-        """The run's commit history, oldest first."""
-        return codec.checkpoints(codec.decode_log((await self._read(run_id))[1]))
+    async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
+        read = await self._read(run_id)
+        return None if read is None else codec.checkpoints(codec.decode_log(read[1]))
 
-    async def events(self, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
-        """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
-        return codec.events(codec.decode_log((await self._read(run_id))[1]))
+    async def _events(self, run_id: str) -> list[EventRow] | None:
+        read = await self._read(run_id)
+        return None if read is None else codec.events(codec.decode_log(read[1]))
 
-    async def close(self) -> None:
-        """Close the connection pool; later calls raise ``StoreError``."""
-        if self._closed:
-            return
-        self._closed = True
-        guard, self._guard, self._redis = self._guard, None, None
-        if guard is not None and self._loop is asyncio.get_running_loop():
-            await guard.aclose()
+    async def _close(self) -> None:
+        """Close every loop's client."""
+        await self._clients.close()
 
 
-async def _closing(client: aioredis.Redis) -> AsyncGenerator[None, None]:
-    """Closes ``client`` when closed: by ``close()``, or by the loop's shutdown (``asyncio.run``).
+async def _close_client(client: _Client) -> None:
+    """Close a client's connections, in its own loop."""
+    with contextlib.suppress(rexc.RedisError, OSError):
+        await client.redis.aclose()
 
-    A suspended async generator is finalized by ``loop.shutdown_asyncgens()``, so a store used
-    by several successive loops (the CLI) closes each loop's connections while it still runs.
-    """
-    try:
-        yield
-    finally:
-        with contextlib.suppress(rexc.RedisError, OSError):
-            await client.aclose()
+
+def _forget(client: _Client) -> None:
+    """A client whose loop is gone: its sockets went with the loop; nothing to await."""
 
 
 def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -332,20 +327,17 @@ def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
     return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
-def _commit_result(reply: list[Any], run_id: str, owner: str) -> int:
-    """The last seq of a successful commit script, or the error its reply code names."""
-    code = reply[0]
-    if code == lua.OK:
+_REFUSALS = {
+    lua.R_UNKNOWN: Refusal.UNKNOWN_RUN,
+    lua.R_EXISTS: Refusal.RUN_EXISTS,
+    lua.R_CONFLICT: Refusal.NOT_OWNER,
+    lua.R_NOT_PENDING: Refusal.EVENTS,
+    lua.R_DUPLICATE: Refusal.EVENTS,
+}
+
+
+def _commit_result(reply: list[Any]) -> int:
+    """The last seq of a successful commit script; ``Refused`` for a refusal's reply code."""
+    if reply[0] == lua.OK:
         return int(reply[1])
-    if code == lua.R_UNKNOWN:
-        raise unknown_run(run_id)
-    if code == lua.R_EXISTS:
-        raise StoreConflictError(f"run {run_id!r} already exists")
-    if code == lua.R_CONFLICT:
-        raise StoreConflictError(f"run {run_id!r} is owned by {reply[1].decode()!r}, not {owner!r}")
-    seq, event_id = int(reply[1]), reply[2].decode()
-    if code == lua.R_NOT_PENDING:
-        raise StoreError(
-            f"run {run_id!r}: commit {seq} consumes event {event_id!r}, which is not pending"
-        )
-    raise StoreError(f"run {run_id!r}: commit {seq} emits event {event_id!r}, a duplicate id")
+    raise Refused(_REFUSALS[reply[0]])

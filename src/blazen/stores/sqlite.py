@@ -12,24 +12,19 @@ import asyncio
 import functools
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from blazen.errors import StoreError
 from blazen.stores import _sqlite_ops as ops
 from blazen.stores import _sqlite_reads as reads
-from blazen.stores._codec import Clock, start_commit
+from blazen.stores._base import EventRow, RunHead, StoreBase
+from blazen.stores._batch import EncodedBatch
+from blazen.stores._codec import Clock
+from blazen.stores._errors import closed
 from blazen.stores._sqlite_file import BUSY_TIMEOUT_S, connect
-from blazen.stores.base import (
-    CheckpointInfo,
-    Commit,
-    LoadedRun,
-    PendingEvent,
-    RunRecord,
-    RunStatus,
-)
-from blazen.values import StateValue
+from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 
 __all__ = ["SQLiteStore", "sqlite_path"]
 
@@ -51,7 +46,7 @@ def sqlite_path(url: str | os.PathLike[str]) -> str:
     return os.path.expanduser(path)
 
 
-class SQLiteStore:
+class SQLiteStore(StoreBase):
     """A ``CheckpointStore`` in one SQLite file (WAL mode), safe to share between processes.
 
     The file is opened on the store's worker thread as soon as the object is built. Built
@@ -66,7 +61,6 @@ class SQLiteStore:
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
         self._clock = Clock()
-        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blazen-sqlite")
         self._opened: Future[None] = self._executor.submit(self._open, busy_timeout)
         try:
@@ -88,9 +82,9 @@ class SQLiteStore:
         """Connect on the worker thread (the connection never leaves it)."""
         try:
             self._conn = connect(self.path, busy_timeout)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._executor.shutdown(wait=False)
-            raise StoreError(f"cannot open {self.path!r} as a blazen store: {exc}") from exc
+            raise StoreError(f"cannot open {self.path!r} as a blazen store: {_why(exc)}") from exc
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
@@ -105,11 +99,11 @@ class SQLiteStore:
         conn = self._conn
         if conn is None:
             self._opened.result()
-            raise StoreError(f"the SQLite store {self.path!r} is closed")
+            raise closed(self)
         try:
             return fn(conn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path!r}: {exc}") from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise StoreError(f"SQLite store {self.path!r}: {_why(exc)}") from exc
 
     async def _call(
         self,
@@ -118,77 +112,49 @@ class SQLiteStore:
         **kwargs: _P.kwargs,
     ) -> _T:
         """Await ``fn(conn, ...)`` run on the worker thread (never on the event loop)."""
-        if self._closed:
-            raise StoreError(f"the SQLite store {self.path!r} is closed")
         try:
             future = self._executor.submit(functools.partial(self._run, fn, *args, **kwargs))
         except RuntimeError:
             self._opened.result()
-            raise StoreError(f"the SQLite store {self.path!r} is closed") from None
+            raise closed(self) from None
         return await asyncio.wrap_future(future)
 
-    # -- the CheckpointStore protocol ------------------------------------------------------
+    # -- the backend's I/O (see StoreBase) -------------------------------------------------
 
-    async def create_run(
-        self,
-        run_id: str,
-        workflow_name: str,
-        *,
-        owner: str,
-        context_state: Mapping[str, StateValue],
-        pending: Sequence[PendingEvent],
-        collected: Mapping[str, list[Any]],
-        metadata: Mapping[str, Any],
-        status: RunStatus = "running",
-    ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
-        start = start_commit(pending, context_state, collected)
-        head = (run_id, workflow_name, status, owner)
-        await self._call(ops.create_run, self._clock, head, metadata, start)
+    async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
+        await self._call(ops.insert_run, self._clock, head, batch)
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
-        """Apply ``commits`` in order, in one transaction; return the last seq."""
-        return await self._call(ops.commit, self._clock, run_id, commits, owner)
+    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+        return await self._call(ops.append, self._clock, run_id, owner, batch)
 
-    async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
+    async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
+        return await self._call(ops.event_states, run_id, event_ids)
+
+    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
         return await self._call(ops.claim, run_id, owner)
 
-    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
-        """The run's state after commit ``seq`` (default: the last one)."""
+    async def _delete(self, run_id: str) -> bool:
+        return await self._call(ops.delete_run, run_id)
+
+    async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
         return await self._call(reads.load, run_id, seq)
 
-    async def get_run(self, run_id: str) -> RunRecord:
-        """The run's record; ``StoreError`` naming the id when it is unknown."""
+    async def _get(self, run_id: str) -> RunRecord | None:
         return await self._call(reads.get_run, run_id)
 
-    async def list_runs(
-        self,
-        *,
-        workflow_name: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 100,
+    async def _list(
+        self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
-        """Runs, most recently updated first."""
         return await self._call(reads.list_runs, workflow_name, status, limit)
 
-    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
-        """The run's commit history, oldest first."""
+    async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         return await self._call(reads.checkpoints, run_id)
 
-    async def events(self, run_id: str) -> list[tuple[int, PendingEvent, int | None]]:
-        """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
+    async def _events(self, run_id: str) -> list[EventRow] | None:
         return await self._call(reads.events, run_id)
 
-    async def delete_run(self, run_id: str) -> None:
-        """Delete the run and the blobs no other run references."""
-        await self._call(ops.delete_run, run_id)
-
-    async def close(self) -> None:
+    async def _close(self) -> None:
         """Close the connection (checkpointing the WAL) and let the worker thread exit."""
-        if self._closed:
-            return
-        self._closed = True
         try:
             future = self._executor.submit(self._close_connection)
         except RuntimeError:
@@ -201,3 +167,10 @@ class SQLiteStore:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _why(exc: sqlite3.Error | UnicodeDecodeError) -> str:
+    """What went wrong: a text column that is not UTF-8 can only be a corrupted file."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the file is corrupt (text that is not UTF-8: {exc})"
+    return str(exc)

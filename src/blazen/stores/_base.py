@@ -1,0 +1,252 @@
+"""``StoreBase``: the ``CheckpointStore`` Protocol over one backend's I/O.
+
+Every public method is here, once: it encodes and validates its input (``_batch``), checks
+that the store is open, calls the backend's I/O hook (the ``_``-prefixed abstract methods,
+which only read and write), and words every error with the shared constructors
+(``_errors``). When a backend's atomic write is refused it says why (``Refused``); this
+class then reads what it needs to name the problem, identically for every backend.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from blazen.errors import StoreError
+from blazen.stores._batch import EncodedBatch, encode_batch, encode_start, event_problem
+from blazen.stores._codec import pack
+from blazen.stores._errors import (
+    Refusal,
+    Refused,
+    closed,
+    not_owner,
+    run_exists,
+    unknown_run,
+)
+from blazen.stores.base import (
+    CheckpointInfo,
+    Commit,
+    LoadedRun,
+    PendingEvent,
+    RunRecord,
+    RunStatus,
+    run_status,
+)
+from blazen.values import StateValue
+
+__all__ = ["EventRow", "RunHead", "StoreBase"]
+
+_T = TypeVar("_T")
+
+EventRow = tuple[int, PendingEvent, int | None]
+"""``(emitted seq, event, consumed seq or None)``, as ``CheckpointStore.events`` lists them."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunHead:
+    """The run record ``create_run`` writes beside commit 0 (``metadata`` msgpack-encoded)."""
+
+    run_id: str
+    workflow_name: str
+    status: RunStatus
+    owner: str
+    metadata: bytes
+
+
+class StoreBase(abc.ABC):
+    """The shared half of every backend: validation, encoding, refusals and error texts."""
+
+    _closed: bool = False
+
+    def _check_open(self) -> None:
+        """``StoreError`` once ``close()`` was called."""
+        if self._closed:
+            raise closed(self)
+
+    # -- the backend's I/O -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
+        """Write the run and its commit 0 atomically, or raise ``Refused(RUN_EXISTS)``."""
+
+    @abc.abstractmethod
+    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+        """Append the batch atomically and return the last seq, or raise ``Refused``
+        (``UNKNOWN_RUN``, ``NOT_OWNER``, or ``EVENTS`` when an event rule is broken)."""
+
+    @abc.abstractmethod
+    async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
+        """Of the given ids, the run's events: ``True`` pending, ``False`` consumed."""
+
+    @abc.abstractmethod
+    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+        """Set the run's owner; its record, or ``None`` when the run is unknown."""
+
+    @abc.abstractmethod
+    async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
+        """The run's state after commit ``seq`` (``load_seq``), or ``None`` when unknown."""
+
+    @abc.abstractmethod
+    async def _get(self, run_id: str) -> RunRecord | None:
+        """The run's record, or ``None`` when unknown."""
+
+    @abc.abstractmethod
+    async def _list(
+        self, workflow_name: str | None, status: RunStatus | None, limit: int
+    ) -> list[RunRecord]:
+        """Up to ``limit`` (> 0) matching runs, most recently updated first."""
+
+    @abc.abstractmethod
+    async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
+        """The run's commit history, or ``None`` when unknown."""
+
+    @abc.abstractmethod
+    async def _events(self, run_id: str) -> list[EventRow] | None:
+        """Every event of the run, or ``None`` when unknown."""
+
+    @abc.abstractmethod
+    async def _delete(self, run_id: str) -> bool:
+        """Delete the run and the blobs only it referenced; ``False`` when unknown."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Release connections and threads."""
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        run_id: str,
+        workflow_name: str,
+        *,
+        owner: str,
+        context_state: Mapping[str, StateValue],
+        pending: Sequence[PendingEvent],
+        collected: Mapping[str, list[Any]],
+        metadata: Mapping[str, Any],
+        status: RunStatus = "running",
+    ) -> None:
+        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
+        batch = encode_start(pending, context_state, collected)
+        head = RunHead(run_id, workflow_name, run_status(status), owner, pack(dict(metadata)))
+        self._check_open()
+        if batch.intra_problem:
+            if await self._get(run_id) is not None:
+                raise run_exists(run_id)
+            raise await self._event_error(run_id, 0, batch)
+        try:
+            await self._insert_run(head, batch)
+        except Refused as exc:
+            raise await self._explain(exc.refusal, run_id, owner, batch) from None
+
+    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+        """Apply ``commits`` in order, in one transaction; return the last seq.
+
+        Raises ``StoreConflictError`` when ``owner`` no longer owns the run.
+        """
+        batch = encode_batch(commits)
+        self._check_open()
+        if not batch.commits or batch.intra_problem:
+            record = await self._owned(run_id, owner)
+            if not batch.commits:
+                return record.last_seq
+            raise await self._event_error(run_id, record.last_seq + 1, batch)
+        try:
+            return await self._append(run_id, owner, batch)
+        except Refused as exc:
+            raise await self._explain(exc.refusal, run_id, owner, batch) from None
+
+    async def _owned(self, run_id: str, owner: str) -> RunRecord:
+        """The run's record if ``owner`` owns it; the unknown-run or owner error if not."""
+        record = _known(run_id, await self._get(run_id))
+        if record.owner != owner:
+            raise not_owner(run_id, record.owner, owner)
+        return record
+
+    async def _explain(
+        self, refusal: Refusal, run_id: str, owner: str, batch: EncodedBatch
+    ) -> StoreError:
+        """The error naming why a write was refused (reading the run where that needs it)."""
+        if refusal is Refusal.UNKNOWN_RUN:
+            return unknown_run(run_id)
+        if refusal is Refusal.RUN_EXISTS:
+            return run_exists(run_id)
+        record = await self._get(run_id)
+        if refusal is Refusal.NOT_OWNER:
+            return unknown_run(run_id) if record is None else not_owner(run_id, record.owner, owner)
+        first = 0 if record is None else record.last_seq + 1
+        return await self._event_error(run_id, first, batch)
+
+    async def _event_error(self, run_id: str, first_seq: int, batch: EncodedBatch) -> StoreError:
+        """The first misuse of event ids in a batch written after commit ``first_seq - 1``."""
+        states = await self._event_states(run_id, batch.event_ids())
+        problem = event_problem(batch, run_id, first_seq, states)
+        if problem is not None:
+            return problem
+        return StoreError(
+            f"run {run_id!r}: the store refused the batch's events, but they are valid now"
+            " (another writer changed the run meanwhile); nothing was written"
+        )
+
+    async def claim(self, run_id: str, owner: str) -> RunRecord:
+        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
+        self._check_open()
+        return _known(run_id, await self._claim(run_id, owner))
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete the run and everything only it references."""
+        self._check_open()
+        if not await self._delete(run_id):
+            raise unknown_run(run_id)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:
+        """The run's state after commit ``seq`` (default: the last one)."""
+        self._check_open()
+        return _known(run_id, await self._load(run_id, seq))
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """The run's record; ``StoreError`` naming the id when it is unknown."""
+        self._check_open()
+        return _known(run_id, await self._get(run_id))
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, most recently updated first."""
+        self._check_open()
+        wanted = None if status is None else run_status(status)
+        if limit <= 0:
+            return []
+        return await self._list(workflow_name, wanted, limit)
+
+    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
+        """The run's commit history, oldest first."""
+        self._check_open()
+        return _known(run_id, await self._checkpoints(run_id))
+
+    async def events(self, run_id: str) -> list[EventRow]:
+        """Every event of the run as ``(emitted_seq, event, consumed_seq or None)``."""
+        self._check_open()
+        return _known(run_id, await self._events(run_id))
+
+    async def close(self) -> None:
+        """Release connections and threads; later calls raise ``StoreError``."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._close()
+
+
+def _known(run_id: str, found: _T | None) -> _T:
+    """``found``, or the unknown-run error when the backend found nothing."""
+    if found is None:
+        raise unknown_run(run_id)
+    return found

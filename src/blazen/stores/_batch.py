@@ -1,0 +1,177 @@
+"""One validated, encoded batch of commits: what every backend writes, computed once.
+
+``encode_batch`` checks and encodes a batch before any I/O: context keys are ``str``, values
+are ``StateValue`` (encoded to ``StoredColumns``, large payloads gathered by digest into one
+blob map with their reference counts), event data and collect buffers are msgpack-encoded,
+statuses belong to ``RunStatus``, and the batch's final status and error (the last commit's
+that sets one) are computed here. A backend then only writes it. The event-id rules (a
+consumed event is pending before its commit; an emitted id is new to the run) are checked
+atomically by each backend's write; ``event_problem`` names the first violation the same way
+for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from blazen.errors import StoreError
+from blazen.stores._codec import CREATE_STEP, StoredColumns, pack, stored_columns
+from blazen.stores._errors import duplicate_event, not_pending
+from blazen.stores.base import Commit, PendingEvent, RunStatus, run_status
+from blazen.values import StateValue
+
+__all__ = ["Blob", "EncodedBatch", "EncodedCommit", "EncodedEvent", "encode_batch", "event_problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An emitted event with its data msgpack-encoded."""
+
+    event_id: str
+    event_type: str
+    source_step: str | None
+    target_step: str | None
+    data: bytes
+
+
+@dataclass(slots=True)
+class Blob:
+    """A large payload of the batch (its own buffer, not a copy) and how many of the batch's
+    writes and results reference it."""
+
+    payload: bytes
+    refs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedCommit:
+    """One commit, encoded; ``source`` is the ``Commit`` it came from (its live values)."""
+
+    source: Commit
+    step: str
+    consumed: tuple[str, ...]
+    emitted: tuple[EncodedEvent, ...]
+    writes: tuple[tuple[str, StoredColumns], ...]
+    collected: bytes | None
+    result: StoredColumns | None
+    status: RunStatus | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class EncodedBatch:
+    """A batch ready to write: its commits, its blobs by digest, its final status and error.
+
+    ``intra_problem`` is set when the batch misuses event ids on its own (an id consumed
+    twice, consumed in or before the commit that emits it, or emitted twice): such a batch is
+    refused without being sent.
+    """
+
+    commits: list[EncodedCommit] = field(default_factory=list)
+    blobs: dict[bytes, Blob] = field(default_factory=dict)
+    status: RunStatus | None = None
+    error: str | None = None
+    intra_problem: bool = False
+
+    def event_ids(self) -> list[str]:
+        """Every event id the batch consumes or emits, once each, in batch order."""
+        ids: dict[str, None] = {}
+        for commit in self.commits:
+            ids.update(dict.fromkeys(commit.consumed))
+            ids.update(dict.fromkeys(ev.event_id for ev in commit.emitted))
+        return list(ids)
+
+    def _columns(self, key: str, value: StateValue | None) -> StoredColumns:
+        """The stored columns of one value; a large payload joins the blob map."""
+        columns, payload = stored_columns(key, value)
+        if payload is not None:
+            assert columns.digest is not None
+            blob = self.blobs.get(columns.digest)
+            if blob is None:
+                blob = self.blobs[columns.digest] = Blob(payload)
+            blob.refs += 1
+        return columns
+
+    def add(self, commit: Commit) -> None:
+        """Encode and append one commit (``StoreError`` for anything a store cannot hold)."""
+        writes = []
+        for key, value in commit.writes.items():
+            if type(key) is not str:
+                raise StoreError(f"context keys must be str, not {type(key).__name__}")
+            writes.append((key, self._columns(key, value)))
+        emitted = tuple(
+            EncodedEvent(ev.event_id, ev.event_type, ev.source_step, ev.target_step, pack(ev.data))
+            for ev in commit.emitted
+        )
+        status = None if commit.status is None else run_status(commit.status)
+        self.commits.append(
+            EncodedCommit(
+                commit,
+                commit.step,
+                tuple(commit.consumed),
+                emitted,
+                tuple(writes),
+                None if commit.collected is None else pack(dict(commit.collected)),
+                None if commit.result is None else self._columns("<result>", commit.result),
+                status,
+                commit.error,
+            )
+        )
+        self.status = status if status is not None else self.status
+        self.error = commit.error if commit.error is not None else self.error
+
+
+def encode_batch(commits: Sequence[Commit]) -> EncodedBatch:
+    """Check and encode ``commits`` before any I/O; ``StoreError`` names the first problem."""
+    batch = EncodedBatch()
+    for commit in commits:
+        batch.add(commit)
+    batch.intra_problem = event_problem(batch, "", 0, {}, intra_only=True) is not None
+    return batch
+
+
+def encode_start(
+    pending: Sequence[PendingEvent],
+    context_state: Mapping[str, StateValue],
+    collected: Mapping[str, list[Any]],
+) -> EncodedBatch:
+    """Commit 0 of a run: ``create_run``'s whole starting state, as a one-commit batch."""
+    start = Commit(CREATE_STEP, emitted=tuple(pending), writes=context_state, collected=collected)
+    return encode_batch([start])
+
+
+def event_problem(
+    batch: EncodedBatch,
+    run_id: str,
+    first_seq: int,
+    pending_before: Mapping[str, bool],
+    *,
+    intra_only: bool = False,
+) -> StoreError | None:
+    """The first misuse of event ids in the batch (commit order, consumes before emits).
+
+    ``pending_before`` holds the run's events the batch names, as they were before it:
+    ``True`` pending, ``False`` consumed; an id not in it is unknown to the run. With
+    ``intra_only``, only misuses visible in the batch alone count (unknown ids are fine).
+    """
+    consumed: set[str] = set()
+    emitted: set[str] = set()
+    in_batch = {ev.event_id for c in batch.commits for ev in c.emitted} if intra_only else set()
+    for n, commit in enumerate(batch.commits):
+        for event_id in commit.consumed:
+            if event_id in emitted:
+                ok = True
+            elif intra_only:
+                ok = event_id not in in_batch  # else emitted by this or a later commit
+            else:
+                ok = pending_before.get(event_id, False)
+            if event_id in consumed or not ok:
+                return not_pending(run_id, first_seq + n, event_id)
+            consumed.add(event_id)
+        for event in commit.emitted:
+            if event.event_id in emitted or event.event_id in pending_before:
+                return duplicate_event(run_id, first_seq + n, event.event_id)
+            emitted.add(event.event_id)
+    return None

@@ -1,0 +1,82 @@
+"""The errors every store raises, worded once, and the refusals a backend's I/O reports.
+
+A backend never words an error about a run itself: its atomic write reports *what* was
+refused (``Refusal``) and the shared layer (``_base.StoreBase``) reads what it needs to name
+the problem with the constructors below, so every backend says exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from blazen.errors import StoreConflictError, StoreError
+
+__all__ = [
+    "Refusal",
+    "Refused",
+    "closed",
+    "duplicate_event",
+    "no_commit",
+    "not_owner",
+    "not_pending",
+    "run_exists",
+    "unknown_run",
+]
+
+
+class Refusal(enum.Enum):
+    """Why a backend's atomic write applied nothing."""
+
+    UNKNOWN_RUN = "unknown run"
+    RUN_EXISTS = "run exists"
+    NOT_OWNER = "not owner"
+    EVENTS = "events"
+    """A consumed event is not pending, or an emitted event id is not new."""
+
+
+class Refused(Exception):
+    """Raised by a backend's I/O (never out of a store): the write was refused, nothing applied."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+
+
+def unknown_run(run_id: str) -> StoreError:
+    """The store holds no run ``run_id``."""
+    return StoreError(f"unknown run id {run_id!r}")
+
+
+def run_exists(run_id: str) -> StoreConflictError:
+    """``create_run`` of an id the store already holds."""
+    return StoreConflictError(f"run {run_id!r} already exists")
+
+
+def not_owner(run_id: str, owner: str | None, caller: str) -> StoreConflictError:
+    """A commit by ``caller`` to a run that ``owner`` owns (claimed by another worker)."""
+    return StoreConflictError(f"run {run_id!r} is owned by {owner!r}, not {caller!r}")
+
+
+def not_pending(run_id: str, seq: int, event_id: str) -> StoreError:
+    """Commit ``seq`` consumes an event that is unknown, consumed, or not emitted before it."""
+    return StoreError(
+        f"run {run_id!r}: commit {seq} consumes event {event_id!r}, which is not pending"
+    )
+
+
+def duplicate_event(run_id: str, seq: int, event_id: str) -> StoreError:
+    """Commit ``seq`` emits an event whose id the run already has."""
+    return StoreError(
+        f"run {run_id!r}: commit {seq} emits event {event_id!r}, but the run already has an"
+        " event with that id"
+    )
+
+
+def no_commit(run_id: str, seq: int | None, last: int) -> StoreError:
+    """``load``/fork of a commit the run does not have."""
+    return StoreError(f"run {run_id!r} has no commit {seq} (last is {last})")
+
+
+def closed(store: object) -> StoreError:
+    """Any call after ``close()``."""
+    return StoreError(f"{store!r} is closed")
