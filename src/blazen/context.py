@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator, Sequence
+from gc import is_tracked
 from typing import Any
 
 from blazen._call import DELETED, RunPort, current_step
@@ -25,7 +26,16 @@ from blazen.state import (
     value_digest,
 )
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, json_copy, same_stored, stored_form
+from blazen.values import (
+    NotJsonError,
+    StateValue,
+    checked_dict,
+    checked_list,
+    clone_dict,
+    clone_json,
+    same_stored,
+    stored_form,
+)
 
 __all__ = ["Context"]
 
@@ -127,7 +137,16 @@ class Context:
         if type(key) is not str:
             raise _bad_key(key)
         t = type(value)
-        if (
+        if t is dict or t is list:
+            try:  # the private copy that is stored and never mutated (``get`` copies it)
+                value = checked_dict(value) if t is dict else checked_list(value)
+            except (NotJsonError, RecursionError):
+                self._set_slow(key, value)  # not JSON: a Native pickle or a live reference
+                return
+            if "." in key and key.endswith(META_SUFFIX):
+                self._put(key, value)  # the record of a BlazenState object
+                return
+        elif not (
             t is str
             or t is bool
             or value is None
@@ -135,12 +154,11 @@ class Context:
             or (t is int and _INT_MIN <= value <= _INT_MAX)
             or (t is float and value - value == 0.0)  # finite floats only
         ):
-            self._data[key] = value
-            if self._states and key in self._states:
-                self._drop_state(key)  # a plain value replaces a BlazenState object
-        else:
             self._set_slow(key, value)
             return
+        self._data[key] = value
+        if self._states and key in self._states:
+            self._drop_state(key)  # a plain value replaces a BlazenState object
         if self._session and key in self._session:
             del self._session[key]
         if self._dirty is not None:
@@ -168,11 +186,15 @@ class Context:
                 return self._get_state_object(key)
             return default
         t = type(v)
+        if t is dict:  # checked when stored: copy the containers, check nothing again
+            if is_tracked(v):
+                return clone_dict(v)  # may hold containers: copy them too
+            return v.copy()  # untracked = flat (see values.clone_dict): a full copy
         if t is str or t is int or t is bytes or t is bool or t is float or v is None:
             return v
         if t is _NativeValue:
             return _unpickle(key, v.data)
-        return json_copy(v)
+        return clone_json(v)
 
     def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Store raw binary data; ``bytes`` are kept without a copy."""
@@ -203,7 +225,7 @@ class Context:
         if type(key) is not str:
             raise _bad_key(key)
         if isinstance(value, _JsonValue):
-            self._put(key, json_copy(value.value))
+            self._put(key, clone_json(value.value))  # checked when the StateValue was made
         elif isinstance(value, _BytesValue):
             self._put(key, value.data)
         elif isinstance(value, _NativeValue):
@@ -339,7 +361,7 @@ class Context:
         if t is _NativeValue:
             return v  # type: ignore[no-any-return]
         sv = object.__new__(_JsonValue)
-        object.__setattr__(sv, "value", json_copy(v) if copy else v)
+        object.__setattr__(sv, "value", clone_json(v) if copy else v)
         return sv
 
     def _set_state_object(self, key: str, obj: BlazenState) -> None:
