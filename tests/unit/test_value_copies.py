@@ -135,7 +135,10 @@ def test_containers_with_a_non_json_part_are_native(ctx: Context, value: Any) ->
     ctx.set("k", value)
     assert isinstance(ctx.get_value("k"), StateValue.Native)
     got = ctx.get("k")
-    assert repr(got) == repr(value)  # nan != nan, so compare the text
+    if "nan" in value:  # nan != nan
+        assert math.isnan(got["nan"])
+    else:
+        assert got == value
 
 
 def test_int_bounds_stay_json(ctx: Context) -> None:
