@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .base import perf, set_bytes_keys, set_kv, set_kv_scalar
+from .base import CLOCKS, perf, set_bytes_keys, set_clock, set_kv, set_kv_scalar
 from .blazen_flows import bz_bytes, bz_chain, bz_fan, bz_kv, bz_runs
 from .blob import blob_child
 from .measure import Config, Row
@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fan-ns", default="", help="fan-out sizes, e.g. 1000,10000")
     ap.add_argument("--kv-ns", default="", help="ctx workload sizes, e.g. 100000")
     ap.add_argument("--bytes-ns", default="", help="bytes workload sizes (default 10000)")
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall (default) or cpu: this process's CPU time, which ignores the time other "
+        "processes hold the CPU (steadier on a busy machine; the core workloads never block)",
+    )
     ap.add_argument(
         "--installed",
         action="store_true",
@@ -101,6 +108,7 @@ def make_config(args: argparse.Namespace) -> Config:
         cfg.fan_ns = (1_000, 10_000)
         cfg.kv_ns = (10_000, 100_000)
         cfg.blob_bytes = 20 * 1000 * 1000
+    cfg.clock = args.clock
     if args.issue:
         cfg.fan_ns = (10_000,)
         cfg.kv_ns = (100_000,)
@@ -165,7 +173,7 @@ def print_header(cfg: Config) -> None:
     print(f"# bench_core: {versions()}")
     print(
         f"# {platform.platform()}, {os.cpu_count()} CPUs, load avg {load[0]:.2f}; "
-        f"repeat={cfg.repeat}{' (quick)' if cfg.quick else ''}; peer budget "
+        f"repeat={cfg.repeat}{' (quick)' if cfg.quick else ''}; clock {cfg.clock}; peer budget "
         f"{cfg.peer_budget:g} s/cell, cap {cfg.peer_cap:g} s/run; medians"
     )
 
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.blob_child:
         blob_child(args.blob_child, args.blob_mode, args.blob_bytes, args.repeat or 5)
         return 0
+    set_clock(args.clock)
     cfg = make_config(args)
     only = _names(args.only) or _names(ISSUE_ROWS if args.issue else ",".join(WORKLOADS))
     unknown = [w for w in only if w not in WORKLOADS]

@@ -22,6 +22,7 @@ class Config:
     runs: int = 1_000
     kv_ns: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     bytes_ns: tuple[int, ...] = (10_000,)
+    clock: str = "wall"  # or "cpu" (--clock)
     blob_bytes: int = 100 * 1000 * 1000
 
 
