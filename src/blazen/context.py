@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator, Sequence
-from gc import is_tracked
 from typing import Any
 
 from blazen._call import DELETED, RunPort, current_step
@@ -33,6 +32,7 @@ from blazen.values import (
     checked_list,
     clone_dict,
     clone_json,
+    is_tracked,
     same_stored,
     stored_form,
 )

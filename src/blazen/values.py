@@ -7,10 +7,11 @@ data (``Json``) or pickle bytes (``Native``). Anything that cannot be pickled is
 
 from __future__ import annotations
 
+import gc
 import math
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
-from gc import is_tracked
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, final
 
 from blazen.errors import ContextError
@@ -24,6 +25,7 @@ __all__ = [
     "clone_dict",
     "clone_json",
     "clone_list",
+    "is_tracked",
     "json_copy",
     "native_dumps",
     "same_stored",
@@ -36,6 +38,10 @@ Kind = Literal["json", "bytes", "native"]
 _SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
+
+# Whether the collector tracks an object (see ``clone_dict``); where the interpreter has no
+# such notion, every dict counts as tracked and is walked.
+is_tracked: Callable[[object], bool] = getattr(gc, "is_tracked", lambda obj: True)
 
 
 class NotJsonError(ValueError):
