@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
-if SRC.is_dir() and str(SRC) not in sys.path:
+if SRC.is_dir() and str(SRC) not in sys.path and "--installed" not in sys.argv:
     sys.path.insert(0, str(SRC))  # benchmark the working tree
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sqlite3
 import sys
@@ -87,7 +88,7 @@ async def _chain(store_kind: str, tmp: Path, state_bytes: int = 0) -> float:
         store = MemoryStore()
     STORE[0] = store
     wf = Workflow("bench-chain", [begin, settle, hop], store=store)
-    handler = await wf.run(state_bytes=state_bytes)
+    handler = await wf.run_with_handler(state_bytes=state_bytes)
     await handler.result()  # includes waiting for the last commit to be durable
     dt = time.perf_counter() - FIRST_HOP[0]
     if store is not None:
@@ -116,6 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--hops", type=int, default=10_000)
+    parser.add_argument(
+        "--chain-only", action="store_true", help="skip the unchanged-state table (faster)"
+    )
+    parser.add_argument("--json", default="", help="also write the chain medians to this file")
     args = parser.parse_args()
     HOPS[0] = args.hops
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -148,6 +153,12 @@ def main() -> None:
                 ["contender", "hops/s", "per hop", "vs floor", "target", "met"], rows, "lrrrll"
             )
         )
+        if args.json:
+            medians = {kind: median(samples[kind]) for kind in samples}
+            payload = {"hops": args.hops, "per_hop": medians, "samples": samples}
+            Path(args.json).write_text(json.dumps(payload, indent=1))
+        if args.chain_only:
+            return
 
         sizes = [("1 KB", 1024), ("10 MB", 10 << 20), ("100 MB", 100 << 20)]
         # Time the second half only: the setup commit and the WAL checkpoint it triggers

@@ -5,7 +5,7 @@
 Builds a run state of one large ``bytes`` blob plus many small JSON values, then times
 ``WorkflowSnapshot.to_bytes``/``from_bytes`` and ``pickle.dumps(protocol=5)``/``pickle.loads``
 of the same data in the same process, and prints medians and ratios. Targets: size at
-most 1.01x the blob, time at most 1.5x pickle; ``--check`` exits 1 when one is missed.
+most 1.01x the blob, time at most 1.2x pickle; ``--check`` exits 1 when one is missed.
 Peak memory is about five blobs.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import pickle
 import statistics
@@ -30,7 +31,7 @@ except ImportError:  # run from a checkout without installing
 from blazen.snapshot import WorkflowSnapshot
 from blazen.values import StateValue, to_state_value
 
-TIME_TARGET = 1.5
+TIME_TARGET = 1.2  # issue 7
 SIZE_TARGET = 1.01
 
 
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=1000, help="small keys (default 1000)")
     parser.add_argument("--repeats", type=int, default=7, help="runs per median (default 7)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--json", default="", help="also write the rows to this file")
     args = parser.parse_args(argv)
     os.environ.pop("BLAZEN_SNAPSHOT_KEY", None)  # the unsigned rows must stay unsigned
     rows = run(args.blob_mb, args.keys, args.repeats)
@@ -132,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = f"<= {SIZE_TARGET}x blob " + ("ok" if ours <= SIZE_TARGET else "MISSED")
             missed |= ours > SIZE_TARGET
         print(f"{name:22} {ours:10.4f} {floor:10.4f} {ratio:7.3f}  {verdict}")
+    if args.json:
+        keys = ("what", "blazen", "floor", "target")
+        payload = {"blob_mb": args.blob_mb, "rows": [dict(zip(keys, r, strict=True)) for r in rows]}
+        Path(args.json).write_text(json.dumps(payload, indent=1))
     return 1 if args.check and missed else 0
 
 

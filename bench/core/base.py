@@ -12,7 +12,18 @@ BENCH = Path(__file__).resolve().parents[1]
 SRC = BENCH.parent / "src"
 ENTRY = BENCH / "bench_core.py"  # what the blob child processes run
 
-perf = time.perf_counter
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = [time.perf_counter]
+
+
+def set_clock(name: str) -> None:
+    """Time runs by wall clock (default) or by this process's CPU time (``--clock cpu``)."""
+    _clock[0] = CLOCKS[name]
+
+
+def perf() -> float:
+    """The current time on the chosen clock, in seconds."""
+    return _clock[0]()
 
 
 class PeerTimeout(Exception):
@@ -79,9 +90,29 @@ KV = KVData()
 
 
 def set_kv(n: int) -> None:
-    """Build the ctx workload's N keys and values (``v_i`` an int or a str, alternately)."""
+    """Build the ctx workload's N keys and values: small dicts ``{"i": i, "v": "x"}``."""
+    KV.keys = [f"k{i}" for i in range(n)]
+    KV.vals = [{"i": i, "v": "x"} for i in range(n)]
+
+
+def set_kv_scalar(n: int) -> None:
+    """Build the scalar ctx workload's N keys and values (an int or a str, alternately)."""
     KV.keys = [f"k{i}" for i in range(n)]
     KV.vals = [i if i % 2 == 0 else f"v{i}" for i in range(n)]
+
+
+BYTES_VALUE = 100 * 1000 * 1000  # the bytes workload's value size (one shared object)
+BLOBS: dict[str, bytes] = {}
+
+
+def set_bytes_keys(n: int) -> None:
+    """Build the bytes workload's N keys and its one 100 MB value (dropped at ``n == 0``)."""
+    KV.keys = [f"b{i}" for i in range(n)]
+    KV.vals = []
+    if n:
+        BLOBS.setdefault("value", make_blob(BYTES_VALUE))
+    else:
+        BLOBS.clear()
 
 
 # perf_counter stamps of the blob workload: t0 just before the value goes into the

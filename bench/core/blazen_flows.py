@@ -6,7 +6,7 @@ from typing import Any
 
 import blazen as bz
 
-from .base import KV, STAMP, expect, make_blob, perf, run_in_loop, timed
+from .base import BLOBS, KV, STAMP, expect, make_blob, perf, run_in_loop, timed
 
 
 class Hop(bz.Event):
@@ -105,6 +105,25 @@ async def kv_step(ctx: bz.Context, ev: bz.StartEvent) -> bz.StopEvent:
 BZ_KV = bz.Workflow("bench_ctx_kv", [kv_step])
 
 
+@bz.step
+async def bytes_step(ctx: bz.Context, ev: bz.StartEvent) -> bz.StopEvent:
+    """Bytes ops: N ctx.set_bytes of one 100 MB value, then N ctx.get_bytes, timed inside."""
+    keys, blob = KV.keys, BLOBS["value"]
+    t0 = perf()
+    for k in keys:
+        ctx.set_bytes(k, blob)
+    for k in keys:
+        ctx.get_bytes(k)
+    t = perf() - t0
+    got = ctx.get_bytes(keys[-1])
+    if got is None or len(got) != len(blob):
+        raise AssertionError("ctx bytes check failed")
+    return bz.StopEvent(result=t)
+
+
+BZ_BYTES = bz.Workflow("bench_ctx_bytes", [bytes_step])
+
+
 class BlobRead(bz.Event):
     pass
 
@@ -150,7 +169,7 @@ BZ_BLOB_SET = bz.Workflow("bench_blob_set", [blob_put_set, blob_get_get])
 
 
 async def _result(wf: bz.Workflow, **kw: Any) -> Any:
-    handler = await wf.run(**kw)
+    handler = await wf.run_with_handler(**kw)
     return (await handler.result()).result
 
 
@@ -165,7 +184,7 @@ def bz_fan(n: int) -> float:
 
 
 async def _bz_gather(runs: int) -> list[Any]:
-    handlers = [await BZ_THREE.run(x=i) for i in range(runs)]
+    handlers = [await BZ_THREE.run_with_handler(x=i) for i in range(runs)]
     return await asyncio.gather(*(h.result() for h in handlers))
 
 
@@ -182,6 +201,11 @@ def bz_runs(runs: int) -> float:
 def bz_kv(n: int) -> float:
     """Seconds of the N sets and N gets inside one blazen step (timed by the step)."""
     return run_in_loop(lambda: _result(BZ_KV))
+
+
+def bz_bytes(n: int) -> float:
+    """Seconds of the N set_bytes and N get_bytes inside one blazen step (timed by the step)."""
+    return run_in_loop(lambda: _result(BZ_BYTES))
 
 
 def bz_blob(wf: bz.Workflow) -> Callable[[int], float]:

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .base import perf, set_kv
-from .blazen_flows import bz_chain, bz_fan, bz_kv, bz_runs
+from .base import CLOCKS, perf, set_bytes_keys, set_clock, set_kv, set_kv_scalar
+from .blazen_flows import bz_bytes, bz_chain, bz_fan, bz_kv, bz_runs
 from .blob import blob_child
 from .measure import Config, Row
 from .peer import HAVE_PEER
@@ -21,6 +21,7 @@ from .report import format_blob, format_main, format_notes, json_payload, versio
 from .workloads import WORKLOADS
 
 DESCRIPTION = "Core engine benchmark: blazen vs. a bare-asyncio floor vs. llama-index-workflows."
+ISSUE_ROWS = "chain,fanout,runs,ctx,bytes"  # the engine rows of issue 7, at its sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="fan-out up to 10k, ctx up to 100k, 20 MB blob, 3 runs"
     )
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    ap.add_argument(
+        "--issue",
+        action="store_true",
+        help=f"only the rows of issue 7 at its sizes ({ISSUE_ROWS}; fan-out 10k, ctx 100k)",
+    )
+    ap.add_argument("--fan-ns", default="", help="fan-out sizes, e.g. 1000,10000")
+    ap.add_argument("--kv-ns", default="", help="ctx workload sizes, e.g. 100000")
+    ap.add_argument("--bytes-ns", default="", help="bytes workload sizes (default 10000)")
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall (default) or cpu: this process's CPU time, which ignores the time other "
+        "processes hold the CPU (steadier on a busy machine; the core workloads never block)",
+    )
+    ap.add_argument(
+        "--installed",
+        action="store_true",
+        help="benchmark the installed blazen (e.g. the Rust-core package), not <repo>/src",
+    )
+    ap.add_argument(
+        "--hard-exit",
+        action="store_true",
+        help="leave with os._exit after flushing (the Rust-core package aborts at shutdown)",
+    )
     ap.add_argument("--no-peer", action="store_true", help="do not run llama-index-workflows")
     ap.add_argument(
         "--peer-budget",
@@ -82,6 +108,13 @@ def make_config(args: argparse.Namespace) -> Config:
         cfg.fan_ns = (1_000, 10_000)
         cfg.kv_ns = (10_000, 100_000)
         cfg.blob_bytes = 20 * 1000 * 1000
+    cfg.clock = args.clock
+    if args.issue:
+        cfg.fan_ns = (10_000,)
+        cfg.kv_ns = (100_000,)
+    for opt, attr in ((args.fan_ns, "fan_ns"), (args.kv_ns, "kv_ns"), (args.bytes_ns, "bytes_ns")):
+        if opt:
+            setattr(cfg, attr, tuple(int(x) for x in _names(opt)))
     if args.blob_mb:
         cfg.blob_bytes = int(args.blob_mb * 1_000_000)
     return cfg
@@ -98,18 +131,22 @@ def profile_blazen(name: str, cfg: Config) -> str:
         "fanout": lambda: bz_fan(cfg.fan_ns[-1]),
         "runs": lambda: bz_runs(cfg.runs),
         "ctx": lambda: bz_kv(cfg.kv_ns[-1]),
+        "ctx-scalar": lambda: bz_kv(cfg.kv_ns[-1]),
+        "bytes": lambda: bz_bytes(cfg.bytes_ns[-1]),
     }
+    prepare = {"ctx": set_kv, "ctx-scalar": set_kv_scalar, "bytes": set_bytes_keys}
     if name not in calls:
         return f"(no profile for {name!r}; choose from {sorted(calls)})"
-    if name == "ctx":
-        set_kv(cfg.kv_ns[-1])
+    sizes = {"ctx": cfg.kv_ns, "ctx-scalar": cfg.kv_ns, "bytes": cfg.bytes_ns}
+    if name in prepare:
+        prepare[name](sizes[name][-1])
     calls[name]()  # warm-up
     prof = cProfile.Profile()
     prof.enable()
     calls[name]()
     prof.disable()
-    if name == "ctx":
-        set_kv(0)
+    if name in prepare:
+        prepare[name](0)
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
     return buf.getvalue()
@@ -136,7 +173,7 @@ def print_header(cfg: Config) -> None:
     print(f"# bench_core: {versions()}")
     print(
         f"# {platform.platform()}, {os.cpu_count()} CPUs, load avg {load[0]:.2f}; "
-        f"repeat={cfg.repeat}{' (quick)' if cfg.quick else ''}; peer budget "
+        f"repeat={cfg.repeat}{' (quick)' if cfg.quick else ''}; clock {cfg.clock}; peer budget "
         f"{cfg.peer_budget:g} s/cell, cap {cfg.peer_cap:g} s/run; medians"
     )
 
@@ -148,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.blob_child:
         blob_child(args.blob_child, args.blob_mode, args.blob_bytes, args.repeat or 5)
         return 0
+    set_clock(args.clock)
     cfg = make_config(args)
-    only = _names(args.only) or list(WORKLOADS)
+    only = _names(args.only) or _names(ISSUE_ROWS if args.issue else ",".join(WORKLOADS))
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
@@ -164,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## cProfile: one blazen {name} run (top 25 by tottime)")
         print(profile_blazen(name, cfg))
     if args.json:
-        Path(args.json).write_text(json.dumps(json_payload(rows), indent=1, default=str))
+        payload = {"versions": versions(), "rows": json_payload(rows)}
+        Path(args.json).write_text(json.dumps(payload, indent=1, default=str))
     print(f"\n# total {perf() - t_start:.0f} s", flush=True)
+    if args.hard_exit:
+        sys.stderr.flush()
+        os._exit(0)
     return 0

@@ -21,6 +21,8 @@ class Config:
     fan_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
     runs: int = 1_000
     kv_ns: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    bytes_ns: tuple[int, ...] = (10_000,)
+    clock: str = "wall"  # or "cpu" (--clock)
     blob_bytes: int = 100 * 1000 * 1000
 
 
@@ -39,6 +41,7 @@ class Row:
     target: str
     target_ok: Callable[["Row"], bool | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the workload's key (``--only`` name), for the JSON and run_all's summary
 
     def rate(self, s: Samples) -> float:
         """Work per second at the median time of ``s`` (NaN without runs)."""

@@ -41,7 +41,8 @@ CELLS_NOTE = (
 FLOOR_NOTE = (
     "floor: 1-3 = hand-written asyncio dispatcher (one asyncio.Queue, dict "
     "event class -> coroutine, __slots__ events, dict state; 3 = one task per run, "
-    "gathered); 4 = plain dict d[k] = v / d[k]; 5 = two copies, bytes(bytearray(b))."
+    "gathered); 4 = dict with value semantics by hand, d[k] = v.copy() / d[k].copy(); "
+    "5, 6 = plain dict d[k] = v / d[k]; 7 = two copies, bytes(bytearray(b))."
 )
 PEAK_NOTE = (
     "peak = allocations from just before the blob is made to the end of the run, "
@@ -125,7 +126,7 @@ def format_notes(rows: list[Row]) -> str:
 def format_blob(cfg: Config, mem_lines: list[list[str]]) -> str:
     """The blob workload's own table (time and memory per variant), with its header."""
     head = (
-        f"5. {fmt_mb(cfg.blob_bytes)} ({cfg.blob_bytes:,} B) blob, "
+        f"7. {fmt_mb(cfg.blob_bytes)} ({cfg.blob_bytes:,} B) blob, "
         "each line measured in fresh subprocesses (one for time, one for memory):"
     )
     return "\n".join([head, render_table(BLOB_HEADERS, mem_lines, "lrrrrrll"), PEAK_NOTE])
@@ -145,6 +146,7 @@ def json_payload(rows: list[Row]) -> list[dict[str, Any]]:
             "size": r.size,
             "unit": r.unit,
             "work": r.work,
+            "name": r.name,
             "target": r.target,
             "met": r.met(),
         }

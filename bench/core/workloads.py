@@ -1,4 +1,4 @@
-"""The five workloads: each measures its sizes and returns its rows of the main table."""
+"""The seven workloads: each measures its sizes and returns its rows of the main table."""
 
 import math
 from collections.abc import Callable
@@ -6,10 +6,10 @@ from typing import Any
 
 from _common import Samples, fmt_rate
 
-from .base import set_kv
-from .blazen_flows import bz_chain, bz_fan, bz_kv, bz_runs
+from .base import set_bytes_keys, set_kv, set_kv_scalar
+from .blazen_flows import bz_bytes, bz_chain, bz_fan, bz_kv, bz_runs
 from .blob import bench_blob
-from .floor import floor_chain, floor_fan, floor_kv, floor_runs
+from .floor import floor_bytes, floor_chain, floor_fan, floor_kv, floor_kv_copy, floor_runs
 from .measure import Config, Measured, Row, measure
 from .peer import PEER
 from .report import size_label
@@ -26,13 +26,19 @@ def _rate_target(minimum: float) -> Callable[[Row], bool | None]:
 
 
 def _rate_rows(
-    num: str, workload: str, unit: str, measured: list[Measured], minimum: float, per_n: int = 1
+    name: str,
+    num: str,
+    workload: str,
+    unit: str,
+    measured: list[Measured],
+    minimum: float,
+    per_n: int = 1,
 ) -> list[Row]:
     """Throughput rows (``per_n`` units of work per size unit), targeted at ``minimum``/s."""
     target = f">= {fmt_rate(minimum)} {unit}"
     ok = _rate_target(minimum)
     return [
-        Row(num, workload, size_label(n), unit, per_n * n, f, b, p, target, ok)
+        Row(num, workload, size_label(n), unit, per_n * n, f, b, p, target, ok, name=name)
         for n, f, b, p in measured
     ]
 
@@ -75,14 +81,14 @@ def bench_chain(cfg: Config) -> list[Row]:
     """Workload 1: a 10k-hop chain, one step re-emitting its own event."""
     peer = PEER.peer_chain if PEER else None
     measured = measure(cfg, (cfg.chain_hops,), floor_chain, bz_chain, peer, warm_n=500)
-    return _rate_rows("1", "chain (1 step re-emits)", "hops/s", measured, 60_000)
+    return _rate_rows("chain", "1", "chain (1 step re-emits)", "hops/s", measured, 60_000)
 
 
 def bench_fanout(cfg: Config) -> list[Row]:
     """Workload 2: fan-out of N events to one worker step, which should be linear in N."""
     peer = PEER.peer_fan if PEER else None
     measured = measure(cfg, cfg.fan_ns, floor_fan, bz_fan, peer, warm_n=200)
-    rows = _rate_rows("2", "fan-out (list of N events)", "events/s", measured, 100_000)
+    rows = _rate_rows("fanout", "2", "fan-out (list of N events)", "events/s", measured, 100_000)
     return _with_flatness("2", "fan-out: linear in N", rows)
 
 
@@ -90,15 +96,35 @@ def bench_runs(cfg: Config) -> list[Row]:
     """Workload 3: 1,000 concurrent runs of a 3-step workflow."""
     peer = PEER.peer_runs if PEER else None
     measured = measure(cfg, (cfg.runs,), floor_runs, bz_runs, peer, warm_n=100)
-    return _rate_rows("3", "concurrent 3-step runs", "runs/s", measured, 15_000)
+    return _rate_rows("runs", "3", "concurrent 3-step runs", "runs/s", measured, 15_000)
 
 
 def bench_ctx(cfg: Config) -> list[Row]:
-    """Workload 4: N ctx.set then N ctx.get in one step, which should be flat in N."""
+    """Workload 4: N ctx.set then N ctx.get of small dicts in one step, flat in N."""
     peer = PEER.peer_kv if PEER else None
-    measured = measure(cfg, cfg.kv_ns, floor_kv, bz_kv, peer, warm_n=10_000, prepare=set_kv)
-    rows = _rate_rows("4", "ctx.set + ctx.get (N each)", "ops/s", measured, 1_500_000, per_n=2)
-    return _with_flatness("4", "ctx ops: flat in N", rows)
+    measured = measure(cfg, cfg.kv_ns, floor_kv_copy, bz_kv, peer, warm_n=10_000, prepare=set_kv)
+    label = 'ctx.set + ctx.get, {"i": i, "v": "x"}'
+    rows = _rate_rows("ctx", "4", label, "ops/s", measured, 1_500_000, per_n=2)
+    return _with_flatness("4", "ctx ops (dict values): flat in N", rows)
+
+
+def bench_ctx_scalar(cfg: Config) -> list[Row]:
+    """Workload 5: N ctx.set then N ctx.get of ints and strs in one step, flat in N."""
+    peer = PEER.peer_kv if PEER else None
+    prepare = set_kv_scalar
+    measured = measure(cfg, cfg.kv_ns, floor_kv, bz_kv, peer, warm_n=10_000, prepare=prepare)
+    label = "ctx.set + ctx.get, int or str"
+    rows = _rate_rows("ctx-scalar", "5", label, "ops/s", measured, 1_500_000, per_n=2)
+    return _with_flatness("5", "ctx ops (scalars): flat in N", rows)
+
+
+def bench_bytes(cfg: Config) -> list[Row]:
+    """Workload 6: N ctx.set_bytes then N ctx.get_bytes of one 100 MB value (no copies)."""
+    measured = measure(
+        cfg, cfg.bytes_ns, floor_bytes, bz_bytes, None, warm_n=100, prepare=set_bytes_keys
+    )
+    label = "ctx.set_bytes + get_bytes, 100 MB"
+    return _rate_rows("bytes", "6", label, "ops/s", measured, 1_500_000, per_n=2)
 
 
 WORKLOADS: dict[str, Callable[[Config], Any]] = {
@@ -106,5 +132,7 @@ WORKLOADS: dict[str, Callable[[Config], Any]] = {
     "fanout": bench_fanout,
     "runs": bench_runs,
     "ctx": bench_ctx,
+    "ctx-scalar": bench_ctx_scalar,
+    "bytes": bench_bytes,
     "blob": bench_blob,
 }

@@ -23,7 +23,7 @@ from blazen.state import (
     value_digest,
 )
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, json_copy, same_stored, stored_form
+from blazen.values import StateValue, clone_json, same_stored, stored_form
 
 __all__ = ["ContextData", "ContextPersistence", "persistence"]
 
@@ -66,7 +66,7 @@ class ContextData:
     def _put_value(self, key: str, value: StateValue) -> None:
         """Store a ``StateValue`` exactly (a Native value's bytes are kept as they are)."""
         if isinstance(value, _JsonValue):
-            self._put(key, json_copy(value.value))
+            self._put(key, clone_json(value.value))  # checked when the StateValue was made
         elif isinstance(value, _BytesValue):
             self._put(key, value.data)
         elif isinstance(value, _NativeValue):
@@ -151,7 +151,7 @@ class ContextData:
         if t is _NativeValue:
             return v  # type: ignore[no-any-return]
         sv = object.__new__(_JsonValue)
-        object.__setattr__(sv, "value", json_copy(v) if copy else v)
+        object.__setattr__(sv, "value", clone_json(v) if copy else v)
         return sv
 
     def _set_state_object(self, key: str, obj: BlazenState) -> None:

@@ -19,7 +19,16 @@ from blazen.errors import ContextError, WorkflowError
 from blazen.events import Event
 from blazen.state import META_SUFFIX, BlazenState
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, json_copy, stored_form
+from blazen.values import (
+    NotJsonError,
+    StateValue,
+    checked_dict,
+    checked_list,
+    clone_dict,
+    clone_json,
+    is_tracked,
+    stored_form,
+)
 
 __all__ = ["Context"]
 
@@ -113,7 +122,16 @@ class Context(ContextData):
         if type(key) is not str:
             raise _bad_key(key)
         t = type(value)
-        if (
+        if t is dict or t is list:
+            try:  # the private copy that is stored and never mutated (``get`` copies it)
+                value = checked_dict(value) if t is dict else checked_list(value)
+            except (NotJsonError, RecursionError):
+                self._set_slow(key, value)  # not JSON: a Native pickle or a live reference
+                return
+            if "." in key and key.endswith(META_SUFFIX):
+                self._put(key, value)  # the record of a BlazenState object
+                return
+        elif not (
             t is str
             or t is bool
             or value is None
@@ -121,12 +139,11 @@ class Context(ContextData):
             or (t is int and _INT_MIN <= value <= _INT_MAX)
             or (t is float and value - value == 0.0)  # finite floats only
         ):
-            self._data[key] = value
-            if self._states and key in self._states:
-                self._drop_state(key)  # a plain value replaces a BlazenState object
-        else:
             self._set_slow(key, value)
             return
+        self._data[key] = value
+        if self._states and key in self._states:
+            self._drop_state(key)  # a plain value replaces a BlazenState object
         if self._session and key in self._session:
             del self._session[key]
         if self._recording:
@@ -154,11 +171,15 @@ class Context(ContextData):
                 return self._get_state_object(key)
             return default
         t = type(v)
+        if t is dict:  # checked when stored: copy the containers, check nothing again
+            if is_tracked(v):
+                return clone_dict(v)  # may hold containers: copy them too
+            return v.copy()  # untracked = flat (see values.clone_dict): a full copy
         if t is str or t is int or t is bytes or t is bool or t is float or v is None:
             return v
         if t is _NativeValue:
             return _unpickle(key, v.data)
-        return json_copy(v)
+        return clone_json(v)
 
     def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Store raw binary data; ``bytes`` are kept without a copy."""
