@@ -72,6 +72,9 @@ class Commit:
     ``writes`` maps context keys to their new value (``None`` deletes the key).
     ``collected`` replaces the whole ``collect_events`` buffer map when not ``None``.
     ``status``/``result``/``error`` update the run record when not ``None``.
+    ``attempt`` is the attempt of the step that made this commit (above 1 after retries);
+    ``attempt_error`` marks a commit that only records a failed attempt (``"Type: msg"``):
+    it consumes, emits and writes nothing and leaves the run record's error alone.
     """
 
     step: str
@@ -82,6 +85,8 @@ class Commit:
     status: RunStatus | None = None
     result: StateValue | None = None
     error: str | None = None
+    attempt: int = 1
+    attempt_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,12 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointInfo:
-    """One entry of a run's commit history."""
+    """One entry of a run's commit history.
+
+    ``attempt`` is the step's attempt that made the commit; ``error`` is the error of a
+    failed attempt (``Commit.attempt_error``) or, on a run's failing ``<end>`` commit, the
+    run's error.
+    """
 
     seq: int
     step: str
@@ -109,6 +119,8 @@ class CheckpointInfo:
     writes: tuple[str, ...]
     emitted: tuple[str, ...]
     consumed: int
+    attempt: int = 1
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
