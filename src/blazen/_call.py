@@ -20,13 +20,15 @@ class StepCall:
     written, with its stored form at the time (``DELETED`` for a removal); ``collect_ops``:
     ``("add", type, event)`` and ``("take", events)`` on the ``collect_events`` buffers;
     ``published``: stream events held back until the step's commit has landed; ``stop``:
-    the ``StopEvent`` this step ended the run with (its commit then carries the result).
+    the ``StopEvent`` this step ended the run with (its commit then carries the result);
+    ``attempt``: 1, then 2, 3... as ``retries=`` runs the step again.
     """
 
-    __slots__ = ("collect_ops", "emitted", "published", "step", "stop", "writes")
+    __slots__ = ("attempt", "collect_ops", "emitted", "published", "step", "stop", "writes")
 
     def __init__(self, step: str, durable: bool = False) -> None:
         self.step = step
+        self.attempt = 1
         self.emitted: list[Any] | None = [] if durable else None
         self.writes: dict[str, Any] | None = {} if durable else None
         self.collect_ops: list[Any] | None = [] if durable else None

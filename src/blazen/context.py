@@ -7,8 +7,10 @@ everything else as a live reference in the session namespace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from blazen._call import RunPort, current_step
@@ -30,7 +32,7 @@ from blazen.values import (
     stored_form,
 )
 
-__all__ = ["Context"]
+__all__ = ["Context", "Edit"]
 
 _NativeValue = StateValue.Native
 _JsonValue = StateValue.Json
@@ -64,14 +66,27 @@ def _default_bytes(key: str, default: Any) -> bytes:
         ) from exc
 
 
+class Edit:
+    """The value being edited in ``ctx.edit_state(key)``: read and assign ``.value``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Edit(value={self.value!r})"
+
+
 class Context(ContextData):
     """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
 
-    __slots__ = ("_state_ns", "session")
+    __slots__ = ("_locks", "_state_ns", "session")
 
     def __init__(self, run_id: str, port: RunPort | None = None) -> None:
         super().__init__(run_id, port)
         self._state_ns: StateNamespace | None = None
+        self._locks: dict[str, asyncio.Lock] | None = None
         self.session = SessionNamespace(self._session)
 
     @property
@@ -262,6 +277,37 @@ class Context(ContextData):
 
     async def awrite_event_to_stream(self, event: Event) -> None:
         self.write_event_to_stream(event)
+
+    # -- safe concurrent updates and the current attempt --------------------------------
+    @contextlib.asynccontextmanager
+    async def edit_state(self, key: str, default: Any = None) -> AsyncIterator[Edit]:
+        """Read, change and write back ``key`` with no other ``edit_state`` of it between.
+
+        ``async with ctx.edit_state("seen", []) as edit: edit.value.append(x)`` (or
+        ``edit.value += 1``): the value is read when the block starts and stored when it
+        ends without an exception. Steps that ``get``, ``await``, then ``set`` the same key
+        overwrite each other's changes; edits of one key wait for each other instead.
+        Works for any value, ``BlazenState`` objects included.
+        """
+        if type(key) is not str:
+            raise _bad_key(key)
+        locks = self._locks
+        if locks is None:
+            locks = self._locks = {}
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        async with lock:
+            edit = Edit(self.get(key, default))
+            yield edit
+            self.set(key, edit.value)
+
+    def attempt(self) -> int:
+        """The current step's attempt: 1, then 2, 3... when ``retries=`` runs it again."""
+        call = current_step.get()
+        if call is None:
+            raise WorkflowError("ctx.attempt() can only be called from inside a running step")
+        return call.attempt
 
     _get_stored = get
 
