@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
+import json
 import math
 import numbers
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar, Union, overload
+from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, Union, overload
 
 from blazen.errors import WorkflowValidationError
 from blazen.events import Event, StartEvent
 
-__all__ = ["StepSpec", "get_step_spec", "step"]
+__all__ = ["StepTypeError", "StepSpec", "StepWrapper", "get_step_spec", "step"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 _Names: TypeAlias = "list[str] | tuple[str, ...]"
 _Emits: TypeAlias = "list[str | type[Event]] | tuple[str | type[Event], ...]"
 _ATTR = "__blazen_step__"
@@ -39,8 +43,92 @@ class StepSpec:
     timeout: float | None = None
 
 
+class StepTypeError(WorkflowValidationError, TypeError):
+    """Not a step, or a step option (or step property) given a value of the wrong type."""
+
+
+class StepWrapper(Generic[P, R]):
+    """What ``@step`` returns: the function, callable as before, plus its step options.
+
+    ``name``, ``accepts``, ``emits`` and ``max_concurrency`` read the step's options, and all
+    but ``name`` can be reassigned before the step is put into a ``Workflow``, as with the
+    Rust-core package's ``_StepWrapper``.
+    """
+
+    def __init__(self, spec: StepSpec) -> None:
+        self.__blazen_step__ = spec
+        functools.update_wrapper(self, spec.fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return typing.cast("R", self.__blazen_step__.fn(*args, **kwargs))
+
+    @property
+    def name(self) -> str:
+        """The step's name (the function's, unless ``@step(name=...)``)."""
+        return self.__blazen_step__.name
+
+    @property
+    def accepts(self) -> list[str]:
+        """The event type names the step receives."""
+        return list(self.__blazen_step__.accepts)
+
+    @accepts.setter
+    def accepts(self, value: Sequence[str]) -> None:
+        names = _name_values(self.name, "accepts", value)
+        if not names:
+            raise WorkflowValidationError(f"step {self.name!r}: accepts cannot be empty")
+        self._replace(accepts=names)
+
+    @property
+    def emits(self) -> list[str]:
+        """The event type names the step says it emits (``[]`` when it does not say)."""
+        return list(self.__blazen_step__.emits or ())
+
+    @emits.setter
+    def emits(self, value: Sequence[str]) -> None:
+        self._replace(emits=_name_values(self.name, "emits", value))
+
+    @property
+    def max_concurrency(self) -> int:
+        """How many calls of the step may run at once (0 = unlimited)."""
+        return self.__blazen_step__.max_concurrency
+
+    @max_concurrency.setter
+    def max_concurrency(self, value: int) -> None:
+        self._replace(max_concurrency=_count_option(self.name, "max_concurrency", value))
+
+    def _replace(self, **changes: Any) -> None:
+        self.__blazen_step__ = dataclasses.replace(self.__blazen_step__, **changes)
+
+    def __repr__(self) -> str:
+        return (
+            f"_StepWrapper(name={self.name!r}, accepts={json.dumps(self.accepts)}, "
+            f"emits={json.dumps(self.emits)})"
+        )
+
+
+_StepWrapper = StepWrapper
+
+
+def _name_values(step_name: str, option: str, value: Any) -> tuple[str, ...]:
+    """A property's list of event type names: a sequence (not a str) of non-empty str."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise StepTypeError(
+            f"step {step_name!r}: {option} must be a list of event type names, "
+            f"got {type(value).__name__}"
+        )
+    for item in value:
+        if not isinstance(item, str):
+            raise StepTypeError(
+                f"step {step_name!r}: {option} holds {item!r}, not an event type name (str)"
+            )
+        if not item:
+            raise WorkflowValidationError(f"step {step_name!r}: {option} holds an empty name")
+    return tuple(value)
+
+
 @overload
-def step(fn: F, /) -> F: ...
+def step(fn: Callable[P, R], /) -> StepWrapper[P, R]: ...
 
 
 @overload
@@ -53,11 +141,11 @@ def step(
     retry_delay: float = 0.0,
     timeout: float | None = None,
     name: str | None = None,
-) -> Callable[[F], F]: ...
+) -> Callable[[Callable[P, R]], StepWrapper[P, R]]: ...
 
 
 def step(
-    fn: F | None = None,
+    fn: Callable[P, R] | None = None,
     /,
     *,
     accepts: _Names | None = None,
@@ -67,11 +155,17 @@ def step(
     retry_delay: float = 0.0,
     timeout: float | None = None,
     name: str | None = None,
-) -> F | Callable[[F], F]:
-    """Mark ``fn(ctx, ev)`` as a workflow step. Usable bare (``@step``) or with options."""
+) -> StepWrapper[P, R] | Callable[[Callable[P, R]], StepWrapper[P, R]]:
+    """Make ``fn(ctx, ev)`` a workflow step. Usable bare (``@step``) or with options.
+
+    Returns a :class:`StepWrapper`; calling it calls ``fn``. Decorating a step again
+    replaces its options.
+    """
     caller_locals = sys._getframe(1).f_locals
 
-    def decorate(func: F) -> F:
+    def decorate(func: Callable[P, R]) -> StepWrapper[P, R]:
+        if isinstance(func, StepWrapper):
+            func = func.__blazen_step__.fn
         spec = _build_spec(
             func,
             caller_locals,
@@ -83,14 +177,13 @@ def step(
             timeout,
             name,
         )
-        setattr(func, _ATTR, spec)
-        return func
+        return StepWrapper(spec)
 
     return decorate(fn) if fn is not None else decorate
 
 
 def get_step_spec(obj: object) -> StepSpec | None:
-    """The ``StepSpec`` of a decorated function, or ``None``."""
+    """The current ``StepSpec`` of a step (or of a function wrapping one), or ``None``."""
     spec = getattr(obj, _ATTR, None)
     return spec if isinstance(spec, StepSpec) else None
 
@@ -169,11 +262,11 @@ def _name_list(step_name: str, option: str, value: Any, example: str) -> Any:
     if value is None or isinstance(value, (list, tuple)):
         return value
     if isinstance(value, str):
-        raise WorkflowValidationError(
+        raise StepTypeError(
             f"step {step_name!r}: {option}= got the str {value!r}; pass a list, "
             f"e.g. {option}=[{value!r}]"
         )
-    raise WorkflowValidationError(
+    raise StepTypeError(
         f"step {step_name!r}: {option}= must be a list, e.g. {option}={example}, "
         f"got {type(value).__name__}"
     )
@@ -181,7 +274,9 @@ def _name_list(step_name: str, option: str, value: Any, example: str) -> Any:
 
 def _count_option(step_name: str, option: str, value: Any) -> int:
     """A count option: an int (not a bool) >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise StepTypeError(f"step {step_name!r}: {option} must be an int >= 0, got {value!r}")
+    if value < 0:
         raise WorkflowValidationError(
             f"step {step_name!r}: {option} must be an int >= 0, got {value!r}"
         )
