@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+from blazen.builder import WorkflowBuilder as WorkflowBuilder
 from blazen.context import Context as Context
 from blazen.errors import (
     ContextError as ContextError,
@@ -47,12 +48,19 @@ from blazen.events import InputResponseEvent as InputResponseEvent
 from blazen.events import StartEvent as StartEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
+from blazen.session_policy import SessionPausePolicy as SessionPausePolicy
+from blazen.session_refs import RefLifetime as RefLifetime
+from blazen.session_refs import RegistryKey as RegistryKey
+from blazen.session_refs import RemoteRefDescriptor as RemoteRefDescriptor
+from blazen.session_refs import SessionRefRegistry as SessionRefRegistry
 from blazen.snapshot import SerializedEvent as SerializedEvent
 from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
 from blazen.state import BlazenState as BlazenState
 from blazen.state import CallbackFieldStore as CallbackFieldStore
 from blazen.state import FieldStore as FieldStore
 from blazen.step import step as step
+from blazen.usage import RetryConfig as RetryConfig
+from blazen.usage import TokenUsage as TokenUsage
 from blazen.values import StateValue as StateValue
 from blazen.workflow import Workflow as Workflow
 
@@ -67,8 +75,14 @@ __all__ = [
     "FieldStore",
     "InputRequestEvent",
     "InputResponseEvent",
+    "RefLifetime",
+    "RegistryKey",
+    "RemoteRefDescriptor",
+    "RetryConfig",
     "SerializedEvent",
     "SessionPauseError",
+    "SessionPausePolicy",
+    "SessionRefRegistry",
     "SnapshotError",
     "StartEvent",
     "StateValue",
@@ -76,8 +90,10 @@ __all__ = [
     "StopEvent",
     "StoreConflictError",
     "StoreError",
+    "TokenUsage",
     "UnroutableEventError",
     "Workflow",
+    "WorkflowBuilder",
     "WorkflowError",
     "WorkflowHandler",
     "WorkflowSnapshot",

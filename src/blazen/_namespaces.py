@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from blazen.errors import ContextError
+from blazen.session_refs import current_registry
 
 if TYPE_CHECKING:
     from blazen.context import Context
 
 __all__ = ["SessionNamespace", "StateNamespace"]
+
+
+def bytes_default(default: bytes | bytearray | memoryview | Sequence[int] | None) -> bytes | None:
+    """A ``get_bytes`` default as bytes: bytes-like or a list of ints 0..255 (or ``None``)."""
+    if default is None or type(default) is bytes:
+        return default
+    if isinstance(default, (bytearray, memoryview)):
+        return bytes(default)
+    if isinstance(default, str) or not isinstance(default, Sequence):
+        raise ContextError(
+            f"get_bytes default must be bytes or a list of ints, not {type(default).__name__}"
+        )
+    try:
+        return bytes(default)
+    except (TypeError, ValueError) as exc:
+        raise ContextError(f"get_bytes default is not a list of ints 0..255: {exc}") from None
 
 
 class StateNamespace(MutableMapping[str, Any]):
@@ -30,8 +47,30 @@ class StateNamespace(MutableMapping[str, Any]):
     def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
         self._ctx.set_bytes(key, data)
 
-    def get_bytes(self, key: str) -> bytes | None:
-        return self._ctx.get_bytes(key)
+    def get_bytes(
+        self, key: str, default: bytes | bytearray | memoryview | Sequence[int] | None = None
+    ) -> bytes | None:
+        """The raw bytes under ``key``; ``default`` (as bytes) when absent or not bytes."""
+        if type(key) is not str:
+            raise ContextError(f"context keys must be str, not {type(key).__name__} ({key!r})")
+        value = self._ctx._data.get(key)
+        if type(value) is bytes:
+            return value
+        return bytes_default(default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.get(key, default)
+
+    async def aset_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        self.set_bytes(key, data)
+
+    async def aget_bytes(
+        self, key: str, default: bytes | bytearray | memoryview | Sequence[int] | None = None
+    ) -> bytes | None:
+        return self.get_bytes(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._ctx.set(key, value)
@@ -70,7 +109,11 @@ class StateNamespace(MutableMapping[str, Any]):
 
 
 class SessionNamespace(MutableMapping[str, Any]):
-    """Live in-process references, identity preserved; never written into a snapshot as such."""
+    """Live in-process references, identity preserved; never written into a snapshot as such.
+
+    While a run's steps execute, each value set here is also recorded in the run's
+    session-ref registry (``WorkflowResult.session_refs``).
+    """
 
     __slots__ = ("_refs",)
 
@@ -88,18 +131,39 @@ class SessionNamespace(MutableMapping[str, Any]):
 
     def remove(self, key: str) -> Any:
         """Remove ``key`` and return its value (``None`` if it was absent)."""
-        return self._refs.pop(key, None)
+        value = self._refs.pop(key, None)
+        registry = current_registry()
+        if registry is not None and value is not None:
+            registry.discard(value)
+        return value
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.get(key, default)
+
+    async def ahas(self, key: str) -> bool:
+        return self.has(key)
+
+    async def aremove(self, key: str) -> Any:
+        return self.remove(key)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
             raise ContextError(f"session keys must be str, not {type(key).__name__} ({key!r})")
         self._refs[key] = value
+        registry = current_registry()
+        if registry is not None:
+            registry.insert(value)
 
     def __getitem__(self, key: str) -> Any:
         return self._refs[key]
 
     def __delitem__(self, key: str) -> None:
-        del self._refs[key]
+        if key not in self._refs:
+            raise KeyError(key)
+        self.remove(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._refs))

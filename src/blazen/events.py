@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from blazen._admit import admit_values
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "Event",
@@ -26,16 +32,47 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
     event_type: ClassVar[str] = "Event"
+    _positional: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
+    def __init__(self, _inline_type: str | None = None, /, *args: Any, **data: Any) -> None:
+        cls = type(self)
+        if _inline_type is not None or args:
+            positional = (_inline_type, *args)
+            if cls._positional:
+                _place_positional(cls, positional, data)
+            elif cls is not Event or args:
+                raise TypeError(f"{cls.__name__} takes keyword fields only")
+            else:
+                # Event("Name", ...): the same fields, typed as that name's class.
+                object.__setattr__(self, "__class__", _class_named(_inline_type))
+        if "event_type" in data:
+            raise TypeError(
+                f"{cls.__name__}() got multiple values for 'event_type' (it names the event "
+                f"type; it cannot also be a field)"
+            )
         # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
         # not need) halves the cost of building an event.
         self.__pydantic_validator__.validate_python(data, self_instance=self)
-        if _inline_type is not None:
-            if type(self) is not Event:
-                raise TypeError(f"{type(self).__name__} takes keyword fields only")
-            # Event("Name", ...): the same fields, retyped as the cached inline class.
-            object.__setattr__(self, "__class__", inline_event_class(_inline_type))
+        if not _trusted.get():
+            admit_values(self)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Build an event from already-checked data (a snapshot, a store): values are kept
+        as they are, whether or not a run is active."""
+        token = _trusted.set(True)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        finally:
+            _trusted.reset(token)
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "event_type":
+                _retype(self, value)
+            else:
+                super().__setattr__(name, value)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -59,6 +96,9 @@ class Event(BaseModel):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.__iter__())
         return f"{self.event_type}({fields})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 class _ExtraFirst:
@@ -90,8 +130,46 @@ _inline_lock = threading.Lock()
 _inline_classes: dict[str, type[Event]] = {}
 
 
+_trusted: ContextVar[bool] = ContextVar("blazen_trusted_event_data", default=False)
+
+
+def _class_named(event_type: Any) -> type[Event]:
+    """The class ``Event(event_type, ...)`` builds: a built-in event's, or an inline one."""
+    if not isinstance(event_type, str):
+        raise TypeError(f"an event type name must be a str, not {type(event_type).__name__}")
+    return _BUILTIN_CLASSES.get(event_type) or inline_event_class(event_type)
+
+
+def _place_positional(cls: type[Event], values: tuple[Any, ...], data: dict[str, Any]) -> None:
+    """``InputRequestEvent("r1", "prompt")``: positional arguments fill the leading fields."""
+    names = cls._positional
+    if len(values) > len(names):
+        raise TypeError(f"{cls.__name__} takes at most {len(names)} positional arguments")
+    for name, value in zip(names, values, strict=False):
+        if name in data:
+            raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
+        if value is not None or name == names[0]:
+            data[name] = value
+
+
+def _retype(ev: Event, event_type: Any) -> None:
+    """``ev.event_type = "Other"``: the same fields, now an event of that type."""
+    cls = _class_named(event_type)
+    fields = dict(ev)
+    token = _trusted.set(True)
+    try:
+        fresh = cls.model_validate(fields)
+    finally:
+        _trusted.reset(token)
+    object.__setattr__(ev, "__class__", cls)
+    for slot in ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__"):
+        object.__setattr__(ev, slot, getattr(fresh, slot))
+
+
 def inline_event_class(event_type: str) -> type[Event]:
     """The (cached) class behind ``Event(event_type, ...)``: any fields, that type name."""
+    if not isinstance(event_type, str):
+        raise TypeError(f"an event type name must be a str, not {type(event_type).__name__}")
     if not event_type:
         raise ValueError("an event type name cannot be empty")
     cls = _inline_classes.get(event_type)
@@ -118,8 +196,8 @@ def _reduce_inline(self: Event, protocol: int) -> str | tuple[Any, ...]:
 
 
 def _rebuild_inline(event_type: str, fields: dict[str, Any]) -> Event:
-    """Unpickle an inline event: ``Event(event_type, **fields)``."""
-    return Event(event_type, **fields)
+    """Unpickle an inline event: its class for ``event_type``, with the pickled fields."""
+    return inline_event_class(event_type).model_validate(fields)
 
 
 class StartEvent(Event):
@@ -138,19 +216,32 @@ class StopEvent(Event):
 
 
 class InputRequestEvent(Event):
-    """Returned by a step to ask a human (or any caller) for input; the run waits for it."""
+    """Returned by a step to ask a human (or any caller) for input; the run waits for it.
+
+    ``InputRequestEvent(request_id, prompt=None, metadata=None)``, positionally or by name.
+    """
 
     event_type: ClassVar[str] = "blazen::InputRequestEvent"
     _keeps_type: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("request_id", "prompt", "metadata")
     request_id: str
     prompt: str = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
 
 
 class InputResponseEvent(Event):
-    """Delivered by ``handler.respond_to_input`` to the step that accepts it."""
+    """Delivered by ``handler.respond_to_input`` to the step that accepts it.
+
+    ``InputResponseEvent(request_id, response)``, positionally or by name.
+    """
 
     event_type: ClassVar[str] = "blazen::InputResponseEvent"
     _keeps_type: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("request_id", "response")
     request_id: str
     response: Any = None
+
+
+_BUILTIN_CLASSES: dict[str, type[Event]] = {
+    c.event_type: c for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent)
+}

@@ -9,20 +9,19 @@ entries under ``__blazen_session__.``.
 from __future__ import annotations
 
 import asyncio
-import pickle
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from blazen._meta import ENGINE, ENGINE_KEY, SESSION_PREFIX, TARGETS_KEY, WAITING_KEY
+from blazen._meta import ENGINE, ENGINE_KEY, TARGETS_KEY, WAITING_KEY
 from blazen._runtime.run import Run
 from blazen._runtime.types import Item
 from blazen.context import Context
-from blazen.errors import SessionPauseError, SnapshotError, WorkflowError
+from blazen.errors import SnapshotError, WorkflowError
 from blazen.events import Event, InputRequestEvent, StartEvent
 from blazen.handler import WorkflowHandler
+from blazen.session_policy import freeze_session, session_name, thaw_session
 from blazen.snapshot import SerializedEvent, WorkflowSnapshot, decode_event, encode_event
-from blazen.values import StateValue, native_dumps
+from blazen.values import StateValue
 
 if TYPE_CHECKING:
     from blazen.workflow import Workflow
@@ -78,37 +77,8 @@ def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) ->
 
 
 def _session_entries(run: Run) -> dict[str, StateValue]:
-    """Apply the session pause policy; the pickled entries to put into the snapshot."""
-    session = run.ctx._session
-    policy = run.options.session_pause_policy
-    if not session:
-        return {}
-    if policy == "hard_error":
-        raise SessionPauseError(
-            f"cannot pause run {run.run_id}: session_pause_policy='hard_error' and the session "
-            f"holds {sorted(session)}",
-            session,
-        )
-    out: dict[str, StateValue] = {}
-    failed: list[str] = []
-    for key, value in session.items():
-        try:
-            out[SESSION_PREFIX + key] = StateValue.Native(native_dumps(value))
-        except Exception:
-            failed.append(key)
-    if failed and policy == "pickle_or_error":
-        raise SessionPauseError(
-            f"cannot pause run {run.run_id}: session values {sorted(failed)} cannot be pickled "
-            f"(remove them before pausing, or use session_pause_policy='warn_drop')",
-            failed,
-        )
-    if failed:
-        warnings.warn(
-            f"pausing run {run.run_id} drops session values {sorted(failed)} (not picklable)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return out
+    """Apply the session pause policy; the session entries to put into the snapshot."""
+    return freeze_session(run.ctx._session, run.options.session_pause_policy, run.run_id)
 
 
 async def pause_run(run: Run) -> WorkflowSnapshot:
@@ -179,8 +149,9 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     classes = run.options.graph.classes
     ctx = run.ctx
     for key, sv in snapshot.context_state.items():
-        if key.startswith(SESSION_PREFIX) and isinstance(sv, StateValue.Native):
-            ctx._session[key[len(SESSION_PREFIX) :]] = _unpickle_session(key, sv.data)
+        name = session_name(key)
+        if name is not None:
+            ctx._session[name] = thaw_session(key, sv)
         else:
             ctx.set_value(key, sv)
     meta = snapshot.metadata if isinstance(snapshot.metadata, dict) else {}
@@ -198,17 +169,6 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
         targets = [None] * len(snapshot.pending_events)
     for target, se in zip(targets, snapshot.pending_events, strict=True):
         _requeue(run, decode_event(se.event_type, se.data, classes), se.source_step, target)
-
-
-def _unpickle_session(key: str, data: bytes) -> Any:
-    try:
-        return pickle.loads(data)
-    except Exception as exc:
-        name = key[len(SESSION_PREFIX) :]
-        raise SnapshotError(
-            f"session value {name!r} in the snapshot cannot be unpickled here: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:
