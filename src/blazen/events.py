@@ -45,6 +45,8 @@ class Event(BaseModel):
             else:
                 # Event("Name", ...): the same fields, typed as that name's class.
                 object.__setattr__(self, "__class__", _class_named(_inline_type))
+        if cls._positional and cls._positional[0] not in data:
+            raise TypeError(f"{cls.__name__}() missing required argument {cls._positional[0]!r}")
         if "event_type" in data:
             raise TypeError(
                 f"{cls.__name__}() got multiple values for 'event_type' (it names the event "
