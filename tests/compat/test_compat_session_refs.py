@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from typing import Any
@@ -24,7 +23,7 @@ from blazen import (
 )
 
 from ._blobs import Blob
-from ._util import snapshot_json
+from ._util import snapshot_json, until_snapshot_mentions
 
 
 class Opaque:
@@ -139,17 +138,19 @@ async def test_a_live_result_keeps_its_identity() -> None:
 
 
 async def _paused_snapshot_with_blob(policy: Any) -> str:
-    started, go = asyncio.Event(), asyncio.Event()
+    """Snapshot of a run that built an event holding a ``Blob``, paused waiting for input."""
 
     @step
     async def s(ctx: Context, ev: StartEvent) -> Any:
-        _carrier = Event("Carrier", payload=Blob(7, "kept"))
-        started.set()
-        await go.wait()
+        Event("Carrier", payload=Blob(7, "kept"))  # registers the blob with the run
+        return Event("blazen::InputRequestEvent", request_id="blob-req", prompt="", metadata={})
+
+    @step(accepts=["blazen::InputResponseEvent"])
+    async def done(ctx: Context, ev: Event) -> Any:
         return StopEvent(result=None)
 
-    handler = await Workflow("blob", [s], session_pause_policy=policy).run_with_handler()
-    await started.wait()
+    handler = await Workflow("blob", [s, done], session_pause_policy=policy).run_with_handler()
+    await until_snapshot_mentions(handler, '"blob-req"')
     await handler.pause()
     js = await snapshot_json(handler)
     await handler.abort()
