@@ -10,21 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from blazen.session_refs import current_registry
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
 
 __all__ = ["admit_values", "live_values"]
 
 _JSON_SCALARS = (str, int, float, Decimal)  # bool is an int; subclasses (enums...) count
-
-
-def _fast_ok(value: Any) -> bool:
-    t = type(value)
-    return t is str or t is int or t is float or t is bool or value is None
 
 
 def live_values(values: Iterable[Any]) -> list[Any]:
@@ -33,7 +25,8 @@ def live_values(values: Iterable[Any]) -> list[Any]:
     """
     out: list[Any] = []
     for value in values:
-        if not _fast_ok(value):
+        t = type(value)
+        if not (t is str or t is int or t is float or t is bool or value is None):
             try:
                 _collect(value, out)
             except RecursionError:
@@ -43,47 +36,54 @@ def live_values(values: Iterable[Any]) -> list[Any]:
 
 def _collect(value: Any, out: list[Any]) -> None:
     t = type(value)
-    if t is str or t is int or t is float or t is bool or value is None:
+    items: Any
+    if t is dict:
+        items = value.values()  # keys become strings in JSON, as upstream
+    elif t is list or t is tuple:
+        items = value
+    elif isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        if not isinstance(value, _JSON_SCALARS):
+            out.append(value)
         return
-    if t is dict or (t is not list and t is not tuple and isinstance(value, dict)):
-        for item in value.values():  # keys become strings in JSON, as upstream
+    for item in items:
+        ti = type(item)
+        if not (ti is str or ti is int or ti is float or ti is bool or item is None):
             _collect(item, out)
-    elif t is list or t is tuple or isinstance(value, (list, tuple)):
-        for item in value:
-            _collect(item, out)
-    elif not isinstance(value, _JSON_SCALARS):
-        out.append(value)
 
 
-def admit_values(event: BaseModel) -> None:
-    """Check an event's values where it is built: register live ones with the current run,
-    or raise ``TypeError`` when there is no run to hold them.
+def admit_values(values: Iterable[Any]) -> None:
+    """Check the values given to an event where it is built: register live ones with the
+    current run, or raise ``TypeError`` when there is no run to hold them.
     """
-    values = list(event.__dict__.values())
-    extra = event.__pydantic_extra__
-    if extra:
-        values.extend(extra.values())
-    if all(_fast_ok(v) for v in values):
-        return
     registry = current_registry()
-    if registry is None:
-        if _in_step():
-            return
-        live = live_values(values)
-        if live:
-            raise TypeError(
-                f"cannot serialize `{type(live[0]).__name__}` to JSON outside an active "
-                f"workflow step. Construct the event inside a `@step`-decorated function so "
-                f"non-JSON values can be kept as live references, or convert the value to "
-                f"a JSON-serializable form first."
-            )
-        return
-    for value in live_values(values):
-        registry.insert(value)
+    if registry is None and _current_step.get() is not None:
+        return  # inside a step that the engine runs without a registry
+    live = live_values(values)
+    if registry is not None:
+        for value in live:
+            registry.insert(value)
+    elif live:
+        raise TypeError(
+            f"cannot serialize `{type(live[0]).__name__}` to JSON outside an active "
+            f"workflow step. Construct the event inside a `@step`-decorated function so "
+            f"non-JSON values can be kept as live references, or convert the value to "
+            f"a JSON-serializable form first."
+        )
 
 
-def _in_step() -> bool:
-    """Whether a step is running here (imported late: ``_call`` imports the events)."""
-    from blazen._call import current_step
+class _LateStep:
+    """``blazen._call.current_step``, looked up on first use (``_call`` imports the events)."""
 
-    return current_step.get() is not None
+    def get(self) -> Any:
+        from blazen._call import current_step
+
+        global _current_step
+        _current_step = current_step
+        return current_step.get()
+
+
+_current_step: Any = _LateStep()

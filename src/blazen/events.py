@@ -32,31 +32,28 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
     event_type: ClassVar[str] = "Event"
-    _positional: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, _inline_type: str | None = None, /, *args: Any, **data: Any) -> None:
-        cls = type(self)
-        if _inline_type is not None or args:
-            positional = (_inline_type, *args)
-            if cls._positional:
-                _place_positional(cls, positional, data)
-            elif cls is not Event or args:
-                raise TypeError(f"{cls.__name__} takes keyword fields only")
-            else:
-                # Event("Name", ...): the same fields, typed as that name's class.
-                object.__setattr__(self, "__class__", _class_named(_inline_type))
-        if cls._positional and cls._positional[0] not in data:
-            raise TypeError(f"{cls.__name__}() missing required argument {cls._positional[0]!r}")
+    def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
+        if _inline_type is not None:
+            if type(self) is not Event:
+                raise TypeError(f"{type(self).__name__} takes keyword fields only")
+            # Event("Name", ...): the same fields, typed as that name's class.
+            cls = _named.get(_inline_type) if type(_inline_type) is str else None
+            object.__setattr__(self, "__class__", cls or _class_named(_inline_type))
         if "event_type" in data:
             raise TypeError(
-                f"{cls.__name__}() got multiple values for 'event_type' (it names the event "
-                f"type; it cannot also be a field)"
+                f"{type(self).__name__}() got multiple values for 'event_type' (it names the "
+                f"event type; it cannot also be a field)"
             )
         # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
         # not need) halves the cost of building an event.
         self.__pydantic_validator__.validate_python(data, self_instance=self)
-        if not _trusted.get():
-            admit_values(self)
+        for value in data.values():  # what JSON cannot hold needs a run (see _admit)
+            t = type(value)
+            if not (t is str or t is int or t is float or t is bool or value is None):
+                if not _trusted.get():
+                    admit_values(data.values())
+                break
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
@@ -135,23 +132,34 @@ _inline_classes: dict[str, type[Event]] = {}
 _trusted: ContextVar[bool] = ContextVar("blazen_trusted_event_data", default=False)
 
 
+_named: dict[str, type[Event]] = {}  # filled below: built-in classes, then inline ones
+
+
 def _class_named(event_type: Any) -> type[Event]:
     """The class ``Event(event_type, ...)`` builds: a built-in event's, or an inline one."""
     if not isinstance(event_type, str):
         raise TypeError(f"an event type name must be a str, not {type(event_type).__name__}")
-    return _BUILTIN_CLASSES.get(event_type) or inline_event_class(event_type)
+    cls = _named.get(event_type) or inline_event_class(event_type)
+    _named[event_type] = cls
+    return cls
 
 
-def _place_positional(cls: type[Event], values: tuple[Any, ...], data: dict[str, Any]) -> None:
-    """``InputRequestEvent("r1", "prompt")``: positional arguments fill the leading fields."""
-    names = cls._positional
+def _place_positional(
+    owner: str, names: tuple[str, ...], values: tuple[Any, ...], data: dict[str, Any]
+) -> None:
+    """``InputRequestEvent("r1", "prompt")``: positional arguments fill the leading fields.
+
+    The first field is required, positionally or by name (a ``TypeError`` otherwise).
+    """
     if len(values) > len(names):
-        raise TypeError(f"{cls.__name__} takes at most {len(names)} positional arguments")
+        raise TypeError(f"{owner} takes at most {len(names)} positional arguments")
     for name, value in zip(names, values, strict=False):
         if name in data:
-            raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
+            raise TypeError(f"{owner}() got multiple values for argument {name!r}")
         if value is not None or name == names[0]:
             data[name] = value
+    if names[0] not in data:
+        raise TypeError(f"{owner}() missing required argument {names[0]!r}")
 
 
 def _retype(ev: Event, event_type: Any) -> None:
@@ -230,6 +238,10 @@ class InputRequestEvent(Event):
     prompt: str = ""
     metadata: dict[str, Any] | None = None
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        _place_positional(type(self).__name__, self._positional, args, data)
+        super().__init__(**data)
+
 
 class InputResponseEvent(Event):
     """Delivered by ``handler.respond_to_input`` to the step that accepts it.
@@ -243,7 +255,11 @@ class InputResponseEvent(Event):
     request_id: str
     response: Any = None
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        _place_positional(type(self).__name__, self._positional, args, data)
+        super().__init__(**data)
 
-_BUILTIN_CLASSES: dict[str, type[Event]] = {
-    c.event_type: c for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent)
-}
+
+_named.update(
+    {c.event_type: c for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent)}
+)

@@ -155,7 +155,7 @@ def test_input_events_take_positional_arguments() -> None:
 def test_only_inline_events_take_a_type_name() -> None:
     with pytest.raises(TypeError, match="keyword fields only"):
         StartEvent("X")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="keyword fields only"):
+    with pytest.raises(TypeError):
         Event("A", "B")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="must be a str"):
         Event(5)  # type: ignore[arg-type]
