@@ -8,6 +8,7 @@ checkpoint store, survive the death of their process.
 
 from __future__ import annotations
 
+from blazen.builder import WorkflowBuilder as WorkflowBuilder
 from blazen.context import Context as Context
 from blazen.errors import ContextError as ContextError
 from blazen.errors import LeaseLostError as LeaseLostError
@@ -31,6 +32,11 @@ from blazen.events import StartEvent as StartEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
 from blazen.result import WorkflowResult as WorkflowResult
+from blazen.session_policy import SessionPausePolicy as SessionPausePolicy
+from blazen.session_refs import RefLifetime as RefLifetime
+from blazen.session_refs import RegistryKey as RegistryKey
+from blazen.session_refs import RemoteRefDescriptor as RemoteRefDescriptor
+from blazen.session_refs import SessionRefRegistry as SessionRefRegistry
 from blazen.snapshot import SerializedEvent as SerializedEvent
 from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
 from blazen.state import BlazenState as BlazenState
@@ -38,6 +44,8 @@ from blazen.state import CallbackFieldStore as CallbackFieldStore
 from blazen.state import FieldStore as FieldStore
 from blazen.step import step as step
 from blazen.stores.base import CheckpointStore as CheckpointStore
+from blazen.usage import RetryConfig as RetryConfig
+from blazen.usage import TokenUsage as TokenUsage
 from blazen.values import StateValue as StateValue
 from blazen.workflow import Workflow as Workflow
 
@@ -55,10 +63,16 @@ __all__ = [
     "InputResponseEvent",
     "LeaseLostError",
     "PauseError",
+    "RefLifetime",
+    "RegistryKey",
+    "RemoteRefDescriptor",
+    "RetryConfig",
     "RunAbortedError",
     "RunStalledError",
     "SerializedEvent",
     "SessionPauseError",
+    "SessionPausePolicy",
+    "SessionRefRegistry",
     "SnapshotError",
     "StartEvent",
     "StateValue",
@@ -67,8 +81,10 @@ __all__ = [
     "StopEvent",
     "StoreConflictError",
     "StoreError",
+    "TokenUsage",
     "UnroutableEventError",
     "Workflow",
+    "WorkflowBuilder",
     "WorkflowError",
     "WorkflowHandler",
     "WorkflowResult",

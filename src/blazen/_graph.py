@@ -13,7 +13,7 @@ from blazen.events import (
     StartEvent,
     StopEvent,
 )
-from blazen.step import StepSpec, get_step_spec
+from blazen.step import StepSpec, StepTypeError, get_step_spec
 
 __all__ = ["Graph", "build_graph"]
 
@@ -74,7 +74,7 @@ def _specs(workflow_name: str, steps: Iterable[object]) -> dict[str, StepSpec]:
     for obj in steps:
         spec = obj if isinstance(obj, StepSpec) else get_step_spec(obj)
         if spec is None:
-            raise WorkflowValidationError(
+            raise StepTypeError(
                 f"workflow {workflow_name!r}: {obj!r} is not a step (decorate it with @step)"
             )
         if spec.name in specs and specs[spec.name].fn is not spec.fn:

@@ -175,7 +175,10 @@ class Context(ContextData):
             self._put(key, stored)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value stored under ``key`` as its original type (a fresh copy), or ``default``."""
+        """The value stored under ``key`` as its original type (a fresh copy), or ``default``.
+
+        A stored ``None`` also gives ``default``, as in the Rust-core package.
+        """
         v = self._data.get(key, _MISSING)
         if v is _MISSING:
             if type(key) is not str:
@@ -190,38 +193,40 @@ class Context(ContextData):
             if is_tracked(v):
                 return clone_dict(v)  # may hold containers: copy them too
             return v.copy()  # untracked = flat (see values.clone_dict): a full copy
-        if t is str or t is int or t is bytes or t is bool or t is float or v is None:
+        if t is str or t is int or t is bytes or t is bool or t is float:
             return v
+        if v is None:
+            return default
         if t is _NativeValue:
             return _unpickle(key, v.data)
         return clone_json(v)
 
-    def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
-        """Store raw binary data; ``bytes`` are kept without a copy."""
+    def set_bytes(self, key: str, data: bytes | bytearray | memoryview | Sequence[int]) -> None:
+        """Store raw binary data; ``bytes`` are kept without a copy (a list of ints is
+        accepted, as in the Rust-core package)."""
         if type(key) is not str:
             raise _bad_key(key)
         if type(data) is not bytes:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif isinstance(data, (list, tuple)):
+                data = _default_bytes(key, data)
+            else:
                 raise ContextError(
-                    f"set_bytes({key!r}) needs bytes, bytearray or memoryview, "
+                    f"set_bytes({key!r}) needs bytes, bytearray, memoryview or a list of ints, "
                     f"not {type(data).__name__}"
                 )
-            data = bytes(data)
         self._put(key, data)
 
     def get_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:
-        """The bytes stored under ``key`` (no copy); ``default`` (as bytes) if absent.
-
-        A key holding another kind of value is a ``ContextError``.
-        """
+        """The bytes stored under ``key`` (no copy); ``default`` (as bytes) when the key is
+        absent or holds another kind of value (as in the Rust-core package)."""
         v = self._data.get(key, _MISSING)
-        if v is _MISSING:
-            if type(key) is not str:
-                raise _bad_key(key)
-            return None if default is None else _default_bytes(key, default)
-        if type(v) is not bytes:
-            raise ContextError(f"context key {key!r} holds {self._kind(v)} data, not bytes")
-        return v
+        if type(v) is bytes:
+            return v
+        if v is _MISSING and type(key) is not str:
+            raise _bad_key(key)
+        return None if default is None else _default_bytes(key, default)
 
     def set_value(self, key: str, value: StateValue) -> None:
         """Store a ``StateValue`` exactly (a Native value's bytes are kept as they are)."""
@@ -257,7 +262,9 @@ class Context(ContextData):
     async def aget(self, key: str, default: Any = None) -> Any:
         return self.get(key, default)
 
-    async def aset_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
+    async def aset_bytes(
+        self, key: str, data: bytes | bytearray | memoryview | Sequence[int]
+    ) -> None:
         self.set_bytes(key, data)
 
     async def aget_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:

@@ -48,8 +48,11 @@ class UnroutableEventError(WorkflowError):
         super().__init__(f"no step accepts event {event_type!r} (emitted by {origin})")
 
 
-class StepError(WorkflowError):
-    """A step raised; the original exception is ``__cause__``."""
+class StepError(WorkflowError, RuntimeError):
+    """A step raised; the original exception is ``__cause__``.
+
+    Also a ``RuntimeError``, the type the Rust-core package raises for a failed step.
+    """
 
     def __init__(self, step_name: str, run_id: str, message: str) -> None:
         self.step_name = step_name

@@ -60,4 +60,6 @@ async def _once(spec: StepSpec, ctx: Any, event: Event) -> Any:
     except _Raised as raised:
         raise raised.error from None
     except asyncio.TimeoutError:
-        raise StepTimedOut(f"step {spec.name!r} did not finish within {spec.timeout} s") from None
+        raise StepTimedOut(
+            f"step {spec.name!r} timed out: it did not finish within {spec.timeout} s"
+        ) from None

@@ -43,6 +43,7 @@ from blazen.errors import (
     WorkflowTimeoutError,
 )
 from blazen.events import Event, InputRequestEvent, StopEvent
+from blazen.session_refs import SessionRefRegistry
 from blazen.step import StepSpec
 
 __all__ = ["Run"]
@@ -61,6 +62,7 @@ class Run(Dispatcher):
         self.run_id = run_id
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
+        self.session_refs = SessionRefRegistry()  # live values the run's events carry
         self.finished = False
         self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
@@ -144,7 +146,7 @@ class Run(Dispatcher):
         """Run one delivery of ``spec``: call it, route what it returns, commit it."""
         event, _source, eid = item
         hooks = self.hooks
-        call = StepCall(spec.name, hooks is not None)
+        call = StepCall(spec.name, hooks is not None, self.session_refs)
         if self.auto_publish:
             self.stream.publish(
                 lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
@@ -235,7 +237,7 @@ class Run(Dispatcher):
         hooks = self.hooks
         if hooks is not None:
             hooks.waiting_changed()
-        call = StepCall(STEP_INPUT, hooks is not None)
+        call = StepCall(STEP_INPUT, hooks is not None, self.session_refs)
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
@@ -310,8 +312,8 @@ class Run(Dispatcher):
     def _on_timeout(self) -> None:
         self.fail(
             WorkflowTimeoutError(
-                f"run {self.run_id} of workflow {self.options.name!r} did not finish "
-                f"within {self.options.timeout} s"
+                f"run {self.run_id} of workflow {self.options.name!r} timed out: it did not "
+                f"finish within {self.options.timeout} s"
             )
         )
 
