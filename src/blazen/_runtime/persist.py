@@ -33,12 +33,20 @@ __all__ = [
 ]
 
 
-def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) -> WorkflowSnapshot:
-    """The run's state now: context, collect buffers, pending deliveries, waiting input."""
+def build_snapshot(
+    run: Run, session: Mapping[str, StateValue] | None = None, ending: Event | None = None
+) -> WorkflowSnapshot:
+    """The run's state now: context, collect buffers, pending deliveries, waiting input.
+
+    ``ending``: the ``StopEvent`` of a completed run, kept as its only pending event, so
+    that resuming the snapshot ends at once with the same result.
+    """
     view = persistence(run.ctx)
     state = view.export_state(copy=True)
     state.update(session or {})
-    items = run.queued_items()
+    items: list[tuple[str | None, Item]] = list(run.queued_items())
+    if ending is not None:
+        items = [(None, (ending, None, None))]
     metadata: dict[str, Any] = {
         "run_id": run.run_id,
         "workflow_name": run.options.name,
@@ -83,6 +91,8 @@ async def pause_run(run: Run) -> WorkflowSnapshot | None:
         return paused
     if run.status == "paused":
         return run.paused_snapshot  # type: ignore[no-any-return]
+    if run.status == "completed":
+        return None  # nothing left to pause; the result is available
     if run.finished:
         raise PauseError(f"run {run.run_id} is {run.status}; only a live run can pause")
     hard = run.options.session_pause_policy == SessionPausePolicy.HardError
@@ -120,7 +130,13 @@ async def _pause(run: Run) -> WorkflowSnapshot | None:
 
 
 async def resume_in_place(run: Run) -> None:
-    """Continue a run paused by ``pause()`` in this process."""
+    """Continue a run paused by ``pause()`` in this process.
+
+    A run that completed while the pause waited for its running steps has nothing left
+    to continue: this returns at once and ``result()`` gives its result.
+    """
+    if run.status == "completed":
+        return
     if run.status != "paused":
         raise PauseError(f"run {run.run_id} is {run.status}; only a paused run can resume in place")
     if run.hooks is not None:
@@ -132,6 +148,8 @@ def take_snapshot(run: Run) -> WorkflowSnapshot:
     """``handler.snapshot()``: the run as it is now, session values under the pause policy."""
     if run.status == "paused" and isinstance(run.paused_snapshot, WorkflowSnapshot):
         return run.paused_snapshot
+    if run.status == "completed" and run.result_event is not None:
+        return build_snapshot(run, _session_entries(run), ending=run.result_event)
     if run.finished:
         raise PauseError(f"run {run.run_id} is {run.status}: there is nothing left to snapshot")
     return build_snapshot(run, _session_entries(run))
