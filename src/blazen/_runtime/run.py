@@ -20,6 +20,7 @@ Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from typing import Any
@@ -42,7 +43,7 @@ from blazen.errors import (
     WorkflowError,
     WorkflowTimeoutError,
 )
-from blazen.events import Event, InputRequestEvent, StopEvent
+from blazen.events import Event, InputRequestEvent, StepFailedEvent, StepRetryEvent, StopEvent
 from blazen.session_refs import SessionRefRegistry
 from blazen.step import StepSpec
 
@@ -60,6 +61,7 @@ class Run(Dispatcher):
         super().__init__(asyncio.get_running_loop(), graph.steps)
         self.options = options
         self.run_id = run_id
+        self.graph = graph
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
         self.session_refs = SessionRefRegistry()  # live values the run's events carry
@@ -169,12 +171,13 @@ class Run(Dispatcher):
                 await backlog
 
     async def _call_step(self, spec: StepSpec, event: Event, call: StepCall) -> Any:
-        """The step's return value, or ``_FAILED`` after failing the run with its error."""
+        """The step's return value; for a step that failed for good, a ``StepFailedEvent``
+        when a step handles those, else ``_FAILED`` after failing the run with its error."""
         token = current_step.set(call)
         try:
             if spec.is_async and spec.timeout is None and not spec.retries:
                 return await spec.fn(self.ctx, event)  # the common case, one frame less
-            return await invoke(spec, self.ctx, event)
+            return await invoke(spec, self.ctx, event, call, self._attempt_failed)
         except asyncio.CancelledError as exc:
             if self.finished or _cancel_requested():
                 raise  # the run ended, or the loop is shutting down: not the step's fault
@@ -182,10 +185,36 @@ class Run(Dispatcher):
             self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
             return _FAILED
         except Exception as exc:
-            self.fail(_step_error(spec, self.run_id, exc, f"{type(exc).__name__}: {exc}"))
+            if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
+                return _failed_event(spec, event, call, exc)
+            self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
             return _FAILED
         finally:
             current_step.reset(token)
+
+    def _attempt_failed(self, spec: StepSpec, call: StepCall, exc: Exception, delay: float) -> None:
+        """A failed attempt that will be retried: log it, stream it, record it (durable runs)."""
+        text = f"{_error_type(exc)}: {exc}"
+        log.warning(
+            "run %s: step %r attempt %d of %d failed (%s); retrying in %.3f s",
+            self.run_id,
+            spec.name,
+            call.attempt,
+            spec.retries + 1,
+            text,
+            delay,
+        )
+        notice = StepRetryEvent(
+            step=spec.name,
+            attempt=call.attempt,
+            error_type=_error_type(exc),
+            error_message=str(exc),
+            delay=delay,
+        )
+        if self.hooks is not None:
+            self.hooks.attempt_failed(spec.name, call.attempt, text, notice)
+        else:
+            self.stream.publish(notice)
 
     def _publish_completed(self, step_name: str, began: float) -> None:
         ms = int((time.monotonic() - began) * 1000)
@@ -337,6 +366,24 @@ class Run(Dispatcher):
 
 
 _FAILED: Any = object()
+_FAILED_TYPE = StepFailedEvent.event_type
+log = logging.getLogger("blazen")
+
+
+def _error_type(exc: BaseException) -> str:
+    """The error's type name as users know it (a step timeout is a ``StepTimeoutError``)."""
+    return "StepTimeoutError" if getattr(exc, "step_timeout", False) else type(exc).__name__
+
+
+def _failed_event(spec: StepSpec, event: Event, call: StepCall, exc: Exception) -> Event:
+    """What a failure-handling step receives instead of the run failing."""
+    return StepFailedEvent.model_construct(
+        step=spec.name,
+        input_event=event,
+        error_type=_error_type(exc),
+        error_message=str(exc),
+        attempts=call.attempt,
+    )
 
 
 def _step_error(spec: StepSpec, run_id: str, exc: BaseException, message: str) -> StepError:
