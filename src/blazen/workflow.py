@@ -9,6 +9,7 @@ from typing import Any, Literal
 import pydantic
 
 from blazen._graph import build_graph
+from blazen._meta import TRACE_KEY
 from blazen._runtime.durable import adopt_snapshot, fork_durable, resume_durable, start_durable
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
@@ -195,7 +196,10 @@ class Workflow:
             options = RunOptions(
                 self.name, self.graph, limit, options.session_pause_policy, options.auto_publish
             )
-        run = Run(options, snapshot.run_id)
+        trace = snapshot.metadata.get(TRACE_KEY)
+        run = Run(
+            options, snapshot.run_id, trace if isinstance(trace, dict) else None, resumed=True
+        )
         refs = snapshot.metadata.get(SERIALIZED_REFS_KEY) if with_refs else None
         if refs:
             run.session_refs.restore_refs(refs)

@@ -204,6 +204,17 @@ def _metadata(options: RunOptions, **extra: Any) -> dict[str, Any]:
     return {"steps": options.graph.fingerprint(), "graph": graph, **extra}
 
 
+def _traced(run: Run) -> dict[str, Any]:
+    """The run's trace context, to store with it (a process that takes it over continues it)."""
+    return {} if run.observer is None else {"trace": run.observer.carrier()}
+
+
+def _trace_of(metadata: Any) -> dict[str, str] | None:
+    """The trace context stored with a run, if any."""
+    trace = metadata.get("trace") if isinstance(metadata, dict) else None
+    return trace if isinstance(trace, dict) else None
+
+
 async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> None:
     """Write commit 0 of a new run (its StartEvent deliveries), then queue them."""
     hooks = DurableHooks(run, store, new_owner())
@@ -217,7 +228,7 @@ async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> 
         context_state={},
         pending=[PendingEvent(eid, start.event_type, data, None, name) for name, eid in items],
         collected={},
-        metadata=_metadata(run.options),
+        metadata=_metadata(run.options, **_traced(run)),
     )
     for name, eid in items:
         run.enqueue(name, (start, None, eid))
@@ -268,7 +279,7 @@ async def resume_durable(options: RunOptions, store: CheckpointStore, run_id: st
     if record.status in FINISHED and record.status != "failed":
         raise WorkflowError(f"run {run_id} is already {record.status}; there is nothing to resume")
     _check_matches(options, run_id, record.workflow_name, record.metadata)
-    run = Run(options, run_id)
+    run = Run(options, run_id, _trace_of(record.metadata), resumed=True)
     hooks = DurableHooks(run, store, new_owner())
     await store.claim(run_id, hooks.committer.owner)
     loaded = await store.load(run_id)
@@ -352,7 +363,7 @@ async def adopt_snapshot(run: Run, store: CheckpointStore, snapshot: WorkflowSna
             context_state=_snapshot_writes(run),
             pending=_pending_of(run),
             collected=_collected_of(run),
-            metadata=_metadata(run.options, resumed_from="snapshot"),
+            metadata=_metadata(run.options, resumed_from="snapshot", **_traced(run)),
             status=status,
         )
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from blazen._call import StepCall
+from blazen._tracing import RunObserver
 from blazen.errors import WorkflowTimeoutError
 from blazen.events import Event
 from blazen.step import StepSpec
@@ -35,18 +36,33 @@ def retry_delay(spec: StepSpec, attempt: int) -> float:
 
 
 async def invoke(
-    spec: StepSpec, ctx: Any, event: Event, call: StepCall, on_retry: RetryHook
+    spec: StepSpec,
+    ctx: Any,
+    event: Event,
+    call: StepCall,
+    on_retry: RetryHook,
+    observer: RunObserver | None = None,
 ) -> Any:
     """Run ``spec`` on ``event``; retry failures of the ``retry_on`` types ``spec.retries``
-    times (``call.attempt`` counts the attempts), then re-raise."""
+    times (``call.attempt`` counts the attempts), then re-raise. ``observer`` sees each
+    attempt begin and end."""
     attempt = 1
     while True:
         call.attempt = attempt
+        scope = (
+            None
+            if observer is None
+            else observer.attempt_started(spec.name, attempt, event.event_type)
+        )
         try:
-            return await _once(spec, ctx, event)
-        except asyncio.CancelledError:
+            out = await _once(spec, ctx, event)
+        except asyncio.CancelledError as exc:
+            if observer is not None:
+                observer.attempt_ended(scope, (), exc)
             raise
         except Exception as exc:
+            if observer is not None:
+                observer.attempt_ended(scope, (), exc)
             if attempt > spec.retries or not isinstance(exc, spec.retry_on):
                 raise
             delay = retry_delay(spec, attempt)
@@ -54,6 +70,19 @@ async def invoke(
             attempt += 1
             if delay:
                 await asyncio.sleep(delay)
+        else:
+            if observer is not None:
+                observer.attempt_ended(scope, _event_types(out), None)
+            return out
+
+
+def _event_types(out: Any) -> list[str]:
+    """The types of the events a step returned (one event, a list of them, or None)."""
+    if isinstance(out, Event):
+        return [out.event_type]
+    if isinstance(out, (list, tuple)):
+        return [e.event_type for e in out if isinstance(e, Event)]
+    return []
 
 
 class _Raised(Exception):

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from blazen._call import StepCall, current_step
@@ -33,6 +34,7 @@ from blazen._runtime.invoke import invoke
 from blazen._runtime.lifecycle import lifecycle_event, progress_event
 from blazen._runtime.stream import EventStream
 from blazen._runtime.types import Item, RunHooks, RunOptions, RunStatus
+from blazen._tracing import observer_for
 from blazen.context import Context
 from blazen.errors import (
     RunStalledError,
@@ -56,7 +58,14 @@ _INPUT = InputRequestEvent.event_type
 class Run(Dispatcher):
     """The live state of one run and the loop that executes it."""
 
-    def __init__(self, options: RunOptions, run_id: str) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        run_id: str,
+        trace_parent: Mapping[str, str] | None = None,
+        *,
+        resumed: bool = False,
+    ) -> None:
         graph = options.graph
         super().__init__(asyncio.get_running_loop(), graph.steps)
         self.options = options
@@ -79,6 +88,7 @@ class Run(Dispatcher):
         self.auto_publish = options.auto_publish
         self.progress = 0  # steps completed, for lifecycle progress events
         self.result_event: StopEvent | None = None
+        self.observer = observer_for(options.name, run_id, trace_parent, resumed=resumed)
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
@@ -175,9 +185,9 @@ class Run(Dispatcher):
         when a step handles those, else ``_FAILED`` after failing the run with its error."""
         token = current_step.set(call)
         try:
-            if spec.is_async and spec.timeout is None and not spec.retries:
+            if spec.is_async and spec.timeout is None and not spec.retries and not self.observer:
                 return await spec.fn(self.ctx, event)  # the common case, one frame less
-            return await invoke(spec, self.ctx, event, call, self._attempt_failed)
+            return await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
         except asyncio.CancelledError as exc:
             if self.finished or _cancel_requested():
                 raise  # the run ended, or the loop is shutting down: not the step's fault
@@ -287,6 +297,8 @@ class Run(Dispatcher):
         if call is not None:
             call.stop = stop
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended("completed", None)
         if self.hooks is not None:
             self.hooks.finished(None, self.done, call)
         else:
@@ -298,6 +310,8 @@ class Run(Dispatcher):
             return
         self.status = status
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended(status, error)
         if self.hooks is not None:
             self.hooks.finished(error, self.done, None)
         else:
@@ -327,6 +341,8 @@ class Run(Dispatcher):
             return
         self.status = status
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended(status, error)
         if self.hooks is None:
             self.stream.close()
         if not self.done.done():
@@ -349,14 +365,19 @@ class Run(Dispatcher):
     def park(self) -> None:
         """After a pause: stay quiet (no dispatch, the timeout stopped) until ``unpark``."""
         self.status = "paused"
+        if self.observer is not None:
+            self.observer.run_ended("paused", None)
         if self._timer is not None and self._deadline is not None:
             self._timer.cancel()
             self._timer = None
             self._deadline = max(self._deadline - self.loop.time(), 0.0)  # time left
 
     def unpark(self) -> None:
-        """Continue a paused run in this process."""
+        """Continue a paused run in this process (its trace continues too)."""
         self.status = "running"
+        if self.observer is not None:
+            parent = self.observer.carrier()
+            self.observer = observer_for(self.options.name, self.run_id, parent, resumed=True)
         self.paused_snapshot = None
         if self._deadline is not None:
             self._arm_timer(self._deadline)
