@@ -35,17 +35,34 @@ async def finish(ctx: Context, ev: Made) -> StopEvent:
     return StopEvent(result=len(ctx.get_bytes("big") or b""))
 
 
+def _status_kib(field: str) -> int | None:
+    """A ``/proc/self/status`` memory field in KiB (Linux), else ``None``."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def rss_now() -> int:
     """The current RSS in bytes (Linux), else the high-water so far."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return peak()
+    kib = _status_kib("VmRSS")
+    return peak() if kib is None else kib * 1024
 
 
 def peak() -> int:
-    """The process's RSS high-water mark in bytes."""
+    """This process's RSS high-water mark in bytes.
+
+    On Linux ``VmHWM``: ``getrusage``'s ``ru_maxrss`` also counts the memory of the parent at
+    the ``fork`` that started this process (the kernel keeps it across ``exec``), so a big
+    parent (a long pytest run) would inflate it.
+    """
+    kib = _status_kib("VmHWM")
+    if kib is not None:
+        return kib * 1024
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
