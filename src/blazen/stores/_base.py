@@ -182,7 +182,7 @@ class StoreBase(abc.ABC):
     async def _event_error(self, run_id: str, first_seq: int, batch: EncodedBatch) -> StoreError:
         """The first misuse of event ids in a batch written after commit ``first_seq - 1``."""
         states = await self._event_states(run_id, batch.event_ids())
-        problem = event_problem(batch, run_id, first_seq, states)
+        problem = event_problem(batch, run_id, first_seq, states.get)
         if problem is not None:
             return problem
         return StoreError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores._base import EventRow
 from blazen.stores._codec import STREAM_LIMIT, unpack, value_from_columns
 from blazen.stores._rows import (
@@ -69,11 +70,7 @@ def _value(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StateValue:
     value = value_from_row(kind, inline, small, size)
     if value is not None:
         return value
-    if not hasattr(conn, "blobopen"):  # Python < 3.11
-        (payload,) = conn.execute("SELECT data FROM blobs WHERE rowid = ?", (rowid,)).fetchone()
-        return value_from_columns(kind, payload)
-    with conn.blobopen("blobs", "data", rowid, readonly=True) as handle:
-        return value_from_columns(kind, handle.read())
+    return value_from_columns(kind, sqlite_file.read_blob(conn, rowid))
 
 
 def load(conn: sqlite3.Connection, run_id: str, seq: int | None) -> LoadedRun | None:

@@ -71,6 +71,11 @@ class _Run:
         """The record with a fresh copy of its metadata."""
         return dataclasses.replace(self.record, metadata=unpack(self.metadata))
 
+    def pending_before(self, event_id: str) -> bool | None:
+        """``True`` if the event is pending, ``False`` if consumed, ``None`` if unknown."""
+        event = self.events.get(event_id)
+        return None if event is None else event.consumed is None
+
     def states(self, event_ids: Sequence[str]) -> dict[str, bool]:
         """Of ``event_ids``, the run's events: ``True`` pending, ``False`` consumed."""
         found = (self.events.get(event_id) for event_id in event_ids)
@@ -141,8 +146,8 @@ class MemoryStore(StoreBase):
                 raise Refused(Refusal.UNKNOWN_RUN)
             if run.record.owner != owner:
                 raise Refused(Refusal.NOT_OWNER)
-            states = run.states(batch.event_ids())
-            if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
+            first = run.record.last_seq + 1
+            if event_problem(batch, run_id, first, run.pending_before) is not None:
                 raise Refused(Refusal.EVENTS)
             self._apply(run, batch, self._clock.now())
             return run.record.last_seq
@@ -172,13 +177,16 @@ class MemoryStore(StoreBase):
                 len(commit.consumed),
             )
             run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
-        record = run.record
-        run.record = dataclasses.replace(
-            record,
-            updated_at=now,
-            last_seq=seq,
-            status=record.status if batch.status is None else batch.status,
-            error=record.error if batch.error is None else batch.error,
+        old = run.record
+        run.record = RunRecord(
+            old.run_id,
+            old.workflow_name,
+            old.status if batch.status is None else batch.status,
+            old.created_at,
+            now,
+            seq,
+            old.owner,
+            old.error if batch.error is None else batch.error,
         )
 
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
