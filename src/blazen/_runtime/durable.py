@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from blazen._call import StepCall
 from blazen._context_data import persistence
+from blazen._ids import new_run_id
 from blazen._meta import STEP_END, STEP_RESUME, WAITING_STATE_KEY
 from blazen._runtime.committer import Committer, new_owner
 from blazen._runtime.persist import restore_run
@@ -48,6 +48,7 @@ class DurableHooks(RunHooks):
         self.waiting_dirty = False
         self.terminal: asyncio.Future[None] = run.loop.create_future()
         run.hooks = self
+        run.lean = False  # every step's call records what it did, for its own commit
         persistence(run.ctx).start_recording()
 
     def sync_shadow(self) -> None:
@@ -301,7 +302,7 @@ async def fork_durable(
             f"run {run_id} has nothing left to run after commit {loaded.seq} (no pending "
             f"event, no awaited input): fork from an earlier commit"
         )
-    run = Run(options, str(uuid.uuid4()))
+    run = Run(options, new_run_id())
     hooks = DurableHooks(run, store, new_owner())
     await store.create_run(
         run.run_id,

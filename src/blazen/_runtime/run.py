@@ -58,6 +58,8 @@ _INPUT = InputRequestEvent.event_type
 class Run(Dispatcher):
     """The live state of one run and the loop that executes it."""
 
+    ctx: Context
+
     def __init__(
         self,
         options: RunOptions,
@@ -67,13 +69,13 @@ class Run(Dispatcher):
         resumed: bool = False,
     ) -> None:
         graph = options.graph
-        super().__init__(asyncio.get_running_loop(), graph.steps)
+        super().__init__(asyncio.get_running_loop(), graph.steps, options.limits, options.plain)
         self.options = options
         self.run_id = run_id
         self.graph = graph
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
-        self.session_refs = SessionRefRegistry()  # live values the run's events carry
+        self._refs: SessionRefRegistry | None = None  # live values its events carry
         self.finished = False
         self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
@@ -89,6 +91,18 @@ class Run(Dispatcher):
         self.progress = 0  # steps completed, for lifecycle progress events
         self.result_event: StopEvent | None = None
         self.observer = observer_for(options.name, run_id, trace_parent, resumed=resumed)
+        self.lean = self.observer is None and not self.auto_publish  # until hooks are set
+
+    @property
+    def session_refs(self) -> SessionRefRegistry:
+        """The live values the run's events carry (made on first use)."""
+        if self._refs is None:
+            self._refs = SessionRefRegistry()
+        return self._refs
+
+    def refs_if_any(self) -> SessionRefRegistry | None:
+        """The registry if the run made one (``None``: it never held a live value)."""
+        return self._refs
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
@@ -158,17 +172,34 @@ class Run(Dispatcher):
         """Run one delivery of ``spec``: call it, route what it returns, commit it."""
         event, _source, eid = item
         hooks = self.hooks
-        call = StepCall(spec.name, hooks is not None, self.session_refs)
+        call = StepCall(spec.name, hooks is not None, self)
         if self.auto_publish:
             self.stream.publish(
                 lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
             )
             began = time.monotonic()
-        out = await self._call_step(spec, event, call)
-        if out is _FAILED or (self.finished and call.stop is None):
+        token = current_step.set(call)
+        try:
+            if self.plain[spec.name] and self.observer is None:
+                out = await spec.fn(self.ctx, event)  # the common case: no options to apply
+            else:
+                out = await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
+        except asyncio.CancelledError as exc:
+            if self.finished or _cancel_requested():
+                raise  # the run ended, or the loop is shutting down: not the step's fault
+            # The step itself raised CancelledError (e.g. awaited a cancelled future).
+            self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
+            return
+        except Exception as exc:
+            out = self._failed_for_good(spec, event, call, exc)
+            if out is None:
+                return
+        finally:
+            current_step.reset(token)
+        if self.finished and call.stop is None:
             return
         if out is not None:
-            self._emit(out, call)
+            self.emit(out, call)
         if self.auto_publish:
             self._publish_completed(spec.name, began)
         if hooks is not None and self.status != "failed":
@@ -180,27 +211,28 @@ class Run(Dispatcher):
             if backlog is not None:
                 await backlog
 
-    async def _call_step(self, spec: StepSpec, event: Event, call: StepCall) -> Any:
-        """The step's return value; for a step that failed for good, a ``StepFailedEvent``
-        when a step handles those, else ``_FAILED`` after failing the run with its error."""
-        token = current_step.set(call)
-        try:
-            if spec.is_async and spec.timeout is None and not spec.retries and not self.observer:
-                return await spec.fn(self.ctx, event)  # the common case, one frame less
-            return await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
-        except asyncio.CancelledError as exc:
+    def lean_call(self, name: str) -> StepCall:
+        call = self.calls[name] = StepCall(name, False, self)
+        return call
+
+    def lean_failed(self, spec: StepSpec, event: Event, call: StepCall, exc: BaseException) -> Any:
+        if isinstance(exc, asyncio.CancelledError):
             if self.finished or _cancel_requested():
-                raise  # the run ended, or the loop is shutting down: not the step's fault
-            # The step itself raised CancelledError (e.g. awaited a cancelled future).
+                raise exc  # the run ended, or the loop is shutting down
             self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
-            return _FAILED
-        except Exception as exc:
-            if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
-                return _failed_event(spec, event, call, exc)
-            self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
-            return _FAILED
-        finally:
-            current_step.reset(token)
+            return None
+        assert isinstance(exc, Exception)
+        return self._failed_for_good(spec, event, call, exc)
+
+    def _failed_for_good(
+        self, spec: StepSpec, event: Event, call: StepCall, exc: Exception
+    ) -> Event | None:
+        """A step's final failure: a ``StepFailedEvent`` to route when a step handles those,
+        else ``None`` after failing the run with the step's error."""
+        if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
+            return _failed_event(spec, event, call, exc)
+        self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
+        return None
 
     def _attempt_failed(self, spec: StepSpec, call: StepCall, exc: Exception, delay: float) -> None:
         """A failed attempt that will be retried: log it, stream it, record it (durable runs)."""
@@ -232,7 +264,7 @@ class Run(Dispatcher):
         self.progress += 1
         self.stream.publish(progress_event(self.progress, step_name, self.run_id))
 
-    def _emit(self, out: Any, call: StepCall) -> None:
+    def emit(self, out: Any, call: StepCall) -> None:
         if isinstance(out, Event):
             self.route(out, call.step, call)
             return
@@ -276,7 +308,7 @@ class Run(Dispatcher):
         hooks = self.hooks
         if hooks is not None:
             hooks.waiting_changed()
-        call = StepCall(STEP_INPUT, hooks is not None, self.session_refs)
+        call = StepCall(STEP_INPUT, hooks is not None, self)
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
@@ -386,7 +418,6 @@ class Run(Dispatcher):
             self.check_stalled()
 
 
-_FAILED: Any = object()
 _FAILED_TYPE = StepFailedEvent.event_type
 log = logging.getLogger("blazen")
 
