@@ -62,10 +62,9 @@ async def test_a_snapshot_carries_the_trace_context(exporter: InMemorySpanExport
     snapshot = await handler.pause()
     assert snapshot is not None
     run = one(exporter.get_finished_spans(), RUN)
-    carrier = snapshot.metadata["blazen.trace"]
-    assert carrier == {
-        "traceparent": f"00-{run.context.trace_id:032x}-{run.context.span_id:016x}-{run.context.trace_flags:02x}"
-    }
+    ctx = run.context
+    traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+    assert snapshot.metadata["blazen.trace"] == {"traceparent": traceparent}
 
 
 async def test_a_run_resumed_from_a_snapshot_is_a_child_linked_to_the_resumer(
