@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otel_flows import REVIEW_STEPS, attrs, named, one, parent_id
 from traced_review import wait_for_request
 
 from blazen import Workflow, WorkflowSnapshot
+from blazen.stores.memory import MemoryStore
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
@@ -62,9 +63,13 @@ async def test_a_snapshot_carries_the_trace_context(exporter: InMemorySpanExport
     snapshot = await handler.pause()
     assert snapshot is not None
     run = one(exporter.get_finished_spans(), RUN)
-    ctx = run.context
-    traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
-    assert snapshot.metadata["blazen.trace"] == {"traceparent": traceparent}
+    assert snapshot.metadata["blazen.trace"] == {"traceparent": _traceparent(run)}
+
+
+def _traceparent(span: ReadableSpan) -> str:
+    """The W3C traceparent header of ``span``."""
+    ctx = span.context
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
 
 
 async def test_a_run_resumed_from_a_snapshot_is_a_child_linked_to_the_resumer(
@@ -166,3 +171,38 @@ def test_a_durable_run_taken_over_by_another_process_continues_its_trace(
         "blazen.status": "completed",
     }
     assert after[0]["parent_id"] == resumed["span_id"]
+
+
+async def test_durable_resume_and_fork_each_continue_their_own_trace(
+    exporter: InMemorySpanExporter,
+) -> None:
+    store = MemoryStore()
+    wf = Workflow("review", REVIEW_STEPS, store=store)
+    handler = await wf.run_with_handler(topic="otel")
+    await wait_for_request(handler)
+    await handler.pause()
+    first = one(exporter.get_finished_spans(), RUN)
+    assert (await store.get_run(handler.run_id)).metadata["trace"] == {
+        "traceparent": _traceparent(first)
+    }
+
+    fork = await wf.fork_run(handler.run_id)  # a new run: a new trace, stored with it
+    await wait_for_request(fork)
+    await fork.pause()
+    forked = [s for s in named(exporter.get_finished_spans(), RUN) if s is not first]
+    (fork_span,) = [s for s in forked if attrs(s)["blazen.run_id"] == fork.run_id]
+    assert fork_span.parent is None
+    assert fork_span.context.trace_id != first.context.trace_id
+
+    for run_id, parent in ((handler.run_id, first), (fork.run_id, fork_span)):
+        resumed = await wf.resume_run(run_id)
+        await resumed.respond_to_input("approve", "yes")
+        await resumed.result()
+        (span,) = [
+            s
+            for s in named(exporter.get_finished_spans(), RUN)
+            if attrs(s)["blazen.run_id"] == run_id and attrs(s)["blazen.status"] == "completed"
+        ]
+        assert span.context.trace_id == parent.context.trace_id
+        assert parent_id(span) == parent.context.span_id
+    await store.close()
