@@ -179,9 +179,10 @@ class SpanObserver:
 def _parent_of(parent: Mapping[str, str] | None) -> tuple[otel_context.Context | None, list[Link]]:
     """Where a run span goes: under the stored context of a resumed run (linked to the span
     current here, if any), else under the current span."""
-    if not parent:
+    headers = {k: v for k, v in (parent or {}).items() if isinstance(v, str)}
+    if not headers:
         return None, []
-    context = _PROPAGATOR.extract(dict(parent))
+    context = _PROPAGATOR.extract(headers)
     stored = trace.get_current_span(context).get_span_context()
     here = trace.get_current_span().get_span_context()
     links = [Link(here)] if here.is_valid and here.trace_id != stored.trace_id else []

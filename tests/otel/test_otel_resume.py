@@ -99,13 +99,15 @@ async def test_a_bad_stored_trace_context_starts_a_new_trace(
     await wait_for_request(handler)
     snapshot = await handler.pause()
     assert snapshot is not None
-    snapshot.metadata["blazen.trace"] = {"traceparent": "not a traceparent"}
-    resumed = await Workflow("review", REVIEW_STEPS).resume(snapshot)
-    await resumed.respond_to_input("approve", "no")
-    assert (await resumed.result()).result["approved"] == "no"
-    first, second = named(exporter.get_finished_spans(), RUN)
-    assert second.parent is None
-    assert second.context.trace_id != first.context.trace_id
+    for bad in ({"traceparent": "not a traceparent"}, {"traceparent": 42}):
+        snapshot.metadata["blazen.trace"] = bad
+        resumed = await Workflow("review", REVIEW_STEPS).resume(snapshot)
+        await resumed.respond_to_input("approve", "no")
+        assert (await resumed.result()).result["approved"] == "no"
+    first, *others = named(exporter.get_finished_spans(), RUN)
+    assert len(others) == 2
+    assert all(s.parent is None for s in others)  # each a new trace, still traced
+    assert all(s.context.trace_id != first.context.trace_id for s in others)
 
 
 def _env() -> dict[str, str]:
