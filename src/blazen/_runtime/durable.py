@@ -311,7 +311,9 @@ async def fork_durable(
         context_state=loaded.context_state,
         pending=loaded.pending,
         collected=loaded.collected,
-        metadata=_metadata(options, forked_from={"run_id": run_id, "seq": loaded.seq}),
+        metadata=_metadata(
+            options, forked_from={"run_id": run_id, "seq": loaded.seq}, **_traced(run)
+        ),
         status="waiting" if WAITING_STATE_KEY in loaded.context_state else "running",
     )
     _restore_loaded(run, loaded)
