@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ log = logging.getLogger("blazen.otel")
 _PROPAGATOR = TraceContextTextMapPropagator()  # W3C, whatever OTEL_PROPAGATORS says
 _INERT = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)  # no provider configured
 _override: list[TracerProvider | None] = [None]
+_UNKNOWN: Any = object()
+# A provider named by this variable is loaded by the API on first use (read once here).
+_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 _cached: list[tuple[TracerProvider, Tracer]] = []
 
 
@@ -54,6 +58,8 @@ def tracer() -> Tracer | None:
     """
     provider = _override[0]
     if provider is None:
+        if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _FROM_ENV:
+            return None  # no global provider set: skip get_tracer_provider's env lookup
         provider = trace.get_tracer_provider()
     if isinstance(provider, _INERT):
         return None

@@ -36,6 +36,28 @@ class _Worker:
 class Dispatcher:
     """The queues and workers of one run; subclasses say how to execute one delivery."""
 
+    __slots__ = (
+        "_quiet",
+        "busy",
+        "calls",
+        "check_scheduled",
+        "ctx",
+        "dispatching",
+        "finished",
+        "idle",
+        "in_ready",
+        "inflight",
+        "lean",
+        "limits",
+        "loop",
+        "plain",
+        "queues",
+        "ready",
+        "specs",
+        "workers",
+        "yielding",
+    )
+
     finished: bool
 
     def __init__(
@@ -54,6 +76,7 @@ class Dispatcher:
         self.lean = False  # set by the subclass: may plain steps run inline (no recording)?
         self.calls: dict[str, StepCall] = {}  # call records shared by lean deliveries
         self.ctx: Any = None  # the Context handed to steps (set by the subclass)
+        self.finished = False
         self.ready: deque[str] = deque()  # steps with queued items and room to start one
         self.in_ready: set[str] = set()
         self.idle: deque[asyncio.Future[None]] = deque()

@@ -58,6 +58,28 @@ _INPUT = InputRequestEvent.event_type
 class Run(Dispatcher):
     """The live state of one run and the loop that executes it."""
 
+    __slots__ = (
+        "_deadline",
+        "_refs",
+        "_thread",
+        "_timer",
+        "auto_publish",
+        "done",
+        "graph",
+        "hooks",
+        "observer",
+        "options",
+        "paused_snapshot",
+        "pausing",
+        "progress",
+        "result_event",
+        "routes",
+        "run_id",
+        "status",
+        "stream",
+        "waiting",
+    )
+
     ctx: Context
 
     def __init__(
