@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from blazen._call import DELETED, RunPort, current_step
+from blazen._jsoncopy import clone_json
 from blazen.errors import ContextError
 from blazen.events import Event
 from blazen.state import (
@@ -23,7 +24,7 @@ from blazen.state import (
     value_digest,
 )
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, clone_json, same_stored, stored_form
+from blazen.values import StateValue, same_stored, stored_form
 
 __all__ = ["ContextData", "ContextPersistence", "persistence"]
 

@@ -1,8 +1,9 @@
 """One run: its state, routing, and how it ends, pauses and continues.
 
 The scheduling (per-step queues drained by a small pool of worker tasks) lives in the base
-class :class:`~blazen._runtime.dispatch.Dispatcher`; this module adds what a run is:
-its Context, its event stream, input requests, its outcome and its durable hooks.
+class :class:`~blazen._runtime.dispatch.Dispatcher`, executing one step (its failures,
+retries and what it returns) in :class:`~blazen._runtime.steps.StepRunner`; this module
+adds what a run is: its Context, routing, input requests, its outcome and pausing.
 
 Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 
@@ -20,34 +21,27 @@ Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from blazen._call import StepCall, current_step
 from blazen._context_data import persistence
 from blazen._meta import STEP_INPUT
-from blazen._runtime.dispatch import Dispatcher
-from blazen._runtime.invoke import invoke
-from blazen._runtime.lifecycle import lifecycle_event, progress_event
+from blazen._runtime.lifecycle import lifecycle_event
+from blazen._runtime.steps import StepRunner
 from blazen._runtime.stream import EventStream
-from blazen._runtime.types import Item, RunHooks, RunOptions, RunStatus
+from blazen._runtime.types import RunHooks, RunOptions, RunStatus
 from blazen._tracing import observer_for
 from blazen.context import Context
 from blazen.errors import (
     RunStalledError,
-    StepError,
-    StepTimeoutError,
-    StoreError,
     UnroutableEventError,
     WorkflowError,
     WorkflowTimeoutError,
 )
-from blazen.events import Event, InputRequestEvent, StepFailedEvent, StepRetryEvent, StopEvent
+from blazen.events import Event, InputRequestEvent, StopEvent
 from blazen.session_refs import SessionRefRegistry
-from blazen.step import StepSpec
 
 __all__ = ["Run"]
 
@@ -55,7 +49,7 @@ _STOP = StopEvent.event_type
 _INPUT = InputRequestEvent.event_type
 
 
-class Run(Dispatcher):
+class Run(StepRunner):
     """The live state of one run and the loop that executes it."""
 
     __slots__ = (
@@ -71,7 +65,6 @@ class Run(Dispatcher):
         "options",
         "paused_snapshot",
         "pausing",
-        "progress",
         "result_event",
         "routes",
         "run_id",
@@ -188,124 +181,6 @@ class Run(Dispatcher):
             self.stream.publish(event)
         else:
             self.loop.call_soon_threadsafe(self.stream.publish, event)
-
-    # -- executing one step ------------------------------------------------------------
-    async def execute(self, spec: StepSpec, item: Item) -> None:
-        """Run one delivery of ``spec``: call it, route what it returns, commit it."""
-        event, _source, eid = item
-        hooks = self.hooks
-        call = StepCall(spec.name, hooks is not None, self)
-        if self.auto_publish:
-            self.stream.publish(
-                lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
-            )
-            began = time.monotonic()
-        token = current_step.set(call)
-        try:
-            if self.plain[spec.name] and self.observer is None:
-                out = await spec.fn(self.ctx, event)  # the common case: no options to apply
-            else:
-                out = await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
-        except asyncio.CancelledError as exc:
-            if self.finished or _cancel_requested():
-                raise  # the run ended, or the loop is shutting down: not the step's fault
-            # The step itself raised CancelledError (e.g. awaited a cancelled future).
-            self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
-            return
-        except Exception as exc:
-            out = self._failed_for_good(spec, event, call, exc)
-            if out is None:
-                return
-        finally:
-            current_step.reset(token)
-        if self.finished and call.stop is None:
-            return
-        if out is not None:
-            self.emit(out, call)
-        if self.auto_publish:
-            self._publish_completed(spec.name, began)
-        if hooks is not None and self.status != "failed":
-            try:
-                backlog = hooks.step_done(spec.name, eid, call)
-            except Exception as exc:  # e.g. an emitted event that cannot be encoded
-                self.fail(exc if isinstance(exc, WorkflowError) else _commit_error(spec, exc))
-                return
-            if backlog is not None:
-                await backlog
-
-    def lean_call(self, name: str) -> StepCall:
-        call = self.calls[name] = StepCall(name, False, self)
-        return call
-
-    def lean_failed(self, spec: StepSpec, event: Event, call: StepCall, exc: BaseException) -> Any:
-        if isinstance(exc, asyncio.CancelledError):
-            if self.finished or _cancel_requested():
-                raise exc  # the run ended, or the loop is shutting down
-            self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
-            return None
-        assert isinstance(exc, Exception)
-        return self._failed_for_good(spec, event, call, exc)
-
-    def _failed_for_good(
-        self, spec: StepSpec, event: Event, call: StepCall, exc: Exception
-    ) -> Event | None:
-        """A step's final failure: a ``StepFailedEvent`` to route when a step handles those,
-        else ``None`` after failing the run with the step's error."""
-        if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
-            return _failed_event(spec, event, call, exc)
-        self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
-        return None
-
-    def _attempt_failed(self, spec: StepSpec, call: StepCall, exc: Exception, delay: float) -> None:
-        """A failed attempt that will be retried: log it, stream it, record it (durable runs)."""
-        text = f"{_error_type(exc)}: {exc}"
-        log.warning(
-            "run %s: step %r attempt %d of %d failed (%s); retrying in %.3f s",
-            self.run_id,
-            spec.name,
-            call.attempt,
-            spec.retries + 1,
-            text,
-            delay,
-        )
-        notice = StepRetryEvent(
-            step=spec.name,
-            attempt=call.attempt,
-            error_type=_error_type(exc),
-            error_message=str(exc),
-            delay=delay,
-        )
-        if self.hooks is not None:
-            self.hooks.attempt_failed(spec.name, call.attempt, text, notice)
-        else:
-            self.stream.publish(notice)
-
-    def _publish_completed(self, step_name: str, began: float) -> None:
-        ms = int((time.monotonic() - began) * 1000)
-        self.stream.publish(lifecycle_event("step_completed", duration_ms=ms, step_name=step_name))
-        self.progress += 1
-        self.stream.publish(progress_event(self.progress, step_name, self.run_id))
-
-    def emit(self, out: Any, call: StepCall) -> None:
-        if isinstance(out, Event):
-            self.route(out, call.step, call)
-            return
-        if isinstance(out, (list, tuple)):
-            bad = [o for o in out if not isinstance(o, Event)]
-            if not bad:
-                for ev in out:
-                    if self.finished:
-                        return
-                    self.route(ev, call.step, call)
-                return
-            out = bad[0]
-        err = StepError(
-            call.step,
-            self.run_id,
-            f"returned {type(out).__name__}; a step returns an Event, a list of events or None",
-        )
-        err.__cause__ = TypeError(f"unexpected step result {out!r}")
-        self.fail(err)
 
     # -- human input -----------------------------------------------------------------------
     def _wait_for_input(
@@ -438,44 +313,3 @@ class Run(Dispatcher):
         self.unquiesce()
         if not self.ready and not self.busy:
             self.check_stalled()
-
-
-_FAILED_TYPE = StepFailedEvent.event_type
-log = logging.getLogger("blazen")
-
-
-def _error_type(exc: BaseException) -> str:
-    """The error's type name as users know it (a step timeout is a ``StepTimeoutError``)."""
-    return "StepTimeoutError" if getattr(exc, "step_timeout", False) else type(exc).__name__
-
-
-def _failed_event(spec: StepSpec, event: Event, call: StepCall, exc: Exception) -> Event:
-    """What a failure-handling step receives instead of the run failing."""
-    return StepFailedEvent.model_construct(
-        step=spec.name,
-        input_event=event,
-        error_type=_error_type(exc),
-        error_message=str(exc),
-        attempts=call.attempt,
-    )
-
-
-def _step_error(spec: StepSpec, run_id: str, exc: BaseException, message: str) -> StepError:
-    """The run's error for a step that raised ``exc`` (after its retries)."""
-    cls = StepTimeoutError if getattr(exc, "step_timeout", False) else StepError
-    err = cls(spec.name, run_id, message)
-    err.__cause__ = exc
-    return err
-
-
-def _commit_error(spec: StepSpec, exc: Exception) -> WorkflowError:
-    err = StoreError(f"the commit of step {spec.name!r} failed: {type(exc).__name__}: {exc}")
-    err.__cause__ = exc
-    return err
-
-
-def _cancel_requested() -> bool:
-    """Whether this task was asked to cancel (3.11+); on 3.10 there is no way to tell."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is None or bool(cancelling())
