@@ -162,7 +162,7 @@ class StoreBase(abc.ABC):
         """The run's record if ``owner`` owns it; the unknown-run or owner error if not."""
         record = _known(run_id, await self._get(run_id))
         if record.owner != owner:
-            raise not_owner(run_id, record.owner, owner)
+            raise not_owner(run_id, record.owner, owner, record.status)
         return record
 
     async def _explain(
@@ -175,7 +175,9 @@ class StoreBase(abc.ABC):
             return run_exists(run_id)
         record = await self._get(run_id)
         if refusal is Refusal.NOT_OWNER:
-            return unknown_run(run_id) if record is None else not_owner(run_id, record.owner, owner)
+            if record is None:
+                return unknown_run(run_id)
+            return not_owner(run_id, record.owner, owner, record.status)
         first = 0 if record is None else record.last_seq + 1
         return await self._event_error(run_id, first, batch)
 
