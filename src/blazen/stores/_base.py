@@ -60,6 +60,11 @@ class StoreBase(abc.ABC):
 
     _closed: bool = False
 
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data is, for people: a file path, or a URL without its password."""
+
     def _check_open(self) -> None:
         """``StoreError`` once ``close()`` was called."""
         if self._closed:

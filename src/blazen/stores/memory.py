@@ -101,6 +101,11 @@ class MemoryStore(StoreBase):
     def __repr__(self) -> str:
         return f"MemoryStore(runs={len(self._runs)})"
 
+    @property
+    def location(self) -> str:
+        """``memory://``: this process's memory."""
+        return "memory://"
+
     # -- blobs -----------------------------------------------------------------------------
 
     def _intern(

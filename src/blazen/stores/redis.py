@@ -25,6 +25,7 @@ from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import STREAM_LIMIT
 from blazen.stores._errors import Refusal, Refused
+from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
 from blazen.stores._rows import load_seq
 from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
@@ -111,6 +112,11 @@ class RedisStore(StoreBase):
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where!r}, prefix={self.prefix!r})"
+
+    @property
+    def location(self) -> str:
+        """``redis://user@host:port/db?prefix=NAME``, without the password."""
+        return public_url(self._url, ("prefix", self.prefix))
 
     # -- connection ------------------------------------------------------------------------
 

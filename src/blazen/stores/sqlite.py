@@ -76,6 +76,11 @@ class SQLiteStore(StoreBase):
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
+    @property
+    def location(self) -> str:
+        """The file's path, as given."""
+        return self.path
+
     # -- the worker thread -----------------------------------------------------------------
 
     def _open(self, busy_timeout: float) -> None:
