@@ -25,7 +25,7 @@ from blazen.cli._render import (
     state_size,
     status_text,
 )
-from blazen.cli._target import open_cli_store, sqlite_file, store_url
+from blazen.cli._target import open_cli_store, sqlite_file, store_label, store_url
 from blazen.errors import StoreError
 from blazen.snapshot import WorkflowSnapshot
 from blazen.stores import (
@@ -56,8 +56,8 @@ _RESERVED = "__blazen"  # prefix of the context keys the engine writes beside us
 
 
 def _open(option: str | None) -> tuple[CheckpointStore, str]:
-    url = store_url(option)
-    return open_cli_store(url, must_exist=True), sqlite_file(url) or url
+    store = open_cli_store(store_url(option), must_exist=True)
+    return store, store_label(store)
 
 
 async def _record(store: CheckpointStore, run_id: str, label: str) -> RunRecord:
