@@ -104,6 +104,10 @@ class StoreBase(abc.ABC):
         """Up to ``limit`` (> 0) matching runs, most recently updated first."""
 
     @abc.abstractmethod
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` (> 0) runs whose id starts with ``id_prefix``, in id order."""
+
+    @abc.abstractmethod
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         """The run's commit history, or ``None`` when unknown."""
 
@@ -233,6 +237,15 @@ class StoreBase(abc.ABC):
         if limit <= 0:
             return []
         return await self._list(workflow_name, wanted, limit)
+
+    async def find_runs(self, id_prefix: str, *, limit: int = 10) -> list[RunRecord]:
+        """Up to ``limit`` runs whose id starts with ``id_prefix``, in id order."""
+        self._check_open()
+        if not isinstance(id_prefix, str):
+            raise StoreError(f"a run id prefix must be a str, not {type(id_prefix).__name__}")
+        if limit <= 0:
+            return []
+        return await self._find(id_prefix, limit)
 
     async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
         """The run's commit history, oldest first."""

@@ -194,6 +194,10 @@ class PostgresStore(StoreBase):
         async with self._conn() as conn:
             return await reads.list_runs(conn, workflow_name, status, limit)
 
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        async with self._conn() as conn:
+            return await reads.find_runs(conn, id_prefix, limit)
+
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         async with self._conn() as conn:
             return await reads.checkpoints(conn, run_id)

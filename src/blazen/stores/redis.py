@@ -305,6 +305,20 @@ class RedisStore(StoreBase):
             if row
         ]
 
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """A ``ZSCAN`` of the run index matching ``prefix*``, then the records found."""
+        client = await self._conn()
+        pattern = id_prefix.translate(_GLOB_SPECIAL) + "*"
+        scan = client.zscan_iter(self.keys.runs, match=pattern, count=1000)
+        with self._errors():
+            ids = sorted({member.decode() async for member, _ in scan})[:limit]
+            async with client.pipeline(transaction=False) as pipe:
+                for run_id in ids:
+                    pipe.hgetall(self.keys.run(run_id)[0])
+                rows = await pipe.execute()
+        found = zip(ids, cast(list[dict[bytes, bytes]], rows), strict=True)
+        return [codec.record(run_id, fields) for run_id, fields in found if fields]
+
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         read = await self._read(run_id)
         return None if read is None else codec.checkpoints(codec.decode_log(read[1]))

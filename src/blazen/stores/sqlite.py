@@ -152,6 +152,9 @@ class SQLiteStore(StoreBase):
     ) -> list[RunRecord]:
         return await self._call(reads.list_runs, workflow_name, status, limit)
 
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        return await self._call(reads.find_runs, id_prefix, limit)
+
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         return await self._call(reads.checkpoints, run_id)
 
