@@ -341,8 +341,9 @@ def export(
     )
     if not snapshot.pending_events and not waiting:
         out.print(
-            "  note: nothing is left to run at this commit (the run had ended); resuming "
-            "this snapshot does nothing useful: export an earlier commit with --seq N",
+            "  note: nothing is left to run at this commit (the run had ended): resuming "
+            "this snapshot ends at once with RunStalledError; export an earlier commit with "
+            "--seq N, or start a new run from one with `blazen runs fork`",
             style="yellow",
             markup=False,
             soft_wrap=True,
