@@ -41,6 +41,7 @@ def _sort_key(value: Any) -> bytes:
 
 
 def _dump(value: Any, digest: Any) -> None:
+    """Feed ``value``'s pickle to ``digest`` as it is written."""
     pickler = pickle.Pickler(_Sink(digest), protocol=5)
     pickler.fast = True  # no memo: shared and copied objects pickle alike
     pickler.dump(value)
