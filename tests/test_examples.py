@@ -46,7 +46,8 @@ EXPECTED: dict[str, list[str]] = {
         "pipeline.__blazen_meta__: json",
         "pipeline.conn: not in the context",
         "pipeline.weights: not in the context",
-        "blob store: {'pipeline.weights': [0.25, 0.75]}",
+        "blob store: ['pipeline.weights-fe59e092a6f8']",
+        "reference in the checkpoint: {'weights': 'pipeline.weights-fe59e092a6f8'}",
     ],
     "forward_native.py": [
         "forwarded bytes identical: True",

@@ -539,12 +539,14 @@ async def test_commit_zero_with_a_repeated_event_id_is_refused(store: Checkpoint
 async def test_store_errors_have_one_wording(store: CheckpointStore) -> None:
     await new_run(store, owner="alice")
     await store.claim("r1", "bob")
+    taken = (
+        "run 'r1' was taken over by another process (owner 'bob') while this one ('alice') was"
+        " running it: this commit was refused (nothing written) and this process stops running"
+        " the run; the other owner continues it (see `blazen runs show r1`)"
+    )
     cases = [
-        (
-            store.commit("r1", [Commit("s")], owner="alice"),
-            "run 'r1' is owned by 'bob', not 'alice'",
-        ),
-        (store.commit("r1", [], owner="alice"), "run 'r1' is owned by 'bob', not 'alice'"),
+        (store.commit("r1", [Commit("s")], owner="alice"), taken),
+        (store.commit("r1", [], owner="alice"), taken),
         (new_run(store), "run 'r1' already exists"),
         (store.load("r1", 5), "run 'r1' has no commit 5 (last is 0)"),
         (store.commit(QUOTED, [Commit("s")], owner="bob"), f"unknown run id {QUOTED!r}"),

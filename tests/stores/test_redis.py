@@ -163,7 +163,8 @@ async def test_large_blobs_are_staged_in_pieces_and_no_staging_key_is_left(
 
     monkeypatch.setattr(redis_blobs, "stage", stage_then_lose_the_run)
     other = B(os.urandom(STREAM_LIMIT))
-    with pytest.raises(StoreConflictError, match="owned by 'other worker', not 'me'"):
+    taken = r"taken over by another process \(owner 'other worker'\) while this one \('me'\)"
+    with pytest.raises(StoreConflictError, match=taken):
         await store.commit("r1", [Commit("s", writes={"o": other})], owner="me")
     assert len(staged) == 1
     assert count_keys(prefix, "upload:") == 0

@@ -19,6 +19,7 @@ from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores import open_store
 from blazen.stores._codec import CHUNK, STREAM_LIMIT
 from blazen.stores._sqlite_file import SCHEMA_VERSION
+from blazen.stores._sqlite_reads import FIND_RUNS
 from blazen.stores.base import Commit
 from blazen.stores.memory import MemoryStore
 from blazen.stores.sqlite import SQLiteStore, sqlite_path
@@ -274,3 +275,13 @@ async def _workload(path: Path) -> None:
     await store.get_run("r1")
     await store.delete_run("r1")
     await store.close()
+
+
+async def test_a_run_id_prefix_is_a_range_of_the_unique_index(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    await new_run(store, "abc-1")
+    await store.close()
+    sql = FIND_RUNS.replace("?", "'a'", 1).replace("?", "'b'", 1).replace("?", "3")
+    (row,) = _query(tmp_path / "s.db", f"EXPLAIN QUERY PLAN {sql}")
+    assert row[3].startswith("SEARCH runs USING ")
+    assert row[3].endswith("INDEX sqlite_autoindex_runs_1 (run_id>? AND run_id<?)")

@@ -101,6 +101,11 @@ class MemoryStore(StoreBase):
     def __repr__(self) -> str:
         return f"MemoryStore(runs={len(self._runs)})"
 
+    @property
+    def location(self) -> str:
+        """``memory://``: this process's memory."""
+        return "memory://"
+
     # -- blobs -----------------------------------------------------------------------------
 
     def _intern(
@@ -253,6 +258,12 @@ class MemoryStore(StoreBase):
             ]
             runs.sort(key=lambda run: run.record.updated_at, reverse=True)
             return [run.public_record() for run in runs[:limit]]
+
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """Runs whose id starts with ``id_prefix``, in id order."""
+        with self._lock:
+            ids = sorted(run_id for run_id in self._runs if run_id.startswith(id_prefix))
+            return [self._runs[run_id].public_record() for run_id in ids[:limit]]
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         """The run's commit history, oldest first."""
