@@ -176,7 +176,8 @@ class Dispatcher:
             self.plain,
         )
         lean, calls, ctx = self.lean, self.calls, self.ctx
-        set_call, reset_call = current_step.set, current_step.reset
+        set_call = current_step.set
+        current: StepCall | None = None  # the call record this task's context holds
         streak = 0
         while not self.finished:
             if not ready or not self.dispatching:
@@ -204,13 +205,13 @@ class Dispatcher:
                     # traced): one coroutine frame per delivery instead of two.
                     spec = specs[name]
                     call = calls.get(name) or self.lean_call(name)
-                    token = set_call(call)
+                    if call is not current:  # lean calls record nothing: set, never reset
+                        set_call(call)
+                        current = call
                     try:
                         out = await spec.fn(ctx, item[0])
                     except (Exception, asyncio.CancelledError) as exc:
                         out = self.lean_failed(spec, item[0], call, exc)
-                    finally:
-                        reset_call(token)
                     if out is not None and not self.finished:
                         self.emit(out, call)
                 else:
