@@ -123,6 +123,23 @@ class Dispatcher:
         elif not self.workers:
             self._spawn(1)
 
+    def enqueue_many(self, name: str, items: list[Item]) -> None:
+        """``enqueue`` of several items for one step at once (a fan-out)."""
+        self.queues[name].extend(items)
+        if name not in self.in_ready:
+            limit = self.limits[name]
+            if limit == 0 or self.inflight[name] < limit:
+                self.ready.append(name)
+                self.in_ready.add(name)
+        idle, woken = self.idle, 0
+        while idle and woken < len(items):
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                woken += 1
+        if not woken and not self.workers:
+            self._spawn(1)
+
     def want_worker(self) -> None:
         """Events were queued while every worker may be busy: check for one soon."""
         if not self.idle and not self.check_scheduled and self.ready:

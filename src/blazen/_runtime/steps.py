@@ -29,10 +29,12 @@ from blazen._runtime.stream import EventStream
 from blazen._runtime.types import Item, RunHooks, RunStatus
 from blazen._tracing import RunObserver
 from blazen.errors import StepError, WorkflowError
-from blazen.events import Event
+from blazen.events import Event, InputRequestEvent, StopEvent
 from blazen.step import StepSpec
 
 __all__ = ["StepRunner"]
+
+_ENGINE_TYPES = frozenset({StopEvent.event_type, InputRequestEvent.event_type})
 
 
 class StepRunner(Dispatcher):
@@ -47,6 +49,7 @@ class StepRunner(Dispatcher):
     stream: EventStream
     status: RunStatus
     auto_publish: bool
+    routes: dict[str, tuple[StepSpec, ...]]
     progress: int  # steps completed, for lifecycle progress events (set by the run)
 
     def route(self, event: Event, source: str | None, call: StepCall | None = None) -> None:
@@ -137,11 +140,34 @@ class StepRunner(Dispatcher):
         for event in step_completed(step_name, began, self.progress, self.run_id):
             self.stream.publish(event)
 
+    def _route_list(self, events: list[Event] | tuple[Event, ...], source: str) -> bool:
+        """Route a returned list in one pass (a lean run: nothing records each delivery);
+        ``False``, having done nothing, when an item needs ``route`` (a StopEvent, an input
+        request, an unroutable type) or is not an event."""
+        routes = self.routes
+        plan: dict[str, list[Item]] = {}
+        for ev in events:
+            if not isinstance(ev, Event):
+                return False
+            targets = routes.get(ev.event_type)
+            if targets is None or ev.event_type in _ENGINE_TYPES:
+                return False
+            for spec in targets:
+                batch = plan.get(spec.name)
+                if batch is None:
+                    batch = plan[spec.name] = []
+                batch.append((ev, source, None))
+        for name, items in plan.items():
+            self.enqueue_many(name, items)
+        return True
+
     def emit(self, out: Any, call: StepCall) -> None:
         if isinstance(out, Event):
             self.route(out, call.step, call)
             return
         if isinstance(out, (list, tuple)):
+            if self.lean and self._route_list(out, call.step):
+                return
             bad = [o for o in out if not isinstance(o, Event)]
             if not bad:
                 for ev in out:
