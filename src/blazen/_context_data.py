@@ -120,7 +120,11 @@ class ContextData:
         return self._ambient_ops
 
     def _has(self, key: str) -> bool:
-        return key in self._data or key + META_SUFFIX in self._data
+        """Whether ``key`` holds a value (a stored ``None`` reads as absent, as upstream)."""
+        v = self._data.get(key, _MISSING)
+        if v is not _MISSING:
+            return v is not None
+        return key + META_SUFFIX in self._data
 
     def _iter_keys(self) -> Iterator[str]:
         for k in self._data:

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ENGINE",
     "ENGINE_KEY",
+    "FOREIGN_REQUEST_KEY",
     "SESSION_PREFIX",
     "STEP_CANCELLED",
     "STEP_END",
@@ -24,6 +25,8 @@ TARGETS_KEY = "blazen.targets"
 """Snapshot metadata: the step each pending event is queued for (parallel list)."""
 WAITING_KEY = "blazen.waiting"
 """Snapshot metadata: the input requests the run waits on."""
+FOREIGN_REQUEST_KEY = "__input_request"
+"""Snapshot metadata written by the Rust core: the input request a run waits for."""
 WAITING_STATE_KEY = "__blazen__.waiting"
 """Store context entry holding the awaited input requests of a durable run."""
 TRACE_KEY = "blazen.trace"

@@ -31,8 +31,11 @@ class WorkflowError(Exception):
     """Root of every error raised by blazen."""
 
 
-class WorkflowValidationError(WorkflowError):
-    """A workflow, step or event definition is invalid (raised when the workflow is built)."""
+class WorkflowValidationError(WorkflowError, ValueError):
+    """A workflow, step or event definition is invalid (raised when the workflow is built).
+
+    Also a ``ValueError``, as the Rust-core package raises for a bad workflow.
+    """
 
 
 class StartEventError(WorkflowError, ValueError):
@@ -43,8 +46,9 @@ class ContextError(WorkflowError, TypeError):
     """A Context call got a key or value it cannot store; nothing already stored was changed."""
 
 
-class UnroutableEventError(WorkflowError):
-    """An event was emitted that no step of the workflow accepts."""
+class UnroutableEventError(WorkflowError, RuntimeError):
+    """An event was emitted that no step of the workflow accepts (a ``RuntimeError``, as
+    upstream)."""
 
     def __init__(self, event_type: str, source_step: str | None) -> None:
         self.event_type = event_type
@@ -73,11 +77,14 @@ class StepTimeoutError(StepError, WorkflowTimeoutError):
     """A step with ``timeout=`` did not finish in time (after its retries)."""
 
 
-class RunAbortedError(WorkflowError):
-    """The run was aborted (``handler.abort()`` or a cancel request); it has no result."""
+class RunAbortedError(WorkflowError, RuntimeError):
+    """The run was aborted (``handler.abort()`` or a cancel request); it has no result.
+
+    Also a ``RuntimeError``, as upstream raises for the result of an aborted run.
+    """
 
 
-class RunStalledError(WorkflowError):
+class RunStalledError(WorkflowError, RuntimeError):
     """No event is pending, no step is running and no ``StopEvent`` was returned."""
 
 

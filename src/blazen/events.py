@@ -36,13 +36,15 @@ class Event(BaseModel):
     event_type: ClassVar[str] = "Event"
 
     def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
+        if _inline_type is None and type(self) is Event and "event_type" in data:
+            _inline_type = data.pop("event_type")  # Event(event_type="Name", ...), as upstream
         if _inline_type is not None:
             if type(self) is not Event:
                 raise TypeError(f"{type(self).__name__} takes keyword fields only")
             # Event("Name", ...): the same fields, typed as that name's class.
             cls = _named.get(_inline_type) if type(_inline_type) is str else None
             object.__setattr__(self, "__class__", cls or _class_named(_inline_type))
-        if "event_type" in data:
+        if "event_type" in data and not _trusted.get():  # a stored event may carry one
             raise TypeError(
                 f"{type(self).__name__}() got multiple values for 'event_type' (it names the "
                 f"event type; it cannot also be a field)"

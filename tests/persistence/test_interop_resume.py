@@ -138,3 +138,25 @@ async def test_reading_a_native_value_whose_class_is_gone_names_the_key() -> Non
     assert "'point'" in message
     assert "get_value" in message
     Workflow("interop-demo", [demo_start, demo_next])  # restore the registry for other tests
+
+
+@step
+async def ask(ctx: Context, ev: StartEvent) -> Event:
+    raise AssertionError("the asking step of a resumed waiting run is not run again")
+
+
+@step(accepts=["blazen::InputResponseEvent"])
+async def answer(ctx: Context, ev: Event) -> StopEvent:
+    return StopEvent(
+        result={"got": ev.response, "q": ctx.get("question"), "blob": ctx.get_bytes("blob")}
+    )
+
+
+async def test_resume_a_rust_snapshot_waiting_for_input() -> None:
+    text = (INTEROP / "blazen-0.6.74-waiting-input.json").read_text()
+    handler = await Workflow.resume(text, [ask, answer])
+    assert [r.request_id for r in handler.input_requests()] == ["req-1"]
+    assert handler.input_requests()[0].prompt == "name?"
+    await handler.respond_to_input("req-1", {"name": "Ada"})
+    result = await handler.result()
+    assert result.result == {"got": {"name": "Ada"}, "q": "who?", "blob": b"\x00\x01\xff"}

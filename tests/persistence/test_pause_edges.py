@@ -12,7 +12,6 @@ from blazen import (
     Event,
     InputRequestEvent,
     InputResponseEvent,
-    PauseError,
     SessionPauseError,
     SnapshotError,
     StartEvent,
@@ -184,7 +183,7 @@ async def test_a_run_that_completes_while_pausing_keeps_its_result_and_snapshot(
     assert (await resumed.result()).result == {"done": True}
 
 
-async def test_resume_in_place_needs_a_paused_run() -> None:
+async def test_resume_in_place_of_a_run_that_is_not_paused_does_nothing() -> None:
     @step
     async def wait(ctx: Context, ev: StartEvent) -> InputRequestEvent:
         return InputRequestEvent(request_id="r")
@@ -197,7 +196,7 @@ async def test_resume_in_place_needs_a_paused_run() -> None:
     async for event in handler.stream_events():
         if isinstance(event, InputRequestEvent):
             break
-    with pytest.raises(PauseError, match="only a paused run can resume in place"):
-        await handler.resume_in_place()
+    await handler.resume_in_place()  # as in the Rust core: nothing to continue
+    assert handler.status == "waiting"
     await handler.respond_to_input("r", 5)
     assert (await handler.result()).result == 5

@@ -96,6 +96,9 @@ SHA256 = {
     RUNNING: "0cbefef4a3150b1a118bc53ef0fe97ea6ff5cc85af038e7d0d9a156a65c2e32a",
     RUNNING_MSGPACK: "1e3f0c73c4fb30a50aec66a5feb656a94598263ab58cc747316856a14d985a21",
     RUNNING_PRETTY: "f5e49b777c50a4ab68139b3a831f70cf64dbdd65763e8c6f3a2e5edbed8bef68",
+    "blazen-0.6.74-waiting-input.json": (
+        "b081108e7c510533bd5f7182fb14b05ab747fc723b4aebca099c78ff4ece1a5e"
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from blazen.events import Event
+from blazen.events import Event, inline_event_class
 
 __all__ = ["LIFECYCLE", "PROGRESS", "lifecycle_event", "progress_event", "step_completed"]
 
@@ -19,8 +19,12 @@ PROGRESS = "blazen::ProgressEvent"
 
 
 def lifecycle_event(kind: str, **fields: Any) -> Event:
-    """A ``blazen::lifecycle`` event of ``kind`` with its fields."""
-    return Event(LIFECYCLE, kind=kind, **fields)
+    """A ``blazen::lifecycle`` event of ``kind`` with its fields.
+
+    Like the Rust core's, its data may hold an ``event_type`` (the routed event's type) that
+    differs from its own type, so it is built without the constructor's checks.
+    """
+    return inline_event_class(LIFECYCLE).model_construct(kind=kind, **fields)
 
 
 def progress_event(current: int, label: str, run_id: str) -> Event:

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from blazen._context_data import persistence
-from blazen._meta import ENGINE, ENGINE_KEY, TARGETS_KEY, TRACE_KEY, WAITING_KEY
+from blazen._meta import (
+    ENGINE,
+    ENGINE_KEY,
+    FOREIGN_REQUEST_KEY,
+    TARGETS_KEY,
+    TRACE_KEY,
+    WAITING_KEY,
+)
 from blazen._runtime.run import Run
 from blazen._runtime.types import Item
 from blazen.errors import PauseError, RunAbortedError
@@ -134,13 +141,11 @@ async def _pause(run: Run) -> WorkflowSnapshot | None:
 async def resume_in_place(run: Run) -> None:
     """Continue a run paused by ``pause()`` in this process.
 
-    A run that completed while the pause waited for its running steps has nothing left
-    to continue: this returns at once and ``result()`` gives its result.
+    A run that is not paused (it runs, or it completed while the pause waited for its
+    running steps) has nothing to continue: this returns at once.
     """
-    if run.status == "completed":
-        return
     if run.status != "paused":
-        raise PauseError(f"run {run.run_id} is {run.status}; only a paused run can resume in place")
+        return  # not paused (running, or ended): nothing to continue, as upstream
     if run.hooks is not None:
         await run.hooks.resumed()
     run.unpark()
@@ -181,6 +186,7 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     meta = snapshot.metadata if isinstance(snapshot.metadata, dict) else {}
     foreign = meta.get(ENGINE_KEY) != ENGINE
     if foreign and not snapshot.pending_events and not meta.get(WAITING_KEY):
+        _foreign_request(run, meta.get(FOREIGN_REQUEST_KEY), classes)
         _replay_foreign(run, snapshot, classes)
         return
     view.restore_collected(
@@ -207,6 +213,16 @@ def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:
         run.enqueue(spec.name, item)
     else:
         run.route(ev, source)
+
+
+def _foreign_request(run: Run, request: Any, classes: Mapping[str, type[Event]]) -> None:
+    """The input request a Rust-core snapshot waits for (``metadata["__input_request"]``)."""
+    if not isinstance(request, dict) or not isinstance(request.get("request_id"), str):
+        return
+    fields = {k: request[k] for k in ("request_id", "prompt", "metadata") if k in request}
+    ev = decode_event(InputRequestEvent.event_type, fields, classes)
+    if isinstance(ev, InputRequestEvent):
+        run.waiting[ev.request_id] = (None, ev)
 
 
 def _replay_foreign(

@@ -90,10 +90,10 @@ class StepRunner(Dispatcher):
             current_step.reset(token)
         if self.finished and call.stop is None:
             return
+        if self.auto_publish:  # before what the step returned is routed, as upstream
+            self._publish_completed(spec.name, began)
         if out is not None:
             self.emit(out, call)
-        if self.auto_publish:
-            self._publish_completed(spec.name, began)
         if hooks is not None and self.status != "failed":
             try:
                 backlog = hooks.step_done(spec.name, eid, call)
