@@ -21,7 +21,7 @@ async def until(check: Callable[[], object], what: str, limit: float = 5.0) -> N
 async def quiet_loop(limit: float = 5.0) -> None:
     """Yield until this task is the only one left on the loop (every other task ended)."""
     me = asyncio.current_task()
-    await until(lambda: not [t for t in asyncio.all_tasks() if t is not me], "the loop is quiet", limit)
+    await until(lambda: asyncio.all_tasks() <= {me}, "the loop is quiet", limit)
 
 
 async def next_request(handler: WorkflowHandler, limit: float = 5.0) -> InputRequestEvent:
