@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,9 @@ from blazen import (
     step,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+from pause_sync import next_request, turns
+
 
 class Go(Event):
     pass
@@ -31,7 +36,7 @@ class Carry(Event):
 
 
 async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def begin(ctx: Context, ev: StartEvent) -> Go:
@@ -39,6 +44,7 @@ async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
 
     @step
     async def make(ctx: Context, ev: Go) -> Carry:
+        started.set()
         await gate.wait()
         return Carry(lock=threading.Lock())  # cannot be put into a snapshot
 
@@ -47,9 +53,10 @@ async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
         return StopEvent(result="done")
 
     handler = await Workflow("pause-fails", [begin, make, use]).run_with_handler()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 5)
     pausing = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0.01)
+    await turns()
+    assert not pausing.done()  # waits for ``make``
     gate.set()
     with pytest.raises(SnapshotError, match="Carry"):
         await pausing
@@ -68,7 +75,7 @@ async def test_two_pauses_at_once_get_the_same_snapshot() -> None:
 
     wf = Workflow("double-pause", [wait, end])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     first, second = await asyncio.wait_for(asyncio.gather(handler.pause(), handler.pause()), 5)
     assert first is second
     assert await handler.pause() is first  # and again, once paused
@@ -91,7 +98,7 @@ async def test_snapshot_follows_the_session_policy_and_refuses_finished_runs() -
 
     wf = Workflow("snapshot-session", [wait, end])
     handler = await wf.run_with_handler(lock=False)
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     snapshot = await handler.take_snapshot()
     assert "__blazen_session__.conn" in snapshot.context_state
     resumed = await wf.resume(snapshot)
@@ -99,7 +106,7 @@ async def test_snapshot_follows_the_session_policy_and_refuses_finished_runs() -
     assert (await resumed.result()).result == {"picklable": True}
 
     locked = await wf.run_with_handler(lock=True)
-    await asyncio.sleep(0.01)
+    await next_request(locked)
     with pytest.raises(SessionPauseError, match="lock"):
         await locked.take_snapshot()
     await locked.respond_to_input("r", None)
@@ -119,7 +126,7 @@ async def test_a_session_value_that_cannot_be_unpickled_is_a_snapshot_error() ->
 
     wf = Workflow("bad-session", [wait, end])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     snapshot = await handler.pause()
     from blazen import StateValue
 
@@ -131,7 +138,7 @@ async def test_a_session_value_that_cannot_be_unpickled_is_a_snapshot_error() ->
 
 
 async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def begin(ctx: Context, ev: StartEvent) -> Go:
@@ -139,6 +146,7 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
 
     @step
     async def slow(ctx: Context, ev: Go) -> StopEvent:
+        started.set()
         await gate.wait()
         return StopEvent(result="never")  # the StopEvent of a pausing run still ends it
 
@@ -147,10 +155,10 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
         return None
 
     handler = await Workflow("pause-while-busy", [begin, slow, never]).run_with_handler()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 5)
     first = asyncio.ensure_future(handler.pause())
     second = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0.01)
+    await turns()
     assert not first.done()
     assert not second.done()
     gate.set()
@@ -160,19 +168,21 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
 
 
 async def test_a_run_that_completes_while_pausing_keeps_its_result_and_snapshot() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def slow(ctx: Context, ev: StartEvent) -> StopEvent:
         ctx.set("started", True)
+        started.set()
         await gate.wait()
         return StopEvent(result={"done": True})
 
     wf = Workflow("complete-while-pausing", [slow])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0)  # the step starts and waits at the gate
+    await asyncio.wait_for(started.wait(), 5)  # the step waits at the gate
     pausing = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0)
+    await turns()
+    assert not pausing.done()
     gate.set()
     assert await pausing is None  # not an error: the run completed meanwhile
     assert await handler.pause() is None  # nor is a later pause

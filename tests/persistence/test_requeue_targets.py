@@ -10,12 +10,17 @@ by its type, as if no target had been recorded.
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowSnapshot, step
 from blazen._meta import TARGETS_KEY
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pause_sync import until
 
 log: list[str] = []
 hold = {"right": asyncio.Event()}
@@ -59,11 +64,7 @@ async def _snapshot_with_right_in_flight() -> WorkflowSnapshot:
     log.clear()
     hold["right"] = asyncio.Event()
     handler = await wf.run_with_handler()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while log != ["left", "right"]:
-        assert loop.time() < deadline, f"the steps did not run: {log}"
-        await asyncio.sleep(0)
+    await until(lambda: log == ["left", "right"], "both steps took their Ping")
     snapshot = await handler.take_snapshot()
     await handler.abort()
     return snapshot
