@@ -308,7 +308,7 @@ def test_a_store_backend_that_is_not_built_says_so(monkeypatch: pytest.MonkeyPat
     from blazen.stores import base
 
     monkeypatch.setitem(base._SCHEMES, "nosuch", ("blazen.stores.nosuch", "NoSuchStore"))
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(StoreError, match="the nosuch store is not available") as info:
         open_store("nosuch://h/db")
     msg = str(info.value)
     assert "the nosuch store is not available in this version" in msg

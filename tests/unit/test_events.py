@@ -31,9 +31,8 @@ def test_typed_fields_and_event_type() -> None:
 
 
 def test_fields_are_validated_on_construction() -> None:
-    with pytest.raises(pydantic.ValidationError) as info:
+    with pytest.raises(pydantic.ValidationError, match=r"score\n  Input should be a valid number"):
         AnalyzeEvent(text="hello", score="not a number")
-    assert "score" in str(info.value)
     with pytest.raises(pydantic.ValidationError, match=r"score\n  Field required"):
         AnalyzeEvent(text="missing score")
     with pytest.raises(pydantic.ValidationError, match=r"text\n  Input should be a valid string"):
