@@ -17,6 +17,7 @@ from blazen import (
     RunStalledError,
     StartEvent,
     StepError,
+    StepTimeoutError,
     StopEvent,
     UnroutableEventError,
     Workflow,
@@ -185,7 +186,7 @@ async def test_step_timeout() -> None:
     err, _ = await run_to_error(
         Workflow("step-timeout", [slow]), "step 'slow' timed out: it did not finish within 0.05 s"
     )
-    assert isinstance(err, StepError)
+    assert type(err) is StepTimeoutError  # a StepError that says the step ran out of time
     assert err.step_name == "slow"
     assert isinstance(err.__cause__, WorkflowTimeoutError)
 
