@@ -138,3 +138,31 @@ async def test_a_take_before_the_add_commits_is_applied_in_order() -> None:
     handler = await Workflow("take-early", [split, join], store=store).run_with_handler()
     assert (await handler.result()).result == [0, 1]
     assert (await store.load(handler.run_id)).collected == {}
+
+
+async def test_an_event_buffered_by_a_committed_step_survives_a_crash() -> None:
+    second = asyncio.Event()
+
+    @step
+    async def split(ctx: Context, ev: StartEvent) -> list[Event]:
+        return [D(i=0), Late()]
+
+    @step
+    async def join(ctx: Context, ev: D) -> StopEvent | None:
+        got = ctx.collect_events(ev, [D, D])
+        return None if got is None else StopEvent(result=[e.i for e in got])
+
+    @step
+    async def late(ctx: Context, ev: Late) -> D:
+        await second.wait()  # never set before the crash
+        return D(i=1)
+
+    store = MemoryStore()
+    wf = Workflow("buffer-survives", [split, join, late], store=store)
+    handler = await wf.run_with_handler()
+    await _until(lambda: _committed(store, handler.run_id, "join"), "join buffered D(0)")
+    assert [d["i"] for d in (await store.load(handler.run_id)).collected[D.event_type]] == [0]
+    _crash(handler)
+    second.set()
+    resumed = await wf.resume_run(handler.run_id)
+    assert (await resumed.result()).result == [0, 1]  # D(0) came back from the store

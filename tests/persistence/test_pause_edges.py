@@ -15,13 +15,17 @@ from blazen import (
     InputRequestEvent,
     InputResponseEvent,
     PauseError,
+    RunStalledError,
     SessionPauseError,
     SnapshotError,
     StartEvent,
     StopEvent,
     Workflow,
+    WorkflowSnapshot,
     step,
 )
+from blazen._meta import ENGINE, ENGINE_KEY
+from blazen.session_refs import SERIALIZED_REFS_KEY
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pause_sync import next_request, turns
@@ -211,3 +215,67 @@ async def test_resume_in_place_needs_a_paused_run() -> None:
         await handler.resume_in_place()
     await handler.respond_to_input("r", 5)
     assert (await handler.result()).result == 5
+
+
+def _asking(name: str, **options: object) -> Workflow:
+    @step
+    async def wait(ctx: Context, ev: StartEvent) -> InputRequestEvent:
+        ctx.set("cfg", {"x": 1, "tags": ["a"]})
+        return InputRequestEvent(request_id="r")
+
+    @step
+    async def end(ctx: Context, ev: InputResponseEvent) -> StopEvent:
+        return StopEvent(result=(ev.response, ctx.get("cfg")))
+
+    return Workflow(name, [wait, end], **options)  # type: ignore[arg-type]
+
+
+async def test_the_timeout_does_not_run_while_paused() -> None:
+    handler = await _asking("pause-timeout", timeout=0.2).run_with_handler()
+    await next_request(handler)
+    await handler.pause()
+    await asyncio.sleep(0.4)  # paused for twice the timeout: the behaviour under test
+    assert handler.status == "paused"
+    await handler.resume_in_place()
+    await handler.respond_to_input("r", "late but fine")
+    assert (await handler.result()).result == ("late but fine", {"x": 1, "tags": ["a"]})
+
+
+async def test_a_snapshot_is_a_copy_of_the_context() -> None:
+    handler = await _asking("snapshot-copy").run_with_handler()
+    await next_request(handler)
+    snapshot = await handler.take_snapshot()
+    snapshot.context_state["cfg"].value["tags"].append("changed in the snapshot")
+    assert handler.context.get("cfg") == {"x": 1, "tags": ["a"]}
+    await handler.respond_to_input("r", 1)
+    assert (await handler.result()).result == (1, {"x": 1, "tags": ["a"]})
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [("pickle_or_serialize", True), ("pickle_or_error", False), ("warn_drop", False)],
+)
+async def test_only_pickle_or_serialize_snapshots_carry_serialized_refs(
+    policy: str, kept: bool
+) -> None:
+    handler = await _asking(f"refs-{policy}", session_pause_policy=policy).run_with_handler()
+    await next_request(handler)
+    snapshot = await handler.pause()
+    assert (SERIALIZED_REFS_KEY in snapshot.metadata) is kept
+    await handler.resume_in_place()
+    await handler.respond_to_input("r", 2)
+    assert (await handler.result()).result[0] == 2
+
+
+async def test_a_snapshot_with_nothing_to_do_fails_as_stalled_on_resume() -> None:
+    snapshot = WorkflowSnapshot.new(
+        workflow_name="nothing-left",
+        run_id="2b9f7cf4-0000-4000-8000-000000000001",
+        context_state={},
+        collected_events={},
+        pending_events=[],
+        metadata={ENGINE_KEY: ENGINE},
+    )
+    resumed = await _asking("nothing-left").resume(snapshot)
+    with pytest.raises(RunStalledError, match="'nothing-left' stalled"):
+        await asyncio.wait_for(resumed.result(), 10)
