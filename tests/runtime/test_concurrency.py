@@ -348,3 +348,32 @@ async def test_events_after_the_stop_event_are_dropped() -> None:
     assert (await handler.result()).result == "stop"
     await quiet_loop()  # every task of the run has ended: nothing can deliver a Job later
     assert ran == []
+
+
+class Tick(Event):
+    n: int
+
+
+async def test_steps_still_overlap_after_a_long_run_of_quick_steps() -> None:
+    # A worker lets others in every 64 steps; suspended steps after that must overlap.
+    n = 3
+    started = 0
+    all_started = asyncio.Event()
+
+    @step
+    async def tick(ctx: Context, ev: StartEvent | Tick) -> Tick | list[Job]:
+        count = getattr(ev, "n", 0)
+        return Tick(n=count + 1) if count < 200 else [Job(i=i) for i in range(n)]
+
+    @step
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal started
+        started += 1
+        if started == n:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 5)  # ends only if all three overlap
+        return Done(i=ev.i)
+
+    wf = Workflow("long-then-fan-out", [tick, work, gather_step(n)], timeout=20)
+    stop = await (await wf.run_with_handler()).result()
+    assert stop.result == list(range(n))
