@@ -279,3 +279,23 @@ async def test_a_snapshot_with_nothing_to_do_fails_as_stalled_on_resume() -> Non
     resumed = await _asking("nothing-left").resume(snapshot)
     with pytest.raises(RunStalledError, match="'nothing-left' stalled"):
         await asyncio.wait_for(resumed.result(), 10)
+
+
+async def test_a_run_left_with_nothing_to_do_after_a_pause_fails_as_stalled() -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    @step
+    async def only(ctx: Context, ev: StartEvent) -> None:
+        started.set()
+        await gate.wait()  # returns no event: after it, nothing is left to run
+
+    handler = await Workflow("stall-after-pause", [only]).run_with_handler()
+    await asyncio.wait_for(started.wait(), 5)
+    pausing = asyncio.ensure_future(handler.pause())
+    await turns()
+    gate.set()
+    snapshot = await asyncio.wait_for(pausing, 5)
+    assert snapshot is not None and snapshot.pending_events == []
+    await handler.resume_in_place()
+    with pytest.raises(RunStalledError, match="'stall-after-pause' stalled"):
+        await asyncio.wait_for(handler.result(), 10)

@@ -377,3 +377,30 @@ async def test_steps_still_overlap_after_a_long_run_of_quick_steps() -> None:
     wf = Workflow("long-then-fan-out", [tick, work, gather_step(n)], timeout=20)
     stop = await (await wf.run_with_handler()).result()
     assert stop.result == list(range(n))
+
+
+async def test_a_long_run_of_quick_steps_lets_other_tasks_in() -> None:
+    # Steps that never suspend run back to back, but not for ever: every 64 steps the
+    # worker yields, so another task of the loop gets turns while the run goes on.
+    turns_during_run = 0
+    finished = False
+
+    async def other_task() -> None:
+        nonlocal turns_during_run
+        while not finished:
+            turns_during_run += 1
+            await asyncio.sleep(0)
+
+    @step
+    async def tick(ctx: Context, ev: StartEvent | Tick) -> Tick | StopEvent:
+        count = getattr(ev, "n", 0)
+        return Tick(n=count + 1) if count < 1000 else StopEvent(result=turns_during_run)
+
+    spinner = asyncio.ensure_future(other_task())
+    await asyncio.sleep(0)  # the spinner starts
+    try:
+        result = (await Workflow("fair", [tick], timeout=20).run()).result
+    finally:
+        finished = True
+        await spinner
+    assert result >= 1000 // 64 - 1  # about one turn per 64 steps

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from blazen import (
@@ -202,3 +204,10 @@ def test_a_non_step_is_a_type_error_and_a_validation_error() -> None:
 def _routes(wf: Workflow) -> dict[str, list[str]]:
     """Event type -> names of the steps it is routed to."""
     return {etype: [spec.name for spec in specs] for etype, specs in wf.graph.routes.items()}
+
+
+def test_a_built_graph_cannot_be_changed() -> None:
+    wf = Workflow("frozen", [start, finish])
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'routes'"):
+        wf.graph.routes = {}  # type: ignore[misc]
+    assert _routes(wf) == {StartEvent.event_type: ["start"], Middle.event_type: ["finish"]}
