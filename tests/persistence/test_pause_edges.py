@@ -295,7 +295,8 @@ async def test_a_run_left_with_nothing_to_do_after_a_pause_fails_as_stalled() ->
     await turns()
     gate.set()
     snapshot = await asyncio.wait_for(pausing, 5)
-    assert snapshot is not None and snapshot.pending_events == []
+    assert snapshot is not None
+    assert snapshot.pending_events == []
     await handler.resume_in_place()
     with pytest.raises(RunStalledError, match="'stall-after-pause' stalled"):
         await asyncio.wait_for(handler.result(), 10)
