@@ -17,6 +17,7 @@ from blazen.errors import RunAbortedError as RunAbortedError
 from blazen.errors import RunStalledError as RunStalledError
 from blazen.errors import SessionPauseError as SessionPauseError
 from blazen.errors import SnapshotError as SnapshotError
+from blazen.errors import StartEventError as StartEventError
 from blazen.errors import StepError as StepError
 from blazen.errors import StepTimeoutError as StepTimeoutError
 from blazen.errors import StoreConflictError as StoreConflictError
@@ -29,6 +30,8 @@ from blazen.events import Event as Event
 from blazen.events import InputRequestEvent as InputRequestEvent
 from blazen.events import InputResponseEvent as InputResponseEvent
 from blazen.events import StartEvent as StartEvent
+from blazen.events import StepFailedEvent as StepFailedEvent
+from blazen.events import StepRetryEvent as StepRetryEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
 from blazen.result import WorkflowResult as WorkflowResult
@@ -75,8 +78,11 @@ __all__ = [
     "SessionRefRegistry",
     "SnapshotError",
     "StartEvent",
+    "StartEventError",
     "StateValue",
     "StepError",
+    "StepFailedEvent",
+    "StepRetryEvent",
     "StepTimeoutError",
     "StopEvent",
     "StoreConflictError",

@@ -14,6 +14,7 @@ from blazen.errors import WorkflowValidationError
 from blazen.events import Event
 
 __all__ = [
+    "retry_policy",
     "Emits",
     "StepTypeError",
     "check_signature",
@@ -214,3 +215,47 @@ def emits_of(step_name: str, emits: Emits | None, ret: Any) -> tuple[str, ...] |
             return None  # not precise enough to validate against
         found.append(t.event_type)
     return tuple(found)
+
+
+def retry_policy(
+    step_name: str, backoff: Any, max_delay: Any, jitter: Any, retry_on: Any
+) -> dict[str, Any]:
+    """The checked ``retry_*`` options of a step, as ``StepSpec`` fields."""
+    bad = isinstance(backoff, bool) or not isinstance(backoff, numbers.Real)
+    if bad or not math.isfinite(backoff) or backoff < 1:
+        raise WorkflowValidationError(
+            f"step {step_name!r}: retry_backoff must be a finite number >= 1 "
+            f"(1 keeps the delay fixed, 2 doubles it), got {backoff!r}"
+        )
+    if max_delay is not None:
+        max_delay = seconds_option(step_name, "retry_max_delay", max_delay, allow_zero=False)
+    bad = isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
+    if bad or not 0 <= jitter <= 1:
+        raise WorkflowValidationError(
+            f"step {step_name!r}: retry_jitter must be a fraction between 0 and 1, got {jitter!r}"
+        )
+    return {
+        "retry_backoff": float(backoff),
+        "retry_max_delay": max_delay,
+        "retry_jitter": float(jitter),
+        "retry_on": _exception_types(step_name, retry_on),
+    }
+
+
+def _exception_types(step_name: str, retry_on: Any) -> tuple[type[BaseException], ...]:
+    """``retry_on``: ``None`` (every ``Exception``) or a non-empty list of exception classes."""
+    if retry_on is None:
+        return (Exception,)
+    if isinstance(retry_on, type):
+        retry_on = (retry_on,)
+    if not isinstance(retry_on, (list, tuple)) or not retry_on:
+        raise WorkflowValidationError(
+            f"step {step_name!r}: retry_on must be a non-empty list of exception classes, "
+            f"got {retry_on!r}"
+        )
+    for cls in retry_on:
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raise WorkflowValidationError(
+                f"step {step_name!r}: retry_on holds {cls!r}, not an Exception class"
+            )
+    return tuple(retry_on)

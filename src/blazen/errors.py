@@ -15,6 +15,7 @@ __all__ = [
     "RunStalledError",
     "SessionPauseError",
     "SnapshotError",
+    "StartEventError",
     "StepError",
     "StepTimeoutError",
     "StoreConflictError",
@@ -32,6 +33,10 @@ class WorkflowError(Exception):
 
 class WorkflowValidationError(WorkflowError):
     """A workflow, step or event definition is invalid (raised when the workflow is built)."""
+
+
+class StartEventError(WorkflowError, ValueError):
+    """A run's keyword arguments do not fit the workflow's ``StartEvent`` class."""
 
 
 class ContextError(WorkflowError, TypeError):

@@ -18,6 +18,8 @@ __all__ = [
     "InputRequestEvent",
     "InputResponseEvent",
     "StartEvent",
+    "StepFailedEvent",
+    "StepRetryEvent",
     "StopEvent",
     "inline_event_class",
 ]
@@ -260,6 +262,44 @@ class InputResponseEvent(Event):
         super().__init__(**data)
 
 
+class StepFailedEvent(Event):
+    """Delivered instead of failing the run when a step fails for good (after its retries).
+
+    Only a workflow with a step that accepts it gets one; otherwise the run fails with the
+    step's error, as before. ``input_event`` is the event the failed step was given.
+    """
+
+    event_type: ClassVar[str] = "blazen::StepFailedEvent"
+    _keeps_type: ClassVar[bool] = True
+    step: str
+    input_event: Any = None
+    error_type: str
+    error_message: str
+    attempts: int = 1
+
+
+class StepRetryEvent(Event):
+    """Put on the stream when a step's attempt failed and the step will run again."""
+
+    event_type: ClassVar[str] = "blazen::StepRetryEvent"
+    _keeps_type: ClassVar[bool] = True
+    step: str
+    attempt: int
+    error_type: str
+    error_message: str
+    delay: float
+
+
 _named.update(
-    {c.event_type: c for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent)}
+    {
+        c.event_type: c
+        for c in (
+            StartEvent,
+            StopEvent,
+            InputRequestEvent,
+            InputResponseEvent,
+            StepFailedEvent,
+            StepRetryEvent,
+        )
+    }
 )

@@ -22,6 +22,7 @@ from blazen._step_options import (
     event_classes,
     name_list,
     name_values,
+    retry_policy,
     seconds_option,
     type_hints,
 )
@@ -50,6 +51,10 @@ class StepSpec:
     retries: int = 0
     retry_delay: float = 0.0
     timeout: float | None = None
+    retry_backoff: float = 1.0
+    retry_max_delay: float | None = None
+    retry_jitter: float = 0.0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
 
 
 class StepWrapper(Generic[P, R]):
@@ -129,6 +134,10 @@ def step(
     retry_delay: float = 0.0,
     timeout: float | None = None,
     name: str | None = None,
+    retry_backoff: float = 1.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: Sequence[type[BaseException]] | None = None,
 ) -> Callable[[Callable[P, R]], StepWrapper[P, R]]: ...
 
 
@@ -143,11 +152,18 @@ def step(
     retry_delay: float = 0.0,
     timeout: float | None = None,
     name: str | None = None,
+    retry_backoff: float = 1.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: Sequence[type[BaseException]] | None = None,
 ) -> StepWrapper[P, R] | Callable[[Callable[P, R]], StepWrapper[P, R]]:
     """Make ``fn(ctx, ev)`` a workflow step. Usable bare (``@step``) or with options.
 
     Returns a :class:`StepWrapper`; calling it calls ``fn``. Decorating a step again
-    replaces its options.
+    replaces its options. Retries: a failed attempt runs again up to ``retries`` times,
+    after ``retry_delay`` seconds multiplied by ``retry_backoff`` at each further retry,
+    capped at ``retry_max_delay``, with up to ``retry_jitter`` (a fraction) of each delay
+    taken off at random; only exceptions of the ``retry_on`` types are retried.
     """
     caller_locals = sys._getframe(1).f_locals
 
@@ -165,7 +181,8 @@ def step(
             timeout,
             name,
         )
-        return StepWrapper(spec)
+        policy = retry_policy(spec.name, retry_backoff, retry_max_delay, retry_jitter, retry_on)
+        return StepWrapper(dataclasses.replace(spec, **policy))
 
     return decorate(fn) if fn is not None else decorate
 

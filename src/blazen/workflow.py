@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pydantic
+
 from blazen._graph import build_graph
+from blazen._ids import new_run_id
+from blazen._meta import TRACE_KEY
 from blazen._runtime.durable import adopt_snapshot, fork_durable, resume_durable, start_durable
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions
 from blazen.builder import WorkflowBuilder, register_workflow_class
 from blazen.draw import describe, render
-from blazen.errors import SnapshotError, StoreError, WorkflowError, WorkflowValidationError
+from blazen.errors import (
+    SnapshotError,
+    StartEventError,
+    StoreError,
+    WorkflowError,
+    WorkflowValidationError,
+)
 from blazen.events import StartEvent
 from blazen.handler import WorkflowHandler
 from blazen.result import WorkflowResult
@@ -140,8 +149,8 @@ class Workflow:
 
     async def run_with_handler(self, **kwargs: Any) -> WorkflowHandler:
         """Start a run with ``StartEvent(**kwargs)``; returns its handler at once."""
-        run = Run(self._options, str(uuid.uuid4()))
-        start = StartEvent(**kwargs)  # a value JSON cannot hold is a TypeError, as upstream
+        run = Run(self._options, new_run_id())
+        start = self._start_event(kwargs)
         store = self.store
         if store is not None:
             await start_durable(run, store, start)
@@ -149,6 +158,23 @@ class Workflow:
             run.route(start, None)
         run.start()
         return WorkflowHandler(run)
+
+    def _start_event(self, kwargs: dict[str, Any]) -> StartEvent:
+        """The run's ``StartEvent``, of the class the start steps annotate, checked.
+
+        A value JSON cannot hold is a ``TypeError``, as in the Rust-core package.
+        """
+        cls = self.graph.start_class
+        try:
+            return cls(**kwargs)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise StartEventError(
+                f"workflow {self.name!r}: the run's arguments do not fit {cls.__name__}: {problems}"
+            ) from exc
 
     resume = _Resume()
 
@@ -170,7 +196,10 @@ class Workflow:
             options = RunOptions(
                 self.name, self.graph, limit, options.session_pause_policy, options.auto_publish
             )
-        run = Run(options, snapshot.run_id)
+        trace = snapshot.metadata.get(TRACE_KEY)
+        run = Run(
+            options, snapshot.run_id, trace if isinstance(trace, dict) else None, resumed=True
+        )
         refs = snapshot.metadata.get(SERIALIZED_REFS_KEY) if with_refs else None
         if refs:
             run.session_refs.restore_refs(refs)

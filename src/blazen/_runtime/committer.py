@@ -79,13 +79,13 @@ class Committer:
                     for event in events or ():
                         self.stream.publish(event)
         except Exception as exc:
-            self.error = exc
-            self.buf.clear()
-            self.held.clear()
-            self._release()
             err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
             if err is not exc:
                 err.__cause__ = exc
+            self.error = err  # what drain() raises: a StoreError, the driver's error its cause
+            self.buf.clear()
+            self.held.clear()
+            self._release()
             self.fail(err)
         finally:
             self.task = None

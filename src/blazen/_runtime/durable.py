@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from blazen._call import StepCall
 from blazen._context_data import persistence
+from blazen._ids import new_run_id
 from blazen._meta import STEP_END, STEP_RESUME, WAITING_STATE_KEY
 from blazen._runtime.committer import Committer, new_owner
 from blazen._runtime.persist import restore_run
@@ -48,6 +48,7 @@ class DurableHooks(RunHooks):
         self.waiting_dirty = False
         self.terminal: asyncio.Future[None] = run.loop.create_future()
         run.hooks = self
+        run.lean = False  # every step's call records what it did, for its own commit
         persistence(run.ctx).start_recording()
 
     def sync_shadow(self) -> None:
@@ -85,6 +86,7 @@ class DurableHooks(RunHooks):
             collected=self._collected() if changed else None,
             status=status,
             result=result,
+            attempt=call.attempt,
         )
         backlog = self.committer.submit(commit, call.published)
         if call.stop is not None and not self.terminal.done():
@@ -126,6 +128,9 @@ class DurableHooks(RunHooks):
 
     def _collected(self) -> dict[str, list[Any]]:
         return {t: [data for _, data in entries] for t, entries in self.shadow.items()}
+
+    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:
+        self.committer.submit(Commit(step, attempt=attempt, attempt_error=error), (notice,))
 
     def waiting_changed(self) -> None:
         """Waiting requests are persisted with the next commit (a reserved write)."""
@@ -200,6 +205,17 @@ def _metadata(options: RunOptions, **extra: Any) -> dict[str, Any]:
     return {"steps": options.graph.fingerprint(), "graph": graph, **extra}
 
 
+def _traced(run: Run) -> dict[str, Any]:
+    """The run's trace context, to store with it (a process that takes it over continues it)."""
+    return {} if run.observer is None else {"trace": run.observer.carrier()}
+
+
+def _trace_of(metadata: Any) -> dict[str, str] | None:
+    """The trace context stored with a run, if any."""
+    trace = metadata.get("trace") if isinstance(metadata, dict) else None
+    return trace if isinstance(trace, dict) else None
+
+
 async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> None:
     """Write commit 0 of a new run (its StartEvent deliveries), then queue them."""
     hooks = DurableHooks(run, store, new_owner())
@@ -213,7 +229,7 @@ async def start_durable(run: Run, store: CheckpointStore, start: StartEvent) -> 
         context_state={},
         pending=[PendingEvent(eid, start.event_type, data, None, name) for name, eid in items],
         collected={},
-        metadata=_metadata(run.options),
+        metadata=_metadata(run.options, **_traced(run)),
     )
     for name, eid in items:
         run.enqueue(name, (start, None, eid))
@@ -264,7 +280,7 @@ async def resume_durable(options: RunOptions, store: CheckpointStore, run_id: st
     if record.status in FINISHED and record.status != "failed":
         raise WorkflowError(f"run {run_id} is already {record.status}; there is nothing to resume")
     _check_matches(options, run_id, record.workflow_name, record.metadata)
-    run = Run(options, run_id)
+    run = Run(options, run_id, _trace_of(record.metadata), resumed=True)
     hooks = DurableHooks(run, store, new_owner())
     await store.claim(run_id, hooks.committer.owner)
     loaded = await store.load(run_id)
@@ -286,7 +302,7 @@ async def fork_durable(
             f"run {run_id} has nothing left to run after commit {loaded.seq} (no pending "
             f"event, no awaited input): fork from an earlier commit"
         )
-    run = Run(options, str(uuid.uuid4()))
+    run = Run(options, new_run_id())
     hooks = DurableHooks(run, store, new_owner())
     await store.create_run(
         run.run_id,
@@ -295,7 +311,9 @@ async def fork_durable(
         context_state=loaded.context_state,
         pending=loaded.pending,
         collected=loaded.collected,
-        metadata=_metadata(options, forked_from={"run_id": run_id, "seq": loaded.seq}),
+        metadata=_metadata(
+            options, forked_from={"run_id": run_id, "seq": loaded.seq}, **_traced(run)
+        ),
         status="waiting" if WAITING_STATE_KEY in loaded.context_state else "running",
     )
     _restore_loaded(run, loaded)
@@ -348,7 +366,7 @@ async def adopt_snapshot(run: Run, store: CheckpointStore, snapshot: WorkflowSna
             context_state=_snapshot_writes(run),
             pending=_pending_of(run),
             collected=_collected_of(run),
-            metadata=_metadata(run.options, resumed_from="snapshot"),
+            metadata=_metadata(run.options, resumed_from="snapshot", **_traced(run)),
             status=status,
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blazen._context_data import persistence
-from blazen._meta import ENGINE, ENGINE_KEY, TARGETS_KEY, WAITING_KEY
+from blazen._meta import ENGINE, ENGINE_KEY, TARGETS_KEY, TRACE_KEY, WAITING_KEY
 from blazen._runtime.run import Run
 from blazen._runtime.types import Item
 from blazen.errors import PauseError, RunAbortedError
@@ -57,6 +57,8 @@ def build_snapshot(
             for rid, (src, ev) in run.waiting.items()
         ],
     }
+    if run.observer is not None:
+        metadata[TRACE_KEY] = run.observer.carrier()
     if run.options.session_pause_policy == SessionPausePolicy.PickleOrSerialize:
         metadata[SERIALIZED_REFS_KEY] = run.session_refs.snapshot_refs()[0]
     collected = view.export_collected()

@@ -60,6 +60,11 @@ class StoreBase(abc.ABC):
 
     _closed: bool = False
 
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data is, for people: a file path, or a URL without its password."""
+
     def _check_open(self) -> None:
         """``StoreError`` once ``close()`` was called."""
         if self._closed:
@@ -97,6 +102,10 @@ class StoreBase(abc.ABC):
         self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
         """Up to ``limit`` (> 0) matching runs, most recently updated first."""
+
+    @abc.abstractmethod
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` (> 0) runs whose id starts with ``id_prefix``, in id order."""
 
     @abc.abstractmethod
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
@@ -162,7 +171,7 @@ class StoreBase(abc.ABC):
         """The run's record if ``owner`` owns it; the unknown-run or owner error if not."""
         record = _known(run_id, await self._get(run_id))
         if record.owner != owner:
-            raise not_owner(run_id, record.owner, owner)
+            raise not_owner(run_id, record.owner, owner, record.status)
         return record
 
     async def _explain(
@@ -175,14 +184,16 @@ class StoreBase(abc.ABC):
             return run_exists(run_id)
         record = await self._get(run_id)
         if refusal is Refusal.NOT_OWNER:
-            return unknown_run(run_id) if record is None else not_owner(run_id, record.owner, owner)
+            if record is None:
+                return unknown_run(run_id)
+            return not_owner(run_id, record.owner, owner, record.status)
         first = 0 if record is None else record.last_seq + 1
         return await self._event_error(run_id, first, batch)
 
     async def _event_error(self, run_id: str, first_seq: int, batch: EncodedBatch) -> StoreError:
         """The first misuse of event ids in a batch written after commit ``first_seq - 1``."""
         states = await self._event_states(run_id, batch.event_ids())
-        problem = event_problem(batch, run_id, first_seq, states)
+        problem = event_problem(batch, run_id, first_seq, states.get)
         if problem is not None:
             return problem
         return StoreError(
@@ -226,6 +237,15 @@ class StoreBase(abc.ABC):
         if limit <= 0:
             return []
         return await self._list(workflow_name, wanted, limit)
+
+    async def find_runs(self, id_prefix: str, *, limit: int = 10) -> list[RunRecord]:
+        """Up to ``limit`` runs whose id starts with ``id_prefix``, in id order."""
+        self._check_open()
+        if not isinstance(id_prefix, str):
+            raise StoreError(f"a run id prefix must be a str, not {type(id_prefix).__name__}")
+        if limit <= 0:
+            return []
+        return await self._find(id_prefix, limit)
 
     async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
         """The run's commit history, oldest first."""

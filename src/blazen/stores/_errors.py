@@ -52,9 +52,32 @@ def run_exists(run_id: str) -> StoreConflictError:
     return StoreConflictError(f"run {run_id!r} already exists")
 
 
-def not_owner(run_id: str, owner: str | None, caller: str) -> StoreConflictError:
-    """A commit by ``caller`` to a run that ``owner`` owns (claimed by another worker)."""
-    return StoreConflictError(f"run {run_id!r} is owned by {owner!r}, not {caller!r}")
+def not_owner(
+    run_id: str, owner: str | None, caller: str, status: str | None = None
+) -> StoreConflictError:
+    """A commit by ``caller`` to a run it no longer owns: what happened, and what to do.
+
+    ``owner`` is the run's owner now (``None``: nobody), ``status`` its status. The process
+    that gets this error stops running the run (its commits are refused from now on).
+    """
+    see = f"see `blazen runs show {run_id}`"
+    if owner is None and status in ("completed", "failed", "cancelled"):
+        return StoreConflictError(
+            f"run {run_id!r} was ended ({status}) by another process while this one"
+            f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
+            f" process stops running the run ({see})"
+        )
+    if owner is None:
+        return StoreConflictError(
+            f"run {run_id!r} was released while this process ({caller!r}) was running it: this"
+            f" commit was refused (nothing written) and this process stops running the run;"
+            f" continue it with `blazen runs resume {run_id} TARGET` ({see})"
+        )
+    return StoreConflictError(
+        f"run {run_id!r} was taken over by another process (owner {owner!r}) while this one"
+        f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
+        f" process stops running the run; the other owner continues it ({see})"
+    )
 
 
 def not_pending(run_id: str, seq: int, event_id: str) -> StoreError:
