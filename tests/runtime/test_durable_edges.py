@@ -77,7 +77,7 @@ async def test_a_snapshot_adopted_by_a_durable_workflow_keeps_its_deliveries_and
     # Another process takes the stored run over and finishes it.
     taken = await _fan("adopt", set(), store).resume_run(stuck.run_id)
     assert (await asyncio.wait_for(taken.result(), 10)).result == [0, 1, 4, 9]
-    with pytest.raises(StoreConflictError, match="is owned by"):
+    with pytest.raises(StoreConflictError, match="was taken over by another process"):
         await stuck.abort()  # the first process lost the run: the store refuses its commit
     await store.close()
 
