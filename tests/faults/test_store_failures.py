@@ -40,7 +40,7 @@ STEP_TIME = "0.005"  # seconds each step works after its side effect: commits la
 INJECTED = "injected failure of commit"
 LATE_BUG = (
     "bug: when a commit fails after the run's StopEvent (commits are pipelined), "
-    "DurableHooks._resolve (_runtime/durable.py:150) hands result() the store's raw "
+    "DurableHooks._resolve (_runtime/durable.py:157) hands result() the store's raw "
     "exception, not a StoreError, and handler.status stays 'completed'"
 )
 

@@ -167,7 +167,7 @@ def test_steps_must_be_a_list_of_steps() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="bug: Workflow.__init__ runs list(steps) before build_graph checks the type, so "
-    "a str gives \"'s' is not a step\" and an int a bare TypeError (workflow.py:115)",
+    "a str gives \"'s' is not a step\" and an int a bare TypeError (workflow.py:124)",
 )
 @pytest.mark.parametrize("steps", ["start", b"start", 5, None])
 def test_steps_that_are_not_a_list_say_so(steps: object) -> None:
