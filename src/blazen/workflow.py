@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import pydantic
@@ -119,6 +119,11 @@ class Workflow:
             raise TypeError(
                 f"workflow {name!r}: retry_config must be a RetryConfig or None, "
                 f"not {type(retry_config).__name__}"
+            )
+        if isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable):
+            raise WorkflowValidationError(
+                f"workflow {name!r}: steps must be a list of @step functions, "
+                f"not {type(steps).__name__}"
             )
         self.name = name
         self.steps = list(steps)

@@ -60,16 +60,16 @@ def test_subclass_is_named_by_its_class() -> None:
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("call", "reason"),
     [
-        lambda: Event(5),
-        lambda: Event("A", event_type="B"),
-        lambda: StartEvent("X"),
-        lambda: StopEvent("X", result=1),
+        (lambda: Event(5), "int.*str|str.*int"),
+        (lambda: Event("A", event_type="B"), "multiple values for .*event_type"),
+        (lambda: StartEvent("X"), "StartEvent.* takes"),
+        (lambda: StopEvent("X", result=1), "StopEvent.* takes"),
     ],
 )
-def test_bad_constructor_arguments_are_type_errors(call: Any) -> None:
-    with pytest.raises(TypeError):
+def test_bad_constructor_arguments_are_type_errors(call: Any, reason: str) -> None:
+    with pytest.raises(TypeError, match=reason):
         call()
 
 
@@ -151,7 +151,7 @@ def test_input_request_event() -> None:
     req.prompt = "q"
     assert (req.request_id, req.prompt) == ("r4", "q")
     assert "r4" in repr(req)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"missing .*request_id"):
         InputRequestEvent()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="outside an active workflow step"):
         InputRequestEvent("r", "p", {"o": Opaque()})

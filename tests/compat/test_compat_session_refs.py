@@ -40,13 +40,14 @@ def test_session_pause_policy_members() -> None:
 
 
 @pytest.mark.parametrize("name", ["PickleOrError", "PickleOrSerialize", "WarnDrop", "HardError"])
-def test_workflow_takes_each_policy(name: str) -> None:
+async def test_workflow_takes_each_policy(name: str) -> None:
     @step
     async def s(ctx: Context, ev: StartEvent) -> Any:
         return StopEvent(result=1)
 
-    Workflow("policy", [s], session_pause_policy=getattr(SessionPausePolicy, name))
-    Workflow("policy", [s], session_pause_policy=None)
+    policy = getattr(SessionPausePolicy, name)
+    assert (await Workflow("policy", [s], session_pause_policy=policy).run()).result == 1
+    assert (await Workflow("policy", [s], session_pause_policy=None).run()).result == 1
 
 
 def test_registry_key() -> None:
@@ -185,5 +186,5 @@ async def test_resume_with_session_refs_rejects_an_unknown_class() -> None:
     async def s(ctx: Context, ev: StartEvent) -> Any:
         return StopEvent(result=None)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"no\.such\.module\.Missing"):
         await Workflow.resume_with_session_refs(json.dumps(snap), [s])

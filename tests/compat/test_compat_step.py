@@ -83,24 +83,25 @@ async def test_setters_change_what_the_workflow_routes() -> None:
     [("accepts", "Ping"), ("accepts", [1]), ("emits", None), ("max_concurrency", "2")],
 )
 def test_setters_reject_wrong_types(attr: str, value: Any) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=attr):
         setattr(configured, attr, value)
 
 
 def test_negative_concurrency_is_refused() -> None:
-    with pytest.raises((OverflowError, ValueError, *VALIDATION)):
+    negative = "negative|>= 0, got -1"
+    with pytest.raises((OverflowError, ValueError, *VALIDATION), match=negative):
         configured.max_concurrency = -1
-    with pytest.raises((OverflowError, ValueError, *VALIDATION)):
+    with pytest.raises((OverflowError, ValueError, *VALIDATION), match=negative):
         step(max_concurrency=-1)(lambda ctx, ev: None)
 
 
 def test_name_is_read_only() -> None:
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="'name'"):
         first.name = "other"  # type: ignore[misc]
 
 
 def test_accepts_must_be_a_list() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="accepts"):
 
         @step(accepts="Ping")  # type: ignore[call-overload]
         async def s(ctx: Context, ev: Event) -> Any:

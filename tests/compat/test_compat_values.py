@@ -50,7 +50,7 @@ def test_native_variant_keeps_its_bytes_unread() -> None:
     ],
 )
 def test_reading_the_wrong_variant_is_a_value_error(sv: Any, wrong: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"(?i)not (a )?{wrong.removeprefix('as_')}"):
         getattr(sv, wrong)()
 
 
@@ -64,23 +64,30 @@ def test_from_dict_inverts_to_dict(data: dict[str, Any], kind: str) -> None:
     assert sv.to_dict() == data
 
 
-@pytest.mark.parametrize("bad", [{"Nope": 1}, {"Json": 1, "Bytes": [1]}, {}])
-def test_from_dict_rejects_malformed_dicts(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"Nope": 1}, "Nope"),
+        ({"Json": 1, "Bytes": [1]}, "(single|one) key"),
+        ({}, "(single|one) key"),
+    ],
+)
+def test_from_dict_rejects_malformed_dicts(bad: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
         StateValue.from_dict(bad)
 
 
 def test_from_dict_needs_a_dict() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="dict"):
         StateValue.from_dict([1])  # type: ignore[arg-type]
 
 
 def test_bad_constructor_input() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="cannot serialize `object` to JSON"):
         StateValue.json(object())
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="str"):
         StateValue.bytes("text")  # type: ignore[arg-type]
-    with pytest.raises((OverflowError, ValueError)):
+    with pytest.raises((OverflowError, ValueError), match="range"):
         StateValue.bytes([256])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="StateValue"):
         StateValue()

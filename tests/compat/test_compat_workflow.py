@@ -25,6 +25,8 @@ from blazen import (
 
 from ._util import VALIDATION
 
+OUT_OF_RANGE = r"out of range|must be in 0\.\.2\*\*64-1, got -1"  # Rust core | blazen
+
 
 @step
 async def echo(ctx: Context, ev: StartEvent) -> Any:
@@ -90,16 +92,16 @@ def test_workflow_result_constructor() -> None:
     assert (result.usage_total.prompt_tokens, result.cost_total_usd) == (3, 0.5)
 
 
-def test_workflow_options_are_accepted() -> None:
-    Workflow(
+async def test_workflow_options_are_accepted() -> None:
+    configured = Workflow(
         "options",
         [echo],
         timeout=30.0,
         session_pause_policy=SessionPausePolicy.WarnDrop,
-        auto_publish_events=True,
+        auto_publish_events=False,
         retry_config=RetryConfig(max_retries=1),
     )
-    Workflow(
+    defaults = Workflow(
         "defaults",
         [echo],
         timeout=None,
@@ -107,7 +109,43 @@ def test_workflow_options_are_accepted() -> None:
         auto_publish_events=None,
         retry_config=None,
     )
-    assert isinstance(repr(Workflow("r", [echo])), str)
+    assert (await configured.run(n=1)).result == {"n": 1}
+    assert (await defaults.run(n=2)).result == {"n": 2}
+    assert isinstance(repr(configured), str)
+
+
+class Mid(Event):
+    pass
+
+
+async def test_auto_published_lifecycle_and_progress_events() -> None:
+    @step
+    async def first(ctx: Context, ev: StartEvent) -> Any:
+        return Mid()
+
+    @step
+    async def second(ctx: Context, ev: Mid) -> Any:
+        return StopEvent(result=7)
+
+    handler = await Workflow("auto", [first, second], auto_publish_events=True).run_with_handler()
+    seen = [(ev.event_type, ev.to_dict()) async for ev in handler.stream_events()]
+    assert (await handler.result()).result == 7
+    for _, data in seen:
+        data.pop("duration_ms", None)
+        assert isinstance(data.pop("run_id", ""), str)
+    life, progress = "blazen::lifecycle", "blazen::ProgressEvent"
+    start, stop, mid = "blazen::StartEvent", "blazen::StopEvent", "Mid"
+    assert seen == [
+        (life, {"event_type": start, "kind": "event_routed"}),
+        (life, {"event_type": start, "kind": "step_started", "step_name": "first"}),
+        (life, {"kind": "step_completed", "step_name": "first"}),
+        (progress, {"current": 1, "kind": "Workflow", "label": "first"}),
+        (life, {"event_type": mid, "kind": "event_routed"}),
+        (life, {"event_type": mid, "kind": "step_started", "step_name": "second"}),
+        (life, {"kind": "step_completed", "step_name": "second"}),
+        (progress, {"current": 2, "kind": "Workflow", "label": "second"}),
+        (life, {"event_type": stop, "kind": "event_routed"}),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -115,12 +153,12 @@ def test_workflow_options_are_accepted() -> None:
     [{"auto_publish_events": "yes"}, {"retry_config": "x"}, {"timeout": "soon"}],
 )
 def test_workflow_option_types_are_checked(kwargs: dict[str, Any]) -> None:
-    with pytest.raises((TypeError, *VALIDATION)):
+    with pytest.raises((TypeError, *VALIDATION), match=next(iter(kwargs))):
         Workflow("bad", [echo], **kwargs)
 
 
 def test_steps_must_be_steps() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"not (an instance of '_StepWrapper'|a step)"):
         Workflow("bad", [lambda ctx, ev: None])
 
 
@@ -193,11 +231,11 @@ async def test_builder_step_timeout_applies_to_its_steps() -> None:
 
 
 def test_builder_refuses_bad_input() -> None:
-    with pytest.raises((ValueError, *VALIDATION)):
+    with pytest.raises((ValueError, *VALIDATION), match="at least one step"):
         WorkflowBuilder("empty").build()
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"not (an instance of '_StepWrapper'|a step)"):
         WorkflowBuilder("x").step(lambda ctx, ev: None)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="SessionPausePolicy"):
         WorkflowBuilder("x").session_pause_policy("warn_drop")
 
 
@@ -211,9 +249,9 @@ def test_token_usage() -> None:
         TokenUsage(completion_tokens=2, total_tokens=2)
     )
     assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (1, 2, 3)
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="prompt_tokens"):
         usage.prompt_tokens = 1  # type: ignore[misc]
-    with pytest.raises(OverflowError):
+    with pytest.raises(OverflowError, match=OUT_OF_RANGE):
         TokenUsage(prompt_tokens=-1)
 
 
@@ -226,7 +264,7 @@ def test_retry_config() -> None:
     rc.honor_retry_after, rc.jitter = False, False
     assert (rc.max_retries, rc.initial_delay_ms, rc.max_delay_ms) == (5, 10, 20)
     assert (rc.honor_retry_after, rc.jitter) == (False, False)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         RetryConfig(3)  # type: ignore[misc]
-    with pytest.raises(OverflowError):
+    with pytest.raises(OverflowError, match=OUT_OF_RANGE):
         RetryConfig(max_retries=-1)

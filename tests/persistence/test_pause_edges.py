@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -12,13 +14,20 @@ from blazen import (
     Event,
     InputRequestEvent,
     InputResponseEvent,
+    RunStalledError,
     SessionPauseError,
     SnapshotError,
     StartEvent,
     StopEvent,
     Workflow,
+    WorkflowSnapshot,
     step,
 )
+from blazen._meta import ENGINE, ENGINE_KEY
+from blazen.session_refs import SERIALIZED_REFS_KEY
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pause_sync import next_request, turns
 
 
 class Go(Event):
@@ -30,7 +39,7 @@ class Carry(Event):
 
 
 async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def begin(ctx: Context, ev: StartEvent) -> Go:
@@ -38,6 +47,7 @@ async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
 
     @step
     async def make(ctx: Context, ev: Go) -> Carry:
+        started.set()
         await gate.wait()
         return Carry(lock=threading.Lock())  # cannot be put into a snapshot
 
@@ -46,9 +56,10 @@ async def test_a_pause_whose_snapshot_fails_leaves_the_run_running() -> None:
         return StopEvent(result="done")
 
     handler = await Workflow("pause-fails", [begin, make, use]).run_with_handler()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 5)
     pausing = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0.01)
+    await turns()
+    assert not pausing.done()  # waits for ``make``
     gate.set()
     with pytest.raises(SnapshotError, match="Carry"):
         await pausing
@@ -67,7 +78,7 @@ async def test_two_pauses_at_once_get_the_same_snapshot() -> None:
 
     wf = Workflow("double-pause", [wait, end])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     first, second = await asyncio.wait_for(asyncio.gather(handler.pause(), handler.pause()), 5)
     assert first is second
     assert await handler.pause() is first  # and again, once paused
@@ -90,7 +101,7 @@ async def test_snapshot_follows_the_session_policy_and_refuses_finished_runs() -
 
     wf = Workflow("snapshot-session", [wait, end])
     handler = await wf.run_with_handler(lock=False)
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     snapshot = await handler.take_snapshot()
     assert "__blazen_session__.conn" in snapshot.context_state
     resumed = await wf.resume(snapshot)
@@ -98,7 +109,7 @@ async def test_snapshot_follows_the_session_policy_and_refuses_finished_runs() -
     assert (await resumed.result()).result == {"picklable": True}
 
     locked = await wf.run_with_handler(lock=True)
-    await asyncio.sleep(0.01)
+    await next_request(locked)
     with pytest.raises(SessionPauseError, match="lock"):
         await locked.take_snapshot()
     await locked.respond_to_input("r", None)
@@ -118,7 +129,7 @@ async def test_a_session_value_that_cannot_be_unpickled_is_a_snapshot_error() ->
 
     wf = Workflow("bad-session", [wait, end])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0.01)
+    await next_request(handler)
     snapshot = await handler.pause()
     from blazen import StateValue
 
@@ -130,7 +141,7 @@ async def test_a_session_value_that_cannot_be_unpickled_is_a_snapshot_error() ->
 
 
 async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def begin(ctx: Context, ev: StartEvent) -> Go:
@@ -138,6 +149,7 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
 
     @step
     async def slow(ctx: Context, ev: Go) -> StopEvent:
+        started.set()
         await gate.wait()
         return StopEvent(result="never")  # the StopEvent of a pausing run still ends it
 
@@ -146,10 +158,10 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
         return None
 
     handler = await Workflow("pause-while-busy", [begin, slow, never]).run_with_handler()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 5)
     first = asyncio.ensure_future(handler.pause())
     second = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0.01)
+    await turns()
     assert not first.done()
     assert not second.done()
     gate.set()
@@ -159,19 +171,21 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
 
 
 async def test_a_run_that_completes_while_pausing_keeps_its_result_and_snapshot() -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     @step
     async def slow(ctx: Context, ev: StartEvent) -> StopEvent:
         ctx.set("started", True)
+        started.set()
         await gate.wait()
         return StopEvent(result={"done": True})
 
     wf = Workflow("complete-while-pausing", [slow])
     handler = await wf.run_with_handler()
-    await asyncio.sleep(0)  # the step starts and waits at the gate
+    await asyncio.wait_for(started.wait(), 5)  # the step waits at the gate
     pausing = asyncio.ensure_future(handler.pause())
-    await asyncio.sleep(0)
+    await turns()
+    assert not pausing.done()
     gate.set()
     assert await pausing is None  # not an error: the run completed meanwhile
     assert await handler.pause() is None  # nor is a later pause
@@ -200,3 +214,88 @@ async def test_resume_in_place_of_a_run_that_is_not_paused_does_nothing() -> Non
     assert handler.status == "waiting"
     await handler.respond_to_input("r", 5)
     assert (await handler.result()).result == 5
+
+
+def _asking(name: str, **options: object) -> Workflow:
+    @step
+    async def wait(ctx: Context, ev: StartEvent) -> InputRequestEvent:
+        ctx.set("cfg", {"x": 1, "tags": ["a"]})
+        return InputRequestEvent(request_id="r")
+
+    @step
+    async def end(ctx: Context, ev: InputResponseEvent) -> StopEvent:
+        return StopEvent(result=(ev.response, ctx.get("cfg")))
+
+    return Workflow(name, [wait, end], **options)  # type: ignore[arg-type]
+
+
+async def test_the_timeout_does_not_run_while_paused() -> None:
+    handler = await _asking("pause-timeout", timeout=0.2).run_with_handler()
+    await next_request(handler)
+    await handler.pause()
+    await asyncio.sleep(0.4)  # paused for twice the timeout: the behaviour under test
+    assert handler.status == "paused"
+    await handler.resume_in_place()
+    await handler.respond_to_input("r", "late but fine")
+    assert (await handler.result()).result == ("late but fine", {"x": 1, "tags": ["a"]})
+
+
+async def test_a_snapshot_is_a_copy_of_the_context() -> None:
+    handler = await _asking("snapshot-copy").run_with_handler()
+    await next_request(handler)
+    snapshot = await handler.take_snapshot()
+    snapshot.context_state["cfg"].value["tags"].append("changed in the snapshot")
+    assert handler.context.get("cfg") == {"x": 1, "tags": ["a"]}
+    await handler.respond_to_input("r", 1)
+    assert (await handler.result()).result == (1, {"x": 1, "tags": ["a"]})
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [("pickle_or_serialize", True), ("pickle_or_error", False), ("warn_drop", False)],
+)
+async def test_only_pickle_or_serialize_snapshots_carry_serialized_refs(
+    policy: str, kept: bool
+) -> None:
+    handler = await _asking(f"refs-{policy}", session_pause_policy=policy).run_with_handler()
+    await next_request(handler)
+    snapshot = await handler.pause()
+    assert (SERIALIZED_REFS_KEY in snapshot.metadata) is kept
+    await handler.resume_in_place()
+    await handler.respond_to_input("r", 2)
+    assert (await handler.result()).result[0] == 2
+
+
+async def test_a_snapshot_with_nothing_to_do_fails_as_stalled_on_resume() -> None:
+    snapshot = WorkflowSnapshot.new(
+        workflow_name="nothing-left",
+        run_id="2b9f7cf4-0000-4000-8000-000000000001",
+        context_state={},
+        collected_events={},
+        pending_events=[],
+        metadata={ENGINE_KEY: ENGINE},
+    )
+    resumed = await _asking("nothing-left").resume(snapshot)
+    with pytest.raises(RunStalledError, match="'nothing-left' stalled"):
+        await asyncio.wait_for(resumed.result(), 10)
+
+
+async def test_a_run_left_with_nothing_to_do_after_a_pause_fails_as_stalled() -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    @step
+    async def only(ctx: Context, ev: StartEvent) -> None:
+        started.set()
+        await gate.wait()  # returns no event: after it, nothing is left to run
+
+    handler = await Workflow("stall-after-pause", [only]).run_with_handler()
+    await asyncio.wait_for(started.wait(), 5)
+    pausing = asyncio.ensure_future(handler.pause())
+    await turns()
+    gate.set()
+    snapshot = await asyncio.wait_for(pausing, 5)
+    assert snapshot is not None
+    assert snapshot.pending_events == []
+    await handler.resume_in_place()
+    with pytest.raises(RunStalledError, match="'stall-after-pause' stalled"):
+        await asyncio.wait_for(handler.result(), 10)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowError, step
+
+from ._sync import quiet_loop
 
 
 class Job(Event):
@@ -61,29 +62,23 @@ async def test_fan_out_events_are_handled_concurrently() -> None:
     assert stop.result == list(range(n))
 
 
-async def test_fan_out_runs_in_parallel_time() -> None:
-    @step
-    async def work(ctx: Context, ev: Job) -> Done:
-        await asyncio.sleep(0.1)
-        return Done(i=ev.i)
-
-    wf = Workflow("fan-out-time", [fan_out, work, gather_step(10)])
-    t0 = time.perf_counter()
-    stop = await (await wf.run_with_handler(n=10)).result()
-    assert stop.result == list(range(10))
-    assert time.perf_counter() - t0 < 0.5  # ten sequential sleeps would take 1 s
-
-
 @pytest.mark.parametrize("limit", [1, 2, 3])
 async def test_max_concurrency_is_respected(limit: int) -> None:
+    # Everything is queued at once; the first ``limit`` deliveries wait until all of them
+    # run, so the limit is reached; ``peak`` says whether it was ever passed.
     active = peak = 0
+    full = asyncio.Event()
 
     @step(max_concurrency=limit)
     async def work(ctx: Context, ev: Job) -> Done:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
-        await asyncio.sleep(0.01)
+        if active == limit:
+            full.set()
+        if ev.i < limit:
+            await asyncio.wait_for(full.wait(), 5)
+        await asyncio.sleep(0)  # suspend: a second worker may take the next delivery
         active -= 1
         return Done(i=ev.i)
 
@@ -93,15 +88,67 @@ async def test_max_concurrency_is_respected(limit: int) -> None:
     assert peak == limit
 
 
+class Probe(Event):
+    pass
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_max_concurrency_holds_for_events_sent_one_at_a_time(limit: int) -> None:
+    # A delivery that arrives while ``limit`` others of the step run must wait, even though
+    # a worker is free: the producer sends one more Job once ``limit`` are running, then a
+    # Probe (another step, queued after that Job). The Probe step runs first and releases
+    # the running Jobs; the extra Job may only start after one of them ends.
+    active = peak = 0
+    started: list[int] = []
+    running = asyncio.Event()
+    release = asyncio.Event()
+
+    @step
+    async def produce(ctx: Context, ev: StartEvent) -> None:
+        for i in range(limit):
+            ctx.send_event(Job(i=i))
+        await asyncio.wait_for(running.wait(), 5)
+        ctx.send_event(Job(i=limit))
+        ctx.send_event(Probe())
+
+    @step(max_concurrency=limit)
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        started.append(ev.i)
+        if active == limit:
+            running.set()
+        if ev.i < limit:
+            await asyncio.wait_for(release.wait(), 5)
+        active -= 1
+        return Done(i=ev.i)
+
+    @step
+    async def probe(ctx: Context, ev: Probe) -> None:
+        assert started == list(range(limit)), started  # the extra Job has not started
+        release.set()
+
+    wf = Workflow(f"sent-limit-{limit}", [produce, work, probe, gather_step(limit + 1)])
+    assert set(wf.graph.routes) >= {"Job", "Probe", "Done"}
+    stop = await (await wf.run_with_handler()).result()
+    assert stop.result == list(range(limit + 1))
+    assert peak == limit
+    assert started == list(range(limit + 1))
+
+
 async def test_max_concurrency_zero_is_unlimited() -> None:
     active = peak = 0
+    all_in = asyncio.Event()
 
     @step(max_concurrency=0)
     async def work(ctx: Context, ev: Job) -> Done:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
-        await asyncio.sleep(0.02)
+        if active == 6:
+            all_in.set()
+        await asyncio.wait_for(all_in.wait(), 5)  # ends only if all six overlap
         active -= 1
         return Done(i=ev.i)
 
@@ -112,7 +159,10 @@ async def test_max_concurrency_zero_is_unlimited() -> None:
 
 
 async def test_max_concurrency_applies_to_plain_def_steps() -> None:
+    # The first two deliveries meet at a barrier (so two do run at once); a third one
+    # running meanwhile would be seen in ``peak``.
     lock = threading.Lock()
+    barrier = threading.Barrier(2, timeout=5)
     active = peak = 0
 
     @step(max_concurrency=2)
@@ -121,7 +171,8 @@ async def test_max_concurrency_applies_to_plain_def_steps() -> None:
         with lock:
             active += 1
             peak = max(peak, active)
-        time.sleep(0.02)
+        if ev.i < 2:
+            barrier.wait()
         with lock:
             active -= 1
         return Done(i=ev.i)
@@ -246,13 +297,14 @@ async def test_send_event_needs_an_event() -> None:
     async def bad(ctx: Context, ev: StartEvent) -> None:
         ctx.send_event({"not": "an event"})  # type: ignore[arg-type]
 
-    with pytest.raises(WorkflowError) as info:
+    with pytest.raises(WorkflowError, match="send_event needs an Event, not dict") as info:
         await (await Workflow("send-bad", [bad]).run_with_handler()).result()
     assert isinstance(info.value.__cause__, TypeError)
 
 
 # -- the first StopEvent ends the run ------------------------------------------------------
 async def test_first_stop_event_wins_and_cancels_running_steps() -> None:
+    slow_started = asyncio.Event()
     cancelled = asyncio.Event()
     late_results: list[str] = []
 
@@ -263,21 +315,20 @@ async def test_first_stop_event_wins_and_cancels_running_steps() -> None:
     @step
     async def race(ctx: Context, ev: Job) -> StopEvent:
         if ev.i == 0:
-            await asyncio.sleep(0.01)
+            await asyncio.wait_for(slow_started.wait(), 5)  # the other one is running now
             return StopEvent(result="fast")
+        slow_started.set()
         try:
-            await asyncio.sleep(5)
+            await asyncio.Event().wait()  # never set: only a cancellation ends this
         except asyncio.CancelledError:
             cancelled.set()
             raise
         late_results.append("slow")
         return StopEvent(result="slow")
 
-    t0 = time.perf_counter()
     handler = await Workflow("first-stop", [start, race]).run_with_handler()
     assert (await handler.result()).result == "fast"
-    await asyncio.wait_for(cancelled.wait(), 1)
-    assert time.perf_counter() - t0 < 1
+    await asyncio.wait_for(cancelled.wait(), 5)
     assert late_results == []
     assert handler.status == "completed"
 
@@ -295,5 +346,61 @@ async def test_events_after_the_stop_event_are_dropped() -> None:
 
     handler = await Workflow("stop-first", [start, work]).run_with_handler()
     assert (await handler.result()).result == "stop"
-    await asyncio.sleep(0.01)
+    await quiet_loop()  # every task of the run has ended: nothing can deliver a Job later
     assert ran == []
+
+
+class Tick(Event):
+    n: int
+
+
+async def test_steps_still_overlap_after_a_long_run_of_quick_steps() -> None:
+    # A worker lets others in every 64 steps; suspended steps after that must overlap.
+    n = 3
+    started = 0
+    all_started = asyncio.Event()
+
+    @step
+    async def tick(ctx: Context, ev: StartEvent | Tick) -> Tick | list[Job]:
+        count = getattr(ev, "n", 0)
+        return Tick(n=count + 1) if count < 200 else [Job(i=i) for i in range(n)]
+
+    @step
+    async def work(ctx: Context, ev: Job) -> Done:
+        nonlocal started
+        started += 1
+        if started == n:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 5)  # ends only if all three overlap
+        return Done(i=ev.i)
+
+    wf = Workflow("long-then-fan-out", [tick, work, gather_step(n)], timeout=20)
+    stop = await (await wf.run_with_handler()).result()
+    assert stop.result == list(range(n))
+
+
+async def test_a_long_run_of_quick_steps_lets_other_tasks_in() -> None:
+    # Steps that never suspend run back to back, but not for ever: every 64 steps the
+    # worker yields, so another task of the loop gets turns while the run goes on.
+    turns_during_run = 0
+    finished = False
+
+    async def other_task() -> None:
+        nonlocal turns_during_run
+        while not finished:
+            turns_during_run += 1
+            await asyncio.sleep(0)
+
+    @step
+    async def tick(ctx: Context, ev: StartEvent | Tick) -> Tick | StopEvent:
+        count = getattr(ev, "n", 0)
+        return Tick(n=count + 1) if count < 1000 else StopEvent(result=turns_during_run)
+
+    spinner = asyncio.ensure_future(other_task())
+    await asyncio.sleep(0)  # the spinner starts
+    try:
+        result = (await Workflow("fair", [tick], timeout=20).run()).result
+    finally:
+        finished = True
+        await spinner
+    assert result >= 1000 // 64 - 1  # about one turn per 64 steps

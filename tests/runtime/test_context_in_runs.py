@@ -32,28 +32,32 @@ async def split(ctx: Context, ev: StartEvent) -> list[Event]:
     return [Text(text=ev.text), Text(text=ev.text.upper())]
 
 
-@step
-async def measure(ctx: Context, ev: Text) -> Length | Upper:
-    await asyncio.sleep(0.01 if ev.text.isupper() else 0.02)
-    if ev.text.isupper():
-        return Upper(text=ev.text)
-    return Length(n=len(ev.text))
-
-
 async def test_collect_events_fans_in_different_types_in_listed_order() -> None:
+    arrived: list[str] = []
+    upper_arrived = asyncio.Event()
+
+    @step
+    async def measure(ctx: Context, ev: Text) -> Length | Upper:
+        if ev.text.isupper():
+            return Upper(text=ev.text)
+        await asyncio.wait_for(upper_arrived.wait(), 5)  # Length is sent after Upper arrived
+        return Length(n=len(ev.text))
+
     @step
     async def join(ctx: Context, ev: Length | Upper) -> StopEvent | None:
+        arrived.append(ev.event_type)
+        upper_arrived.set()
         got = ctx.collect_events(ev, [Length, Upper])
         if got is None:
             return None
         length, upper = got
         return StopEvent(result=(length.n, upper.text))
 
-    # Upper arrives first (shorter sleep) yet comes back second, as listed.
     stop = await (
         await Workflow("fan-in", [split, measure, join]).run_with_handler(text="abc")
     ).result()
-    assert stop.result == (3, "ABC")
+    assert arrived == ["Upper", "Length"]
+    assert stop.result == (3, "ABC")  # Upper arrived first yet comes back second, as listed
 
 
 async def test_collect_events_fans_in_repeated_types() -> None:

@@ -70,6 +70,7 @@ async def test_edit_state_counts_with_a_default_and_writes_only_on_success() -> 
     @step
     async def count(ctx: Context, ev: StartEvent) -> StopEvent:
         async with ctx.edit_state("n", 0) as edit:
+            assert repr(edit) == "Edit(value=0)"
             edit.value += 1
         async with ctx.edit_state("n", 0) as edit:
             edit.value += 1

@@ -17,6 +17,8 @@ from blazen import (
     step,
 )
 
+from ._sync import until
+
 
 @step
 async def ask(ctx: Context, ev: StartEvent) -> InputRequestEvent:
@@ -40,8 +42,8 @@ async def test_request_and_respond() -> None:
     handler = await Workflow("hitl", [ask, answer]).run_with_handler(question="name?")
     req = await asyncio.wait_for(next_request(handler), 2)
     assert (req.request_id, req.prompt, req.metadata) == ("q1", "name?", {"step": "ask"})
-    await asyncio.sleep(0.01)
-    assert handler.status == "waiting"  # waiting is not a stall
+    await until(lambda: handler.status == "waiting", "the run waits for input")
+    assert handler.input_requests() == [req]  # waiting is not a stall: the answer is taken
     await handler.respond_to_input("q1", "Ada")
     stop = await asyncio.wait_for(handler.result(), 2)
     assert stop.result == "name? -> Ada (q1)"
@@ -61,5 +63,5 @@ async def test_respond_after_the_run_ended() -> None:
     await asyncio.wait_for(next_request(handler), 2)
     await handler.respond_to_input("q1", "x")
     await handler.result()
-    with pytest.raises(WorkflowError):
+    with pytest.raises(WorkflowError, match="is completed; it cannot take input"):
         await handler.respond_to_input("q1", "again")

@@ -73,13 +73,16 @@ async def test_run_with_handler_is_run() -> None:
 async def test_run_returns_before_the_run_ends() -> None:
     release = asyncio.Event()
 
+    started = asyncio.Event()
+
     @step
     async def wait(ctx: Context, ev: StartEvent) -> StopEvent:
+        started.set()
         await release.wait()
         return StopEvent(result="released")
 
     handler = await Workflow("returns-at-once", [wait]).run_with_handler()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 5)
     assert handler.status == "running"
     release.set()
     assert (await handler.result()).result == "released"
@@ -309,16 +312,21 @@ async def test_stream_from_a_thread_and_two_readers() -> None:
 
 
 async def test_stream_of_a_failed_run_ends() -> None:
+    read_one = asyncio.Event()
+
     @step
     async def boom(ctx: Context, ev: StartEvent) -> StopEvent:
         ctx.write_event_to_stream(Progress(pct=1))
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(read_one.wait(), 5)  # the reader now waits for more
         raise RuntimeError("boom")
 
     handler = await Workflow("stream-fail", [boom]).run_with_handler()
-    seen = [ev async for ev in handler.stream_events()]
+    seen = []
+    async for ev in handler.stream_events():
+        seen.append(ev)
+        read_one.set()
     assert len(seen) == 1
-    with pytest.raises(StepError) as info:
+    with pytest.raises(StepError, match="step 'boom' failed") as info:
         await handler.result()
     assert "boom" in str(info.value.__cause__)
 

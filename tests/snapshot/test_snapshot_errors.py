@@ -145,44 +145,74 @@ def test_json_metadata_tags_are_strict(metadata: dict[str, Any]) -> None:
         WorkflowSnapshot.from_json(json.dumps({**JSON_BASE, "metadata": metadata}))
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["", "{", "[]", "null", "1", '{"version": NaN}', '{"version": 1e999}', "{}", "{} {}"],
+# Any error of a corrupt or truncated snapshot says which of these it is.
+CORRUPT = (
+    r"(truncated or )?corrupt snapshot|snapshot has no '\w+' field|a snapshot is a map, not"
+    r"|snapshot '\w+' must be"
 )
-def test_bad_json_is_rejected(text: str) -> None:
-    with pytest.raises(SnapshotError):
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", r"not valid JSON \(Expecting value"),
+        ("{", r"not valid JSON \(Expecting property name"),
+        ("[]", "a snapshot is a map, not an array"),
+        ("null", "a snapshot is a map, not nil/null"),
+        ("1", "a snapshot is a map, not int"),
+        ('{"version": NaN}', "NaN is not allowed in a snapshot"),
+        ('{"version": 1e999}', "snapshot 'version' must be an integer, not float"),
+        ("{}", "snapshot has no 'version' field"),
+        ("{} {}", r"not valid JSON \(Extra data"),
+    ],
+)
+def test_bad_json_is_rejected(text: str, reason: str) -> None:
+    with pytest.raises(SnapshotError, match=reason):
         WorkflowSnapshot.from_json(text)
 
 
+INCOMPLETE = r"not valid MessagePack \(Unpack failed: incomplete input\)"
+EXTRA = "extra bytes after the MessagePack value"
+
+
 @pytest.mark.parametrize(
-    "data",
-    [b"", b"\xc1", b"\x80", b"\x91\x01", b"\xa3abc", packed() + b"\x00", b"\xd9", b"\xff" * 10],
+    ("data", "reason"),
+    [
+        (b"", INCOMPLETE),
+        (b"\xc1", "starts with 0xC1 but is not a signed envelope"),
+        (b"\x80", "snapshot has no 'version' field"),
+        (b"\x91\x01", "a snapshot is a map, not an array"),
+        (b"\xa3abc", "a snapshot is a map, not a string"),
+        (packed() + b"\x00", EXTRA),
+        (b"\xd9", INCOMPLETE),
+        (b"\xff" * 10, EXTRA),
+    ],
 )
-def test_bad_msgpack_is_rejected(data: bytes) -> None:
-    with pytest.raises(SnapshotError):
+def test_bad_msgpack_is_rejected(data: bytes, reason: str) -> None:
+    with pytest.raises(SnapshotError, match=reason):
         WorkflowSnapshot.from_bytes(data)
 
 
 def test_every_truncation_is_rejected() -> None:
     data, text = packed(), WorkflowSnapshot.from_bytes(packed()).to_json()
     for end in range(len(data)):
-        with pytest.raises(SnapshotError):
+        with pytest.raises(SnapshotError, match=CORRUPT):
             WorkflowSnapshot.from_bytes(data[:end])
     for end in range(len(text)):
-        with pytest.raises(SnapshotError):
+        with pytest.raises(SnapshotError, match=CORRUPT):
             WorkflowSnapshot.load(text[:end])
 
 
 def test_ext_types_are_rejected() -> None:
     ext = msgpack.ExtType(5, b"xx")
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match=r"metadata\.k: ExtType is not JSON-compatible"):
         WorkflowSnapshot.from_bytes(packed(metadata={"k": ext}))
 
 
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match="not valid MessagePack"):
         WorkflowSnapshot.from_bytes(b"\x91" * 100_000 + b"\xc0")
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match="JSON nested too deeply"):
         WorkflowSnapshot.from_json("[" * 100_000)
     base = json.dumps(JSON_BASE)[:-1]
 
@@ -209,18 +239,23 @@ def test_json_given_to_from_bytes_says_so() -> None:
 
 @pytest.mark.parametrize("obj", [None, 1, ["x"], {"version": 1}])
 def test_wrong_input_types(obj: Any) -> None:
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match=f"cannot load a snapshot from {type(obj).__name__}"):
         WorkflowSnapshot.load(obj)
-    with pytest.raises(SnapshotError):
+    wrong = (
+        "snapshot bytes as a sequence hold only integers 0..255"
+        if isinstance(obj, list)
+        else f"snapshot bytes expected, not {type(obj).__name__}"
+    )
+    with pytest.raises(SnapshotError, match=re.escape(wrong)):
         WorkflowSnapshot.from_bytes(obj)
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match=re.escape(wrong)):
         WorkflowSnapshot.from_json(obj)
 
 
 def test_invalid_utf8_is_rejected() -> None:
     with pytest.raises(SnapshotError, match="UTF-8"):
         WorkflowSnapshot.from_json(b'{"version": 1, "x": "\xff"}')
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match="'utf-8' codec can't decode byte 0xff"):
         WorkflowSnapshot.from_bytes(packed(workflow_name="ok").replace(b"ok", b"\xff\xfe"))
 
 

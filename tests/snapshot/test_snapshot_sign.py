@@ -14,6 +14,11 @@ from blazen.snapshot import KEY_ENV, SerializedEvent, WorkflowSnapshot
 from blazen.values import StateValue
 
 KEY = b"k3y"
+# Every way a changed signed snapshot is refused names why.
+REFUSED = (
+    "signature mismatch|not a signed envelope|malformed signed JSON envelope"
+    "|not signed but a key was given|unknown signed-envelope version"
+)
 
 
 def small() -> WorkflowSnapshot:
@@ -33,7 +38,7 @@ def test_every_flipped_byte_of_signed_msgpack_is_rejected() -> None:
         for mask in (0x01, 0x80):
             bad = bytearray(data)
             bad[i] ^= mask
-            with pytest.raises(SnapshotError):
+            with pytest.raises(SnapshotError, match=REFUSED):
                 WorkflowSnapshot.from_bytes(bytes(bad), key=KEY)
 
 
@@ -42,19 +47,21 @@ def test_every_flipped_character_of_signed_json_is_rejected() -> None:
     assert WorkflowSnapshot.from_json(text, key=KEY) == small()
     for i in range(len(text)):
         bad = text[:i] + chr(ord(text[i]) ^ 0x01) + text[i + 1 :]
-        with pytest.raises(SnapshotError):
+        with pytest.raises(SnapshotError, match=REFUSED):
             WorkflowSnapshot.load(bad, key=KEY)
 
 
 def test_truncated_or_extended_signed_snapshots_are_rejected() -> None:
     data, text = small().to_bytes(key=KEY), small().to_json(key=KEY)
     for end in range(len(data)):
-        with pytest.raises(SnapshotError):
+        with pytest.raises(SnapshotError, match=REFUSED):
             WorkflowSnapshot.from_bytes(data[:end], key=KEY)
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError, match="signature mismatch"):
         WorkflowSnapshot.from_bytes(data + b"\x00", key=KEY)
     for extra in ("x", "}", '"', "0"):
-        with pytest.raises(SnapshotError):
+        with pytest.raises(
+            SnapshotError, match=r"signature mismatch|malformed signed JSON envelope"
+        ):
             WorkflowSnapshot.from_json(text + extra, key=KEY)
     # whitespace around the envelope (a file's final newline) is not part of it
     assert WorkflowSnapshot.from_json(f" {text}\n", key=KEY) == small()

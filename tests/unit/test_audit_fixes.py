@@ -233,11 +233,19 @@ def test_the_statevalue_base_cannot_be_instantiated() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad",
-    [{}, {"Json": 1, "Bytes": b""}, {"Other": 1}, {"Bytes": "text"}, {"Bytes": [256]}, [1], None],
+    ("bad", "reason"),
+    [
+        ({}, "a StateValue dict has exactly one key"),
+        ({"Json": 1, "Bytes": b""}, "a StateValue dict has exactly one key"),
+        ({"Other": 1}, "unknown StateValue tag 'Other'"),
+        ({"Bytes": "text"}, "Bytes payload must be bytes, not str"),
+        ({"Bytes": [256]}, "Bytes payload is not a list of bytes 0..255"),
+        ([1], "StateValue.from_dict needs a dict, not list"),
+        (None, "StateValue.from_dict needs a dict, not NoneType"),
+    ],
 )
-def test_from_dict_raises_context_error(bad: object) -> None:
-    with pytest.raises(ContextError):
+def test_from_dict_raises_context_error(bad: object, reason: str) -> None:
+    with pytest.raises(ContextError, match=re.escape(reason)):
         StateValue.from_dict(bad)
 
 
@@ -253,7 +261,8 @@ def test_wrong_kind_accessors_raise_context_error(sv: StateValue, wrong: tuple[s
     for method in wrong:
         with pytest.raises(ContextError, match=f"is {sv.kind}"):
             getattr(sv, method)()
-        with pytest.raises(TypeError):  # ContextError is a TypeError: old catchers still work
+        # ContextError is a TypeError: old catchers still work
+        with pytest.raises(TypeError, match=f"is {sv.kind}, not {method[3:]}"):
             getattr(sv, method)()
 
 
@@ -299,7 +308,7 @@ def test_a_store_backend_that_is_not_built_says_so(monkeypatch: pytest.MonkeyPat
     from blazen.stores import base
 
     monkeypatch.setitem(base._SCHEMES, "nosuch", ("blazen.stores.nosuch", "NoSuchStore"))
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(StoreError, match="the nosuch store is not available") as info:
         open_store("nosuch://h/db")
     msg = str(info.value)
     assert "the nosuch store is not available in this version" in msg

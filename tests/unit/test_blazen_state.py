@@ -317,3 +317,17 @@ def test_a_field_store_may_keep_its_data_in_the_context(ctx: Context) -> None:
     del ctx.state["m"]
     assert ctx.keys() == []
     assert ctx.get_bytes("m.weights") is None
+
+
+@dataclass
+class Counter(BlazenState):
+    n: int = 0
+
+
+@pytest.mark.parametrize("before", [5, {"n": 1}, b"raw"], ids=["int", "dict", "bytes"])
+def test_an_object_replaces_a_plain_value_under_its_key(ctx: Context, before: Any) -> None:
+    ctx.set("k", before)
+    ctx.set("k", Counter(n=3))
+    assert ctx.get("k") == Counter(n=3)  # not the plain value stored before
+    assert ctx.keys() == ["k"]
+    assert persistence(ctx).export_state(copy=True).get("k") is None  # only its fields

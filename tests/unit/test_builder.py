@@ -113,7 +113,7 @@ async def test_a_built_workflow_runs() -> None:
 def test_bad_input_is_refused(call: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call(WorkflowBuilder("bad"))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="a workflow name must be a str, not int"):
         WorkflowBuilder(3)  # type: ignore[arg-type]
 
 

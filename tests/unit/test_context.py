@@ -6,6 +6,7 @@ import collections
 import datetime
 import decimal
 import pickle
+import re
 import socket
 import threading
 import uuid
@@ -306,32 +307,33 @@ def test_set_value_rejects_non_state_values(ctx: Context) -> None:
 # -- errors leave the store intact ----------------------------------------------------
 @pytest.mark.parametrize("bad_key", [1, None, b"k", ("t",)])
 def test_non_str_keys_error(ctx: Context, bad_key: Any) -> None:
-    with pytest.raises(ContextError, match="keys must be str"):
+    reason = re.escape(f"keys must be str, not {type(bad_key).__name__} ({bad_key!r})")
+    with pytest.raises(ContextError, match=reason):
         ctx.set(bad_key, 1)
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=reason):
         ctx.get(bad_key)
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=reason):
         ctx.set_bytes(bad_key, b"x")
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=reason):
         ctx.get_bytes(bad_key)
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=reason):
         ctx.set_value(bad_key, StateValue.Json(1))
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=reason):
         ctx.get_value(bad_key)
 
 
 def test_failed_calls_leave_stored_data_intact(ctx: Context) -> None:
     ctx.set("k", {"keep": [1]})
     ctx.set_bytes("b", b"keep")
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"set_bytes\('k'\) needs bytes.* not str"):
         ctx.set_bytes("k", "text")  # type: ignore[arg-type]
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"set_value\('k'\) needs a StateValue, not list"):
         ctx.set_value("k", [1, 2])  # type: ignore[arg-type]
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"\$: object is not JSON-compatible"):
         ctx.set_value("b", StateValue.Json(object()))
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"set_bytes\('b'\) needs bytes.* not int"):
         ctx.set_bytes("b", 123)  # type: ignore[arg-type]
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"keys must be str, not int \(7\)"):
         ctx.set(7, "x")  # type: ignore[arg-type]
     assert ctx.get("k") == {"keep": [1]}
     assert ctx.get_bytes("b") == b"keep"
@@ -383,5 +385,5 @@ def test_write_event_to_stream_needs_a_run_and_an_event(ctx: Context) -> None:
 
     with pytest.raises(WorkflowError, match="not attached"):
         ctx.write_event_to_stream(Event("Note"))
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match="write_event_to_stream needs an Event, not str"):
         ctx.write_event_to_stream("not an event")  # type: ignore[arg-type]

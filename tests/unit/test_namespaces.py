@@ -72,9 +72,9 @@ def test_state_mapping_protocol(ctx: Context) -> None:
     assert "a" not in ctx.state
     assert ctx.get("a") is None
     assert list(ctx.state) == ["b"]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'a'"):
         ctx.state["a"]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'a'"):
         del ctx.state["a"]
 
 
@@ -96,7 +96,7 @@ def test_state_with_a_live_value_is_consistent(ctx: Context, sock: socket.socket
 
 
 def test_state_rejects_non_str_keys(ctx: Context) -> None:
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"keys must be str, not int \(1\)"):
         ctx.state[1] = "x"  # type: ignore[index]
 
 
@@ -135,9 +135,9 @@ def test_session_dict_protocol(ctx: Context) -> None:
     assert dict(ctx.session.items()) == {"a": a, "b": b}
     del ctx.session["a"]
     assert "a" not in ctx.session
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'a'"):
         ctx.session["a"]
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=r"session keys must be str, not int \(3\)"):
         ctx.session[3] = 1  # type: ignore[index]
 
 
@@ -233,5 +233,5 @@ def test_session_values_are_recorded_in_the_current_registry(
         assert [reg.get(k) for k in reg] == [sock, 5]
         del ctx.session["conn"]
         assert [reg.get(k) for k in reg] == [5]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'conn'"):
         del ctx.session["conn"]

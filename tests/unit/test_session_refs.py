@@ -62,7 +62,7 @@ def test_registry_key_parses_mints_compares_and_hashes() -> None:
     assert key != str(key)
     with pytest.raises(ValueError, match="invalid UUID"):
         RegistryKey("nope")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="RegistryKey needs a UUID str, not int"):
         RegistryKey(5)  # type: ignore[arg-type]
 
 
@@ -84,9 +84,9 @@ def test_remote_ref_descriptor_fields_and_checks() -> None:
     assert repr(d) == (
         "RemoteRefDescriptor(origin_node_id='node-1', type_tag='mod.Type', created_at_epoch_ms=5)"
     )
-    with pytest.raises(OverflowError):
+    with pytest.raises(OverflowError, match="created_at_epoch_ms must be >= 0"):
         RemoteRefDescriptor("n", "t", -1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="type_tag must be a str"):
         RemoteRefDescriptor("n", 3, 1)  # type: ignore[arg-type]
 
 
@@ -143,7 +143,7 @@ def test_clear_on_context_drop_follows_lifetimes() -> None:
     assert reg.clear_on_context_drop(False) == 0
     assert reg.clear_on_context_drop(True) == 2
     assert set(reg.keys()) == {keys[RefLifetime.UntilExplicitDrop], keys[RefLifetime.UntilSnapshot]}
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="owns_registry must be a bool"):
         reg.clear_on_context_drop(1)  # type: ignore[arg-type]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -73,22 +74,22 @@ def test_another_class_under_the_same_key_leaves_no_old_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    ("event", "expected"),
+    ("event", "expected", "reason"),
     [
-        ("not an event", ["A"]),
-        (None, ["A"]),
-        ("EV", "AB"),
-        ("EV", [int]),
-        ("EV", None),
-        ("EV", []),
+        ("not an event", ["A"], "needs an Event, not str"),
+        (None, ["A"], "needs an Event, not NoneType"),
+        ("EV", "AB", "needs a list of event classes or type names, got 'AB'"),
+        ("EV", [int], "<class 'int'> is not an Event class or type name"),
+        ("EV", None, "needs a list of event classes or type names, got None"),
+        ("EV", [], "needs at least one expected event type"),
     ],
 )
-def test_collect_events_rejects_bad_arguments(event: Any, expected: Any) -> None:
+def test_collect_events_rejects_bad_arguments(event: Any, expected: Any, reason: str) -> None:
     from blazen import Event
 
     ctx = Context(str(uuid.uuid4()))
     ev = Event("A", i=1) if event == "EV" else event
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match=re.escape(reason)):
         ctx.collect_events(ev, expected)
     assert ctx._collected == {}
 

@@ -48,7 +48,7 @@ def test_optional_extra_parameters_are_fine() -> None:
     async def s(ctx: Context, ev: Ping, scale: int = 2, *, flag: bool = False) -> None:
         return None
 
-    assert callable(s)
+    assert (s.name, s.accepts, s.emits) == ("s", [Ping.event_type], [])
 
 
 @pytest.mark.parametrize("annotation", [int, str, "list[int]", "Ping | int"])
@@ -66,7 +66,7 @@ def test_wrong_annotation_is_accepted_with_explicit_accepts() -> None:
     async def s(ctx: Context, ev: dict) -> None:  # type: ignore[type-arg]
         return None
 
-    assert callable(s)
+    assert (s.name, s.accepts) == ("s", ["Ping"])
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_bad_options_are_rejected(options: dict[str, Any]) -> None:
 
 
 def test_a_non_function_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError):
+    with pytest.raises(WorkflowValidationError, match="@step needs a function, got int"):
         step(42)  # type: ignore[call-overload]
 
 
@@ -107,7 +107,8 @@ def test_locally_defined_event_annotation_resolves() -> None:
     async def s(ctx: Context, ev: Local) -> None:
         return None
 
-    assert callable(s)
+    assert s.accepts == [Local.event_type]
+    assert get_step_spec(s).accepts == (Local.event_type,)  # type: ignore[union-attr]
 
 
 def test_unresolvable_annotation_is_an_error_not_a_start_event() -> None:
@@ -185,7 +186,7 @@ def test_wrapper_setters_check_their_values(attr: str, value: Any, error: type) 
 
     with pytest.raises(error, match="'s'"):
         setattr(s, attr, value)
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="'name'"):
         s.name = "other"  # type: ignore[misc]
 
 
@@ -205,6 +206,6 @@ def test_option_type_errors_are_type_errors_and_validation_errors() -> None:
         return None
 
     for options in ({"accepts": "Ping"}, {"max_concurrency": "1"}):
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(TypeError, match=f"step 's': {next(iter(options))}") as info:
             step(**options)(s)  # type: ignore[call-overload]
         assert isinstance(info.value, WorkflowValidationError)

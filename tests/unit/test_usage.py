@@ -23,9 +23,9 @@ def test_token_usage_defaults_zero_and_add() -> None:
 
 
 def test_token_usage_is_immutable_keyword_only_and_checked() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'prompt_tokens'"):
         TokenUsage().prompt_tokens = 1  # type: ignore[misc]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         TokenUsage(1)  # type: ignore[misc]
     with pytest.raises(OverflowError, match="prompt_tokens"):
         TokenUsage(prompt_tokens=-1)
@@ -49,7 +49,7 @@ def test_retry_config_defaults_setters_and_checks() -> None:
     rc.max_retries = 7
     rc.jitter = False
     assert (rc.max_retries, rc.jitter) == (7, False)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         RetryConfig(3)  # type: ignore[misc]
     with pytest.raises(OverflowError, match="max_retries"):
         RetryConfig(max_retries=-1)

@@ -245,3 +245,30 @@ def test_any_json_value_round_trips_as_a_private_copy(value: Any) -> None:
         else:
             c.insert(0, None)
     assert same(ctx.get("k"), original)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": float("nan")},
+        {"a": "s", "b": True, "c": None, "d": 2, "e": {1: "int key"}},
+        ["s", float("inf")],
+        [True, None, 3, (1, 2)],
+    ],
+    ids=["dict-int-then-nan", "dict-scalars-then-bad-key", "list-str-then-inf", "list-then-tuple"],
+)
+def test_every_item_is_checked_after_plain_ones(ctx: Context, value: Any) -> None:
+    # The non-JSON part comes after items that need no copy: it is still found.
+    ctx.set("k", value)
+    assert isinstance(ctx.get_value("k"), StateValue.Native)
+    with pytest.raises(ContextError, match=r"StateValue\.Json needs a JSON-compatible value"):
+        StateValue.Json(value)
+
+
+@pytest.mark.parametrize("value", [{"a": 1, "b": {"n": [1]}}, ["s", 2, {"n": [1]}]], ids=repr)
+def test_containers_after_plain_items_are_copied_too(ctx: Context, value: Any) -> None:
+    ctx.set("k", value)
+    nested = value["b"] if isinstance(value, dict) else value[2]
+    nested["n"].append("changed after set")
+    stored = ctx.get("k")
+    assert (stored["b"] if isinstance(stored, dict) else stored[2]) == {"n": [1]}

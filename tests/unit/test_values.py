@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_accessors() -> None:
     assert b.as_bytes() == b"raw"
     assert n.as_native() == b"pkl"
     for sv, wrong in ((j, "as_bytes"), (j, "as_native"), (b, "as_json"), (n, "as_bytes")):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match=f"StateValue is {sv.kind}, not {wrong[3:]}"):
             getattr(sv, wrong)()
 
 
@@ -102,21 +103,28 @@ def test_from_dict_accepts_integer_lists_for_binary() -> None:
     assert StateValue.from_dict({"Native": [128]}) == StateValue.Native(b"\x80")
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [{}, {"Json": 1, "Bytes": b""}, {"Other": 1}, {"Bytes": "text"}, {"Bytes": [256]}, [1]],
-)
-def test_from_dict_rejects_bad_input(bad: object) -> None:
-    with pytest.raises(ContextError):
+FROM_DICT_ERRORS = [
+    ({}, "a StateValue dict has exactly one key"),
+    ({"Json": 1, "Bytes": b""}, "a StateValue dict has exactly one key"),
+    ({"Other": 1}, "unknown StateValue tag 'Other': expected Json, Bytes or Native"),
+    ({"Bytes": "text"}, "Bytes payload must be bytes, not str"),
+    ({"Bytes": [256]}, "Bytes payload is not a list of bytes 0..255"),
+    ([1], "StateValue.from_dict needs a dict, not list"),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), FROM_DICT_ERRORS)
+def test_from_dict_rejects_bad_input(bad: object, reason: str) -> None:
+    with pytest.raises(ContextError, match=re.escape(reason)):
         StateValue.from_dict(bad)
 
 
 def test_variants_are_frozen() -> None:
     sv = StateValue.Json({"a": 1})
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'value'"):
         sv.value = 2  # type: ignore[misc]
     b = StateValue.Bytes(b"x")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'data'"):
         b.data = b"y"  # type: ignore[misc]
 
 
@@ -133,15 +141,22 @@ def test_the_sum_is_closed() -> None:
 
 
 def test_json_rejects_non_json_values() -> None:
-    for bad in (object(), (1, 2), {1: "int key"}, {"s": {1, 2}}, float("nan"), 2**64):
-        with pytest.raises(ContextError):
+    for bad, where in (
+        (object(), "$: object is not JSON-compatible"),
+        ((1, 2), "$: tuple is not JSON-compatible"),
+        ({1: "int key"}, "$: dict key 1 is not a str"),
+        ({"s": {1, 2}}, "$.s: set is not JSON-compatible"),
+        (float("nan"), "$: nan is not a finite number"),
+        (2**64, "$: integer 18446744073709551616 does not fit in 64 bits"),
+    ):
+        with pytest.raises(ContextError, match=re.escape(f"JSON-compatible value: {where}")):
             StateValue.Json(bad)
 
 
 def test_binary_variants_reject_other_types() -> None:
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match="Bytes needs bytes, bytearray or memoryview, not str"):
         StateValue.Bytes("text")  # type: ignore[arg-type]
-    with pytest.raises(ContextError):
+    with pytest.raises(ContextError, match="Native holds pickle bytes, not dict"):
         StateValue.Native({"not": "bytes"})  # type: ignore[arg-type]
 
 
@@ -183,14 +198,14 @@ def test_lowercase_constructors_as_in_the_rust_core_package() -> None:
 
 
 def test_wrong_variant_and_bad_tags_are_value_errors() -> None:
-    for call in (
-        lambda: StateValue.Json(1).as_bytes(),
-        lambda: StateValue.Bytes(b"").as_native(),
-        lambda: StateValue.Native(b"").as_json(),
-        lambda: StateValue.from_dict({"Nope": 1}),
-        lambda: StateValue.from_dict({"Json": 1, "Bytes": [1]}),
+    for call, reason in (
+        (lambda: StateValue.Json(1).as_bytes(), "is json, not bytes"),
+        (lambda: StateValue.Bytes(b"").as_native(), "is bytes, not native"),
+        (lambda: StateValue.Native(b"").as_json(), "is native, not json"),
+        (lambda: StateValue.from_dict({"Nope": 1}), "unknown StateValue tag 'Nope'"),
+        (lambda: StateValue.from_dict({"Json": 1, "Bytes": [1]}), "exactly one key"),
     ):
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(ValueError, match=reason) as info:
             call()
         assert isinstance(info.value, StateValueError)
         assert isinstance(info.value, ContextError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from blazen import (
@@ -36,6 +38,8 @@ async def finish(ctx: Context, ev: Middle) -> StopEvent:
 
 def test_valid_workflow() -> None:
     wf = Workflow("valid", [start, finish])
+    assert _routes(wf) == {StartEvent.event_type: ["start"], Middle.event_type: ["finish"]}
+    assert wf.graph.classes[Middle.event_type] is Middle
     assert wf.name == "valid"
     assert wf.timeout is None
     assert wf.session_pause_policy == "pickle_or_error"
@@ -59,8 +63,10 @@ def test_event_and_missing_annotation_mean_start_event() -> None:
     async def unannotated(ctx, ev):  # type: ignore[no-untyped-def]
         return StopEvent()
 
-    Workflow("by-event", [by_event])
-    Workflow("unannotated", [unannotated])
+    assert _routes(Workflow("by-event", [by_event])) == {StartEvent.event_type: ["by_event"]}
+    assert _routes(Workflow("unannotated", [unannotated])) == {
+        StartEvent.event_type: ["unannotated"]
+    }
 
 
 def test_two_classes_with_one_event_type_name() -> None:
@@ -131,8 +137,8 @@ def test_imprecise_return_annotations_are_not_checked() -> None:
     async def optional(ctx: Context, ev: StartEvent) -> StopEvent | None:
         return None
 
-    Workflow("imprecise", [any_event])
-    Workflow("optional", [optional])
+    assert _routes(Workflow("imprecise", [any_event])) == {StartEvent.event_type: ["any_event"]}
+    assert _routes(Workflow("optional", [optional])) == {StartEvent.event_type: ["optional"]}
 
 
 def test_emits_that_are_accepted_are_fine() -> None:
@@ -140,7 +146,9 @@ def test_emits_that_are_accepted_are_fine() -> None:
     async def s(ctx: Context, ev: StartEvent) -> None:
         return None
 
-    Workflow("emits-ok", [s, finish])
+    wf = Workflow("emits-ok", [s, finish])
+    assert _routes(wf) == {StartEvent.event_type: ["s"], Middle.event_type: ["finish"]}
+    assert wf.graph.steps["s"].emits == (Middle.event_type, StopEvent.event_type)
 
 
 def test_non_step_in_list() -> None:
@@ -152,10 +160,14 @@ def test_non_step_in_list() -> None:
 
 
 def test_steps_must_be_a_list_of_steps() -> None:
-    with pytest.raises(WorkflowValidationError):
+    with pytest.raises(WorkflowValidationError, match="workflow 'empty' has no steps"):
         Workflow("empty", [])
-    with pytest.raises(WorkflowValidationError):
-        Workflow("string", "start")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("steps", ["start", b"start", 5, None])
+def test_steps_that_are_not_a_list_say_so(steps: object) -> None:
+    with pytest.raises(WorkflowValidationError, match="workflow 'bad': steps must be a list"):
+        Workflow("bad", steps)  # type: ignore[arg-type]
 
 
 def test_duplicate_step_names() -> None:
@@ -168,11 +180,13 @@ def test_duplicate_step_names() -> None:
 
 
 def test_bad_workflow_options() -> None:
-    with pytest.raises(WorkflowValidationError):
+    with pytest.raises(WorkflowValidationError, match="a workflow needs a non-empty str name"):
         Workflow("", [start, finish])
-    with pytest.raises(WorkflowValidationError):
+    with pytest.raises(WorkflowValidationError, match=r"'t': timeout must be a number .* not 0"):
         Workflow("t", [start, finish], timeout=0)
-    with pytest.raises(WorkflowValidationError):
+    with pytest.raises(
+        WorkflowValidationError, match=r"session_pause_policy must be .* not 'ignore'"
+    ):
         Workflow("p", [start, finish], session_pause_policy="ignore")  # type: ignore[arg-type]
 
 
@@ -180,3 +194,15 @@ def test_a_non_step_is_a_type_error_and_a_validation_error() -> None:
     with pytest.raises(TypeError, match="is not a step") as info:
         Workflow("not-a-step", [lambda ctx, ev: None])
     assert isinstance(info.value, WorkflowValidationError)
+
+
+def _routes(wf: Workflow) -> dict[str, list[str]]:
+    """Event type -> names of the steps it is routed to."""
+    return {etype: [spec.name for spec in specs] for etype, specs in wf.graph.routes.items()}
+
+
+def test_a_built_graph_cannot_be_changed() -> None:
+    wf = Workflow("frozen", [start, finish])
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'routes'"):
+        wf.graph.routes = {}  # type: ignore[misc]
+    assert _routes(wf) == {StartEvent.event_type: ["start"], Middle.event_type: ["finish"]}

@@ -155,6 +155,8 @@ class DurableHooks(RunHooks):
             await self.committer.drain()
         except Exception as exc:
             error = error or exc
+            if self.run.status == "completed":
+                self.run.status = "failed"  # its ending never became durable
         self.run.stream.close()
         if done.done():
             return
