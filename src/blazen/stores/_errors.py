@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import enum
 
-from blazen.errors import StoreConflictError, StoreError
+import time
+
+from blazen.errors import LeaseLostError, StoreConflictError, StoreError
 
 __all__ = [
     "Refusal",
     "Refused",
+    "bad_lease",
     "closed",
     "duplicate_event",
+    "held",
     "no_commit",
+    "not_claimable",
     "not_owner",
     "not_pending",
+    "not_waiting",
     "run_exists",
+    "stale_epoch",
     "unknown_run",
 ]
 
@@ -52,9 +59,56 @@ def run_exists(run_id: str) -> StoreConflictError:
     return StoreConflictError(f"run {run_id!r} already exists")
 
 
-def not_owner(run_id: str, owner: str | None, caller: str) -> StoreConflictError:
+def not_owner(run_id: str, owner: str | None, caller: str) -> LeaseLostError:
     """A commit by ``caller`` to a run that ``owner`` owns (claimed by another worker)."""
-    return StoreConflictError(f"run {run_id!r} is owned by {owner!r}, not {caller!r}")
+    if owner is None:
+        return LeaseLostError(
+            f"run {run_id!r} is not owned by {caller!r} any more: its lease was released;"
+            " claim the run again to continue it"
+        )
+    return LeaseLostError(
+        f"run {run_id!r} is owned by {owner!r}, not {caller!r}: the lease of {caller!r} was"
+        " lost (another process claimed the run after it expired); that process continues"
+        " the run, and this one must stop it"
+    )
+
+
+def stale_epoch(run_id: str, epoch: int, current: int) -> LeaseLostError:
+    """A commit of fencing epoch ``epoch`` after the run was claimed again (``current``)."""
+    return LeaseLostError(
+        f"run {run_id!r}: a commit of epoch {epoch} was refused, the run was claimed again since"
+        f" (epoch {current}); the process holding epoch {epoch} must stop the run"
+    )
+
+
+def held(run_id: str, owner: str | None, lease_until: float | None) -> StoreConflictError:
+    """A claim of a run whose lease another live owner holds."""
+    left = "" if lease_until is None else f"; its lease ends in {lease_until - time.time():.1f} s"
+    return StoreConflictError(
+        f"run {run_id!r} is owned by {owner!r}, which is running it{left} unless renewed"
+        " (a run is continued by one process at a time)"
+    )
+
+
+def not_claimable(run_id: str, status: str) -> StoreConflictError:
+    """A claim of a finished run (or of a failed one without ``failed=True``)."""
+    return StoreConflictError(
+        f"run {run_id!r} is already {status}; there is nothing to resume (fork_run starts a new"
+        " run from one of its checkpoints)"
+    )
+
+
+def not_waiting(run_id: str, request_id: str, waiting: list[str]) -> StoreError:
+    """``respond`` to a request the run does not wait for."""
+    return StoreError(
+        f"run {run_id!r} is not waiting for input request {request_id!r}"
+        f" (waiting for {sorted(waiting)})"
+    )
+
+
+def bad_lease(lease: object) -> StoreError:
+    """A lease length that is not a positive number of seconds."""
+    return StoreError(f"a lease must be a number of seconds > 0, not {lease!r}")
 
 
 def not_pending(run_id: str, seq: int, event_id: str) -> StoreError:

@@ -9,6 +9,7 @@ buffer in pieces through ``blobopen`` (no copy of the whole payload).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from blazen.stores.base import RunRecord
 __all__ = [
     "RECORD_COLUMNS",
     "append",
+    "append_in_txn",
     "claim",
     "delete_run",
     "event_states",
@@ -33,11 +35,12 @@ __all__ = [
 RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, workflow_name, status, owner, metadata, created_at, updated_at,"
-    " last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
+    " last_seq, epoch, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 )
 _INSERT_COMMIT = (
     "INSERT INTO commits (rid, seq, step, created_at, consumed, status, error, collected,"
-    " result_kind, result_data, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " result_kind, result_data, result_hash, epoch, attempt, attempt_error)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_WRITE = (
     "INSERT INTO writes (rid, key, seq, idx, kind, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -54,6 +57,8 @@ _UPDATE_RUN = (
     "UPDATE runs SET last_seq = ?, updated_at = ?, status = coalesce(?, status),"
     " error = coalesce(?, error) WHERE rid = ?"
 )
+_END_LEASE = "UPDATE runs SET owner = NULL, lease_until = NULL WHERE rid = ?"
+_FINAL = frozenset({"completed", "failed", "cancelled"})
 _RUN_BLOBS = (
     "SELECT hash FROM writes WHERE rid = ?1 AND hash IS NOT NULL"
     " UNION SELECT result_hash FROM commits WHERE rid = ?1 AND result_hash IS NOT NULL"
@@ -67,9 +72,9 @@ _MAX_PARAMS = 500
 
 
 def _insert(
-    conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float
+    conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float, epoch: int = 0
 ) -> None:
-    """Write an encoded batch as commits ``first``, ``first + 1``, …"""
+    """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``)"""
     commit_rows: list[tuple[Any, ...]] = []
     write_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
@@ -77,7 +82,8 @@ def _insert(
     for seq, ec in enumerate(batch.commits, first):
         result = ec.result or DELETED
         head = (rid, seq, ec.step, now, len(ec.consumed), ec.status, ec.error, ec.collected)
-        commit_rows.append((*head, *result))
+        tail = (epoch, ec.source.attempt, ec.source.attempt_error)
+        commit_rows.append((*head, *result, *tail))
         write_rows.extend((rid, key, seq, i, *cols) for i, (key, cols) in enumerate(ec.writes))
         event_rows.extend(
             (rid, ev.event_id, seq, i, ev.event_type, ev.source_step, ev.target_step, ev.data)
@@ -131,28 +137,51 @@ def insert_run(conn: sqlite3.Connection, clock: Clock, head: RunHead, batch: Enc
             raise Refused(Refusal.RUN_EXISTS)
         now = clock.now()
         row = (head.run_id, head.workflow_name, head.status, head.owner, head.metadata, now, now)
-        cursor = conn.execute(_INSERT_RUN, row)
+        lease_until = None if head.owner is None else time.time() + head.lease
+        cursor = conn.execute(_INSERT_RUN, (*row, head.epoch, lease_until))
         assert cursor.lastrowid is not None
-        _insert(conn, cursor.lastrowid, 0, batch, now)
+        _insert(conn, cursor.lastrowid, 0, batch, now, head.epoch)
 
 
 def append(
-    conn: sqlite3.Connection, clock: Clock, run_id: str, owner: str, batch: EncodedBatch
+    conn: sqlite3.Connection,
+    clock: Clock,
+    run_id: str,
+    owner: str | None,
+    epoch: int | None,
+    batch: EncodedBatch,
 ) -> int:
-    """Append the batch to the run in one transaction; return the last seq."""
+    """Append the batch to the run in one transaction; return the last seq.
+
+    ``owner`` None appends whoever owns the run (a posted event).
+    """
     with write_txn(conn):
-        row = conn.execute(
-            "SELECT rid, owner, last_seq FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        if row is None:
-            raise Refused(Refusal.UNKNOWN_RUN)
-        rid, holder, last = row
-        if holder != owner:
-            raise Refused(Refusal.NOT_OWNER)
-        now = clock.now()
-        _insert(conn, rid, last + 1, batch, now)
-        last += len(batch.commits)
-        conn.execute(_UPDATE_RUN, (last, now, batch.status, batch.error, rid))
+        return append_in_txn(conn, clock, run_id, owner, epoch, batch)
+
+
+def append_in_txn(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    run_id: str,
+    owner: str | None,
+    epoch: int | None,
+    batch: EncodedBatch,
+) -> int:
+    """``append`` inside the caller's write transaction."""
+    row = conn.execute(
+        "SELECT rid, owner, last_seq, epoch FROM runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
+        raise Refused(Refusal.UNKNOWN_RUN)
+    rid, holder, last, current = row
+    if owner is not None and (holder != owner or epoch not in (None, current)):
+        raise Refused(Refusal.NOT_OWNER)
+    now = clock.now()
+    _insert(conn, rid, last + 1, batch, now, current)
+    last += len(batch.commits)
+    conn.execute(_UPDATE_RUN, (last, now, batch.status, batch.error, rid))
+    if batch.status in _FINAL:
+        conn.execute(_END_LEASE, (rid,))
     return int(last)
 
 
@@ -174,10 +203,13 @@ def event_states(conn: sqlite3.Connection, run_id: str, ids: Sequence[str]) -> d
     return states
 
 
-def claim(conn: sqlite3.Connection, run_id: str, owner: str) -> RunRecord | None:
+def claim(conn: sqlite3.Connection, run_id: str, owner: str, lease: float) -> RunRecord | None:
     """Make ``owner`` the run's owner; the updated record, or ``None`` for an unknown run."""
     with write_txn(conn):
-        conn.execute("UPDATE runs SET owner = ? WHERE run_id = ?", (owner, run_id))
+        conn.execute(
+            "UPDATE runs SET owner = ?, epoch = epoch + 1, lease_until = ? WHERE run_id = ?",
+            (owner, time.time() + lease, run_id),
+        )
         found = find_run(conn, run_id)
     return None if found is None else found[1]
 

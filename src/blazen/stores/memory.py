@@ -13,19 +13,35 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from blazen._meta import STEP_INPUT
 from blazen.errors import StoreError
+from blazen.status import FINISHED
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch, EncodedEvent, event_problem
 from blazen.stores._codec import Clock, unpack
+from blazen.stores._coord import Grab, Grabbed
 from blazen.stores._errors import Refusal, Refused
+from blazen.stores._memory_signals import Signals
 from blazen.stores._rows import event_from_row, load_seq
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    PendingEvent,
+    Renewal,
+    RunRecord,
+    RunStatus,
+    Subscription,
+)
 from blazen.values import StateValue
 
 __all__ = ["MemoryStore"]
+
+POSTED = STEP_INPUT
+"""The source step of events posted by ``respond`` (their target step is ``None``)."""
 
 _BlobKey = tuple[str, bytes]
 
@@ -76,6 +92,44 @@ class _Run:
         found = (self.events.get(event_id) for event_id in event_ids)
         return {ev.event.event_id: ev.consumed is None for ev in found if ev is not None}
 
+    def posted(self) -> list[_Event]:
+        """Pending events without a target step (answers posted by ``respond``)."""
+        return [
+            ev
+            for ev in self.events.values()
+            if ev.consumed is None and ev.event.target_step is None and ev.event.source_step == POSTED
+        ]
+
+    def free(self, now: float, dead: Sequence[str]) -> bool:
+        """Whether no live lease holds the run."""
+        record = self.record
+        return (
+            record.owner is None
+            or record.lease_until is None
+            or record.lease_until <= now
+            or record.owner in dead
+        )
+
+    def take(self, owner: str, lease: float, now: float) -> None:
+        """Claim the run: a new epoch and lease; ``queued`` becomes ``running``."""
+        record = self.record
+        self.record = dataclasses.replace(
+            record,
+            owner=owner,
+            epoch=record.epoch + 1,
+            lease_until=now + lease,
+            status="running" if record.status == "queued" else record.status,
+        )
+
+    def drop(self, status: RunStatus | None = None) -> None:
+        """End the lease (and set ``status``)."""
+        self.record = dataclasses.replace(
+            self.record,
+            owner=None,
+            lease_until=None,
+            status=self.record.status if status is None else status,
+        )
+
 
 class MemoryStore(StoreBase):
     """A ``CheckpointStore`` held in this process's memory; thread-safe, lost at exit."""
@@ -85,6 +139,7 @@ class MemoryStore(StoreBase):
         self._blobs: dict[_BlobKey, tuple[StateValue, int]] = {}
         self._lock = threading.Lock()
         self._clock = Clock()
+        self._signals = Signals()
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -126,26 +181,42 @@ class MemoryStore(StoreBase):
             if head.run_id in self._runs:
                 raise Refused(Refusal.RUN_EXISTS)
             now = self._clock.now()
+            lease_until = None if head.owner is None else time.time() + head.lease
             record = RunRecord(
-                head.run_id, head.workflow_name, head.status, now, now, -1, head.owner
+                head.run_id,
+                head.workflow_name,
+                head.status,
+                now,
+                now,
+                -1,
+                head.owner,
+                epoch=head.epoch,
+                lease_until=lease_until,
             )
             run = _Run(record, head.metadata)
             self._apply(run, batch, now)
             self._runs[head.run_id] = run
+        if head.status == "queued":
+            self._signals.notify()
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         """Check the owner and the event rules, then apply the batch (all or nothing)."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 raise Refused(Refusal.UNKNOWN_RUN)
-            if run.record.owner != owner:
+            if run.record.owner != owner or epoch not in (None, run.record.epoch):
                 raise Refused(Refusal.NOT_OWNER)
             states = run.states(batch.event_ids())
             if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
                 raise Refused(Refusal.EVENTS)
             self._apply(run, batch, self._clock.now())
-            return run.record.last_seq
+            if batch.status in FINISHED:
+                run.drop()
+            last = run.record.last_seq
+        if batch.status in FINISHED:
+            self._signals.notify()
+        return last
 
     def _apply(self, run: _Run, batch: EncodedBatch, now: float) -> None:
         """Append a validated batch to the run's history and update its record."""
@@ -163,6 +234,7 @@ class MemoryStore(StoreBase):
                 held.append(self._intern(run, values[key], columns.digest))
             result = commit.source.result
             digest = None if commit.result is None else commit.result.digest
+            source = commit.source
             info = CheckpointInfo(
                 seq,
                 commit.step,
@@ -170,6 +242,9 @@ class MemoryStore(StoreBase):
                 tuple(key for key, _ in commit.writes),
                 tuple(ev.event_id for ev in commit.emitted),
                 len(commit.consumed),
+                source.attempt,
+                source.attempt_error if source.attempt_error is not None else source.error,
+                run.record.epoch,
             )
             run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
         record = run.record
@@ -187,14 +262,144 @@ class MemoryStore(StoreBase):
             run = self._runs.get(run_id)
             return {} if run is None else run.states(event_ids)
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
         """Make ``owner`` the run's owner."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 return None
-            run.record = dataclasses.replace(run.record, owner=owner)
+            run.take(owner, lease, time.time())
             return run.public_record()
+
+    # -- leases, the queue and control (see Coordinated) -----------------------------------
+
+    async def _acquire(
+        self,
+        run_id: str,
+        owner: str,
+        lease: float,
+        dead: Sequence[str],
+        statuses: frozenset[RunStatus],
+    ) -> Grabbed:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return Grabbed(Grab.UNKNOWN)
+            now = time.time()
+            if run.record.status not in statuses:
+                return Grabbed(Grab.STATUS, run.public_record())
+            if not run.free(now, dead):
+                return Grabbed(Grab.HELD, run.public_record())
+            run.take(owner, lease, now)
+            return Grabbed(Grab.OK, run.public_record())
+
+    async def _acquire_next(
+        self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
+    ) -> tuple[RunRecord | None, float | None, list[str]]:
+        with self._lock:
+            now = time.time()
+            wanted = [
+                run
+                for run in self._runs.values()
+                if run.record.workflow_name in workflows
+                and run.record.status in ("queued", "running", "waiting")
+            ]
+            for run in wanted:
+                if _needs_worker(run, now, dead):
+                    run.take(owner, lease, now)
+                    return run.public_record(), None, []
+            leases = [
+                run.record for run in wanted if run.record.owner is not None and run.record.lease_until
+            ]
+            ends = [r.lease_until - now for r in leases if r.lease_until is not None]
+            return None, min(ends) if ends else None, [str(r.owner) for r in leases]
+
+    async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
+        lost, cancel, inbox = set(), set(), set()
+        with self._lock:
+            now = time.time()
+            for run_id, (owner, epoch) in held.items():
+                run = self._runs.get(run_id)
+                if run is None or run.record.owner != owner or run.record.epoch != epoch:
+                    lost.add(run_id)
+                    continue
+                run.record = dataclasses.replace(run.record, lease_until=now + lease)
+                if run.record.cancel_requested:
+                    cancel.add(run_id)
+                if run.posted():
+                    inbox.add(run_id)
+        return Renewal(frozenset(lost), frozenset(cancel), frozenset(inbox))
+
+    async def _end_lease(self, run_id: str, owner: str, epoch: int, requeue: bool) -> bool:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.record.owner != owner or run.record.epoch != epoch:
+                return False
+            status = run.record.status
+            if status not in FINISHED and (
+                requeue or (status == "waiting" and run.posted())
+            ):
+                run.drop("queued")
+                queued = True
+            else:
+                run.drop()
+                queued = False
+        if queued:
+            self._signals.notify()
+        return True
+
+    async def _post(self, run_id: str, batch: EncodedBatch) -> Grab:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return Grab.UNKNOWN
+            if run.record.status in FINISHED:
+                return Grab.STATUS
+            states = run.states(batch.event_ids())
+            if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
+                raise StoreError(f"run {run_id!r}: a posted event id is already taken")
+            self._apply(run, batch, self._clock.now())
+            if run.record.status == "waiting" and run.free(time.time(), ()):
+                run.drop("queued")
+        self._signals.notify()
+        return Grab.OK
+
+    async def _flag_cancel(self, run_id: str) -> Grabbed:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return Grabbed(Grab.UNKNOWN)
+            if run.record.status in FINISHED:
+                return Grabbed(Grab.STATUS, run.public_record())
+            run.record = dataclasses.replace(run.record, cancel_requested=True)
+            record = run.public_record()
+        self._signals.notify()
+        return Grabbed(Grab.OK, record)
+
+    async def _requeue(
+        self, run_id: str, dead: Sequence[str], statuses: frozenset[RunStatus]
+    ) -> Grabbed:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return Grabbed(Grab.UNKNOWN)
+            if run.record.status not in statuses:
+                return Grabbed(Grab.STATUS, run.public_record())
+            if not run.free(time.time(), dead):
+                return Grabbed(Grab.HELD, run.public_record())
+            run.drop("queued")
+            record = run.public_record()
+        self._signals.notify()
+        return Grabbed(Grab.OK, record)
+
+    async def _inbox(self, run_id: str) -> list[PendingEvent] | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            return None if run is None else [ev.row()[1] for ev in run.posted()]
+
+    def subscribe(self) -> Subscription:
+        """Wake-ups from this store's writes (in any thread of this process)."""
+        return self._signals.subscribe()
 
     async def _delete(self, run_id: str) -> bool:
         """Forget the run and every large value only it referenced."""
@@ -273,6 +478,16 @@ def _state_at(run: _Run, seq: int) -> dict[str, StateValue]:
         if index >= 0 and (value := values[index]) is not None:
             state[key] = value
     return state
+
+
+def _needs_worker(run: _Run, now: float, dead: Sequence[str]) -> bool:
+    """A queued run with a free lease, or a running/waiting one whose owner is gone."""
+    record = run.record
+    if record.status == "queued":
+        return run.free(now, dead)
+    if record.owner is None:
+        return record.status == "running"
+    return run.free(now, dead)
 
 
 def _pending_at(event: _Event, seq: int) -> bool:
