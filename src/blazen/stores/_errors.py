@@ -39,6 +39,8 @@ class Refusal(enum.Enum):
     NOT_OWNER = "not owner"
     EVENTS = "events"
     """A consumed event is not pending, or an emitted event id is not new."""
+    FINISHED = "finished"
+    """An event was posted to a run that has finished."""
 
 
 class Refused(Exception):

@@ -9,7 +9,7 @@ one hash tag (``{prefix}``), so they live in one slot. Large blobs move in piece
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,22 +17,33 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
+from blazen._owners import HOST
 from blazen.errors import StoreError
 from blazen.stores import _redis_blobs as blobs
 from blazen.stores import _redis_codec as codec
+from blazen.stores import _redis_lease as lease_lua
 from blazen.stores import _redis_lua as lua
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
-from blazen.stores._codec import STREAM_LIMIT
+from blazen.stores._codec import STREAM_LIMIT, unpack
+from blazen.stores._coord import Grab, Grabbed
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores._loops import PerLoop
 from blazen.stores._rows import load_seq
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    PendingEvent,
+    Renewal,
+    RunRecord,
+    RunStatus,
+    Subscription,
+)
 
 __all__ = ["APPLICATION", "SCHEMA_VERSION", "RedisStore", "parse_url"]
 
 APPLICATION = "blazen"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "blazen"
 CONNECT_TIMEOUT_S = 10.0
 _ATTEMPTS = 4
@@ -127,7 +138,8 @@ class RedisStore(StoreBase):
     async def _open(self) -> _Client:
         """A client for the running loop, with the store's scripts registered on it."""
         client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-        scripts = {name: client.register_script(text) for name, text in lua.SCRIPTS.items()}
+        texts = {**lua.SCRIPTS, **lease_lua.SCRIPTS}
+        scripts = {name: client.register_script(text) for name, text in texts.items()}
         return _Client(client, scripts)
 
     async def _client(self) -> _Client:
@@ -159,6 +171,8 @@ class RedisStore(StoreBase):
                 f"Redis at {self.where}: prefix {self.prefix!r} was written by a newer blazen"
                 f" (schema version {int(version)}; this blazen reads up to {SCHEMA_VERSION})"
             )
+        if int(version) < SCHEMA_VERSION:
+            await client.scripts["MIGRATE"](keys=[self.keys.meta], args=[self.keys.tag])
 
     async def _mark_new(self, client: _Client) -> dict[bytes, bytes]:
         """Write the marker on an empty prefix; ``StoreError`` if it holds foreign keys."""
@@ -185,18 +199,27 @@ class RedisStore(StoreBase):
     # -- writes (see StoreBase) ------------------------------------------------------------
 
     async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
-        run = [head.owner, head.status, "", head.workflow_name, head.metadata]
-        await self._write(head.run_id, ["create", *run], batch)
+        run = [head.owner or "", head.status, "", head.workflow_name, head.metadata]
+        prefix = lease_lua.write_prefix("create", None, head.lease, batch)
+        await self._write(head.run_id, ["create", *run], batch, "WRITE", prefix)
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         error = "" if batch.error is None else "=" + batch.error
-        return await self._write(
-            run_id, ["commit", owner, batch.status or "", error, "", b""], batch
-        )
+        prefix = lease_lua.write_prefix("commit", epoch, 0.0, batch)
+        head = ["commit", owner, batch.status or "", error, "", b""]
+        return await self._write(run_id, head, batch, "WRITE", prefix)
 
-    async def _write(self, run_id: str, head: list[Any], batch: EncodedBatch) -> int:
-        """Run the commit script; a blob the server lacks is sent (large ones staged) and the
-        script run again. Staging keys left by a refused write are deleted."""
+    async def _write(
+        self,
+        run_id: str,
+        head: list[Any],
+        batch: EncodedBatch,
+        script: str = "COMMIT",
+        prefix: Sequence[Any] = (),
+    ) -> int:
+        """Run the commit script (or ``script`` with ``prefix`` arguments first); a blob the
+        server lacks is sent (large ones staged) and the script run again. Staging keys left
+        by a refused write are deleted."""
         keys = [*self.keys.run(run_id), self.keys.clock]
         args = [self.keys.tag, run_id, *head, *codec.commit_args(batch)]
         how: dict[bytes, tuple[str, bytes | str]] = {
@@ -206,7 +229,7 @@ class RedisStore(StoreBase):
         staged: list[str] = []
         try:
             for _ in range(_ATTEMPTS):
-                reply = await self._script("COMMIT", keys, [*args, *codec.blob_args(how)])
+                reply = await self._script(script, keys, [*prefix, *args, *codec.blob_args(how)])
                 if reply[0] != lua.R_MISSING_BLOBS:
                     return _commit_result(reply)
                 for digest in (bytes.fromhex(h.decode()) for h in reply[1]):
@@ -242,12 +265,94 @@ class RedisStore(StoreBase):
             states = await client.hmget(self.keys.run(run_id)[2], list(event_ids))
         return {eid: s == b"p" for eid, s in zip(event_ids, states, strict=True) if s is not None}
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
-        reply = await self._script("CLAIM", self.keys.run(run_id)[:1], [owner])
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
+        args = [self.keys.tag, run_id, owner, int(lease * 1e6)]
+        reply = await self._script("CLAIM_LEASED", [], args)
         return None if reply is None else codec.record(run_id, _fields(reply))
 
     async def _delete(self, run_id: str) -> bool:
+        await self._script("FORGET", [], [self.keys.tag, run_id])
         return not await self._script("DELETE", self.keys.run(run_id), [self.keys.tag, run_id])
+
+    # -- leases, the queue and control (see Coordinated and _redis_lease) ------------------
+
+    def _grabbed(self, run_id: str, reply: list[Any], ok: int = 1) -> Grabbed:
+        """A claim script's ``{code, fields}`` reply as a ``Grabbed``."""
+        code = int(reply[0])
+        if code == 0:
+            return Grabbed(Grab.UNKNOWN)
+        record = codec.record(run_id, _fields(reply[1]))
+        outcome = {ok: Grab.OK, 2: Grab.STATUS, 3: Grab.HELD}[code]
+        return Grabbed(outcome, record)
+
+    async def _acquire(
+        self,
+        run_id: str,
+        owner: str,
+        lease: float,
+        dead: Sequence[str],
+        statuses: frozenset[RunStatus],
+    ) -> Grabbed:
+        args = [self.keys.tag, run_id, owner, int(lease * 1e6), " ".join(statuses), *dead]
+        return self._grabbed(run_id, await self._script("ACQUIRE", [], args))
+
+    async def _acquire_next(
+        self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
+    ) -> tuple[RunRecord | None, float | None, list[str]]:
+        host = HOST + ":"  # only owners of this host can be known dead
+        args = [self.keys.tag, owner, int(lease * 1e6), host, len(workflows), *workflows, *dead]
+        reply = await self._script("ACQUIRE_NEXT", [], args)
+        if int(reply[0]) == 1:
+            return codec.record(reply[1].decode(), _fields(reply[2])), None, []
+        left = None if reply[1] in (b"", "") else int(reply[1]) / 1e6
+        return None, left, [o.decode() for o in reply[2]]
+
+    async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
+        args: list[Any] = [self.keys.tag, int(lease * 1e6)]
+        for run_id, (owner, epoch) in held.items():
+            args += [run_id, owner, str(epoch)]
+        lost, cancel, inbox = await self._script("RENEW", [], args)
+        return Renewal(*(frozenset(x.decode() for x in part) for part in (lost, cancel, inbox)))
+
+    async def _end_lease(self, run_id: str, owner: str, epoch: int, requeue: bool) -> bool:
+        args = [self.keys.tag, run_id, owner, str(epoch), "1" if requeue else "0"]
+        return bool(await self._script("END_LEASE", [], args))
+
+    async def _post(self, run_id: str, batch: EncodedBatch) -> Grab:
+        prefix = lease_lua.write_prefix("post", None, 0.0, batch)
+        try:
+            await self._write(run_id, ["commit", "", "", "", "", b""], batch, "WRITE", prefix)
+        except Refused as exc:
+            if exc.refusal is Refusal.FINISHED:
+                return Grab.STATUS
+            if exc.refusal is Refusal.UNKNOWN_RUN:
+                return Grab.UNKNOWN
+            raise
+        return Grab.OK
+
+    async def _flag_cancel(self, run_id: str) -> Grabbed:
+        reply = await self._script("FLAG_CANCEL", [], [self.keys.tag, run_id])
+        return self._grabbed(run_id, reply)
+
+    async def _requeue(
+        self, run_id: str, dead: Sequence[str], statuses: frozenset[RunStatus]
+    ) -> Grabbed:
+        args = [self.keys.tag, run_id, " ".join(statuses), *dead]
+        return self._grabbed(run_id, await self._script("REQUEUE", [], args))
+
+    async def _inbox(self, run_id: str) -> list[PendingEvent] | None:
+        reply = await self._script("INBOX", [], [self.keys.tag, run_id])
+        if not int(reply[0]):
+            return None
+        events = []
+        for event_id, packed in zip(reply[1::2], reply[2::2], strict=True):
+            event_type, data, source = unpack(packed)
+            events.append(PendingEvent(event_id.decode(), event_type, unpack(data), source, None))
+        return events
+
+    def subscribe(self) -> Subscription:
+        """A blocking ``XREAD`` of the store's signal stream (its own client)."""
+        return lease_lua.StreamListener(self._url, f"{self.keys.tag}:signals")
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -300,8 +405,18 @@ class RedisStore(StoreBase):
         ]
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
-        read = await self._read(run_id)
-        return None if read is None else codec.checkpoints(codec.decode_log(read[1]))
+        client = await self._conn()
+        run_key, log_key = self.keys.run(run_id)[:2]
+        with self._errors():
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(run_key)
+                pipe.lrange(log_key, 0, -1)
+                pipe.lrange(lease_lua.extra_keys(self.keys.tag, run_id)[0], 0, -1)
+                fields, log, marks = await pipe.execute()
+        if not fields:
+            return None
+        epochs = lease_lua.epochs_by_seq(marks, len(log) - 1)
+        return codec.checkpoints(codec.decode_log(log), epochs)
 
     async def _events(self, run_id: str) -> list[EventRow] | None:
         read = await self._read(run_id)
@@ -328,6 +443,7 @@ def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
 
 
 _REFUSALS = {
+    lease_lua.R_FINISHED: Refusal.FINISHED,
     lua.R_UNKNOWN: Refusal.UNKNOWN_RUN,
     lua.R_EXISTS: Refusal.RUN_EXISTS,
     lua.R_CONFLICT: Refusal.NOT_OWNER,
