@@ -14,7 +14,7 @@ from blazen.errors import LeaseLostError, StoreConflictError, StoreError
 from blazen.stores.base import CheckpointStore, Commit
 
 from .conftest import Backend
-from .helpers import J, ev, new_run
+from .helpers import J, new_run
 
 WAITING = "__blazen__.waiting"
 
@@ -54,7 +54,8 @@ async def test_create_run_claims_or_queues(store: CheckpointStore) -> None:
     await new_run(store, "owned", owner="me", lease=5.0)
     owned = await store.get_run("owned")
     assert (owned.owner, owned.epoch, owned.cancel_requested) == ("me", 1, False)
-    assert owned.lease_until is not None and before + 4 < owned.lease_until < time.time() + 6
+    assert owned.lease_until is not None
+    assert before + 4 < owned.lease_until < time.time() + 6
     await new_run(store, "queued", owner="ignored", status="queued")
     queued = await store.get_run("queued")
     assert (queued.owner, queued.epoch, queued.lease_until, queued.status) == (
@@ -136,7 +137,8 @@ async def test_acquire_next_takes_queued_runs_oldest_first_once(store: Checkpoin
     assert len(idle) == 3
     assert all(n.retry_in is not None and 3 < n.retry_in <= 5 for n in idle)
     first = await store.acquire_next("w", ["wf", "elsewhere"])
-    assert first.lease is not None and first.lease.run_id == "other"
+    assert first.lease is not None
+    assert first.lease.run_id == "other"
     assert (await store.acquire_next("w", [])).lease is None
 
 
@@ -146,10 +148,12 @@ async def test_acquire_next_takes_over_expired_and_dead_leases(store: Checkpoint
     await new_run(store, "done", owner="me")
     await store.commit("done", [Commit("<end>", status="completed")], owner="me")
     first = await store.acquire_next("w", ["wf"])
-    assert first.lease is not None and first.lease.run_id == "crashed"
+    assert first.lease is not None
+    assert first.lease.run_id == "crashed"
     await _until(lambda: _expired(store, "short"))
     second = await store.acquire_next("w", ["wf2"])
-    assert second.lease is not None and (second.lease.run_id, second.lease.epoch) == ("short", 2)
+    assert second.lease is not None
+    assert (second.lease.run_id, second.lease.epoch) == ("short", 2)
     third = await store.acquire_next("w", ["wf", "wf2"])
     assert third.lease is None
 
@@ -160,7 +164,8 @@ async def test_renew_extends_and_reports(store: CheckpointStore) -> None:
     renewal = await store.renew({"a": ("me", 1), "b": ("me", 1)}, lease=100)
     assert renewal.lost == renewal.cancel == renewal.inbox == frozenset()
     lease_until = (await store.get_run("a")).lease_until
-    assert lease_until is not None and lease_until > time.time() + 90
+    assert lease_until is not None
+    assert lease_until > time.time() + 90
     await store.claim("b", "thief")
     await store.cancel("a")
     renewal = await store.renew({"a": ("me", 1), "b": ("me", 1), "nope": ("me", 1)})
@@ -191,10 +196,12 @@ async def test_respond_makes_a_waiting_run_claimable(store: CheckpointStore) -> 
     (posted,) = await store.inbox("w")
     assert (posted.event_type, posted.target_step) == ("blazen::InputResponseEvent", None)
     assert posted.data == {"request_id": "q", "response": {"yes": True}}
-    with pytest.raises(StoreError, match=r"is not waiting for input request 'q' \(waiting for \[\]"):
+    answered = r"is not waiting for input request 'q' \(waiting for \[\]"
+    with pytest.raises(StoreError, match=answered):
         await store.respond("w", "q", "twice")
     lease = (await store.acquire_next("x", ["wf"])).lease
-    assert lease is not None and lease.run_id == "w"
+    assert lease is not None
+    assert lease.run_id == "w"
     await store.commit("w", [Commit("<resume>", consumed=(posted.event_id,))], owner="x")
     assert await store.inbox("w") == []
 

@@ -250,9 +250,7 @@ class Coordinated(abc.ABC):
             return Renewal()
         return await self._renew(dict(held), lease)
 
-    async def release(
-        self, run_id: str, owner: str, epoch: int, *, requeue: bool = False
-    ) -> bool:
+    async def release(self, run_id: str, owner: str, epoch: int, *, requeue: bool = False) -> bool:
         """End ``owner``'s lease (``requeue``: the run becomes ``queued`` for any worker).
 
         ``False`` when the lease was lost already. Answers posted meanwhile make a waiting
@@ -305,7 +303,9 @@ class Coordinated(abc.ABC):
         if got.outcome is Grab.UNKNOWN or record is None:
             raise unknown_run(run_id)
         if got.outcome is Grab.STATUS:
-            raise StoreConflictError(f"run {run_id!r} is already {record.status}; it cannot be cancelled")
+            raise StoreConflictError(
+                f"run {run_id!r} is already {record.status}; it cannot be cancelled"
+            )
         if got.outcome is Grab.OK:
             commit = Commit(STEP_CANCELLED, status="cancelled", error=f"cancelled by {owner}")
             await self.commit(run_id, [commit], owner=owner, epoch=record.epoch)

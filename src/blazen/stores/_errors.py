@@ -8,7 +8,6 @@ the problem with the constructors below, so every backend says exactly the same 
 from __future__ import annotations
 
 import enum
-
 import time
 
 from blazen.errors import LeaseLostError, StoreConflictError, StoreError

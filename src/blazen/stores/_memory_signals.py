@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 __all__ = ["Signals"]
@@ -22,10 +23,8 @@ class _Subscriber:
         self._pending = True
         loop, flag = self._loop, self._flag
         if loop is not None and flag is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(flag.set)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
 
     async def wait(self, timeout: float) -> bool:
         """Return on a poke (``True``) or after ``timeout`` seconds (``False``)."""

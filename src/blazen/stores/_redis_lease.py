@@ -410,9 +410,7 @@ SCRIPTS = {
 }
 
 
-def write_prefix(
-    mode: str, epoch: int | None, lease: float, batch: EncodedBatch
-) -> list[Any]:
+def write_prefix(mode: str, epoch: int | None, lease: float, batch: EncodedBatch) -> list[Any]:
     """``WRITE``'s own arguments: mode, epoch, lease (µs) and the posted events."""
     posted: list[Any] = []
     if mode == "post":

@@ -15,10 +15,9 @@ from blazen.status import FINISHED, RunStatus
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import Clock
 from blazen.stores._coord import Grab, Grabbed
-from blazen.stores._rows import event_from_row
+from blazen.stores._rows import event_from_row, record_from_row
 from blazen.stores._sqlite_file import read_txn, write_txn
 from blazen.stores._sqlite_ops import RECORD_COLUMNS, append_in_txn, find_run
-from blazen.stores._rows import record_from_row
 from blazen.stores.base import PendingEvent, Renewal, RunRecord
 
 __all__ = [
@@ -175,8 +174,7 @@ def post(conn: sqlite3.Connection, clock: Clock, run_id: str, batch: EncodedBatc
         append_in_txn(conn, clock, run_id, None, None, batch)
         if record.status == "waiting" and _free(record, time.time(), ()):
             conn.execute(
-                "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL"
-                " WHERE rid = ?",
+                "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL WHERE rid = ?",
                 (rid,),
             )
     return Grab.OK

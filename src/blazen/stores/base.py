@@ -259,9 +259,7 @@ class CheckpointStore(Protocol):
         """Extend ``owner``'s leases (run id -> epoch); report lost ones and requests."""
         ...
 
-    async def release(
-        self, run_id: str, owner: str, epoch: int, *, requeue: bool = False
-    ) -> bool:
+    async def release(self, run_id: str, owner: str, epoch: int, *, requeue: bool = False) -> bool:
         """End ``owner``'s lease (``requeue``: the run becomes ``queued`` for any worker).
 
         ``False`` when the lease was lost already. Answers posted meanwhile make a waiting

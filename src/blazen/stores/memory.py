@@ -97,7 +97,9 @@ class _Run:
         return [
             ev
             for ev in self.events.values()
-            if ev.consumed is None and ev.event.target_step is None and ev.event.source_step == POSTED
+            if ev.consumed is None
+            and ev.event.target_step is None
+            and ev.event.source_step == POSTED
         ]
 
     def free(self, now: float, dead: Sequence[str]) -> bool:
@@ -308,9 +310,7 @@ class MemoryStore(StoreBase):
                 if _needs_worker(run, now, dead):
                     run.take(owner, lease, now)
                     return run.public_record(), None, []
-            leases = [
-                run.record for run in wanted if run.record.owner is not None and run.record.lease_until
-            ]
+            leases = [run.record for run in wanted if run.record.owner and run.record.lease_until]
             ends = [r.lease_until - now for r in leases if r.lease_until is not None]
             return None, min(ends) if ends else None, [str(r.owner) for r in leases]
 
@@ -336,9 +336,7 @@ class MemoryStore(StoreBase):
             if run is None or run.record.owner != owner or run.record.epoch != epoch:
                 return False
             status = run.record.status
-            if status not in FINISHED and (
-                requeue or (status == "waiting" and run.posted())
-            ):
+            if status not in FINISHED and (requeue or (status == "waiting" and run.posted())):
                 run.drop("queued")
                 queued = True
             else:
