@@ -108,6 +108,8 @@ class WorkflowHandler:
         run = self._run
         if run.finished:
             raise WorkflowError(f"run {run.run_id} is {run.status}; it cannot take input")
+        if run.hooks is not None and request_id in run.waiting:
+            await run.hooks.before_input()  # a durable run waiting for input holds no lease
         run.respond(InputResponseEvent(request_id=request_id, response=response), request_id)
 
     async def usage_total(self) -> TokenUsage:

@@ -70,3 +70,11 @@ class RunHooks:
     async def resumed(self) -> None:
         """A paused run continues in this process (``resume_in_place``)."""
         raise NotImplementedError
+
+    def idle_waiting(self) -> None:
+        """Nothing runs and nothing is queued: only an answer to an input request can move
+        the run (a durable run then releases its lease)."""
+
+    async def before_input(self) -> None:
+        """Called before an answer is delivered in this process (a durable run that released
+        its lease claims it again)."""

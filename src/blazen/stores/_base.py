@@ -191,7 +191,7 @@ class StoreBase(Coordinated, abc.ABC):
         """The run's record if ``owner`` owns it; the unknown-run or owner error if not."""
         record = _known(run_id, await self._get(run_id))
         if record.owner != owner:
-            raise not_owner(run_id, record.owner, owner)
+            raise not_owner(run_id, record.owner, owner, record.status)
         if epoch is not None and record.epoch != epoch:
             raise stale_epoch(run_id, epoch, record.epoch)
         return record
@@ -215,7 +215,7 @@ class StoreBase(Coordinated, abc.ABC):
                 return unknown_run(run_id)
             if record.owner == owner and epoch is not None and record.epoch != epoch:
                 return stale_epoch(run_id, epoch, record.epoch)
-            return not_owner(run_id, record.owner, owner)
+            return not_owner(run_id, record.owner, owner, record.status)
         first = 0 if record is None else record.last_seq + 1
         return await self._event_error(run_id, first, batch)
 

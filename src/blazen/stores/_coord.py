@@ -87,6 +87,9 @@ def check_lease(lease: float) -> float:
 class PollingSubscription:
     """Wake-ups for a store without notifications: every wait just sleeps its timeout."""
 
+    polling = True
+    """Waiters back off instead of relying on notifications."""
+
     async def wait(self, timeout: float) -> bool:
         """Sleep ``timeout`` seconds; there is never a notification."""
         await asyncio.sleep(max(timeout, 0.0))

@@ -60,8 +60,15 @@ def run_exists(run_id: str) -> StoreConflictError:
     return StoreConflictError(f"run {run_id!r} already exists")
 
 
-def not_owner(run_id: str, owner: str | None, caller: str) -> LeaseLostError:
+def not_owner(
+    run_id: str, owner: str | None, caller: str, status: str | None = None
+) -> LeaseLostError:
     """A commit by ``caller`` to a run that ``owner`` owns (claimed by another worker)."""
+    if owner is None and status in ("completed", "failed", "cancelled"):
+        return LeaseLostError(
+            f"run {run_id!r} is already {status}: {caller!r} lost its lease to the process that"
+            " ended the run, and must stop it"
+        )
     if owner is None:
         return LeaseLostError(
             f"run {run_id!r} is not owned by {caller!r} any more: its lease was released;"

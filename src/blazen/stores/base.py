@@ -254,9 +254,10 @@ class CheckpointStore(Protocol):
         ...
 
     async def renew(
-        self, owner: str, held: Mapping[str, int], *, lease: float = DEFAULT_LEASE
+        self, held: Mapping[str, tuple[str, int]], *, lease: float = DEFAULT_LEASE
     ) -> Renewal:
-        """Extend ``owner``'s leases (run id -> epoch); report lost ones and requests."""
+        """Extend the given leases (run id -> (owner, epoch)) by ``lease`` seconds from now;
+        report the lost ones, the cancel requests and the runs with posted answers."""
         ...
 
     async def release(self, run_id: str, owner: str, epoch: int, *, requeue: bool = False) -> bool:
