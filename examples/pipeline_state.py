@@ -24,11 +24,11 @@ from blazen import (
 BLOB_STORE: dict[str, list[float]] = {}  # stands in for S3, a file system...
 
 
-def save_weights(key: str, value: Any, ctx: Context) -> None:
+def save_weights(key: str, value: Any) -> None:
     BLOB_STORE[key] = value
 
 
-def load_weights(key: str, ctx: Context) -> Any:
+def load_weights(key: str) -> Any:
     return BLOB_STORE[key]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import uuid
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 _SRC = str(Path(__file__).resolve().parents[1] / "src")
-if _SRC not in sys.path:
+if importlib.util.find_spec("blazen") is None and _SRC not in sys.path:
+    # Not installed: test the checkout. An installed blazen (this checkout in editable
+    # mode, or the Rust-core package that tests/compat is also run against) is kept.
     sys.path.insert(0, _SRC)
 
 from blazen import Context  # noqa: E402

@@ -35,7 +35,7 @@ EXPECTED: dict[str, list[str]] = {
         "ratio   native ",
         "holding Fraction(1, 3)",
         "direct  json   ['written', 'as', 'a', 'StateValue']",
-        "image kind=bytes is_bytes=True tagged={'Bytes': b'\\x89PNG\\r\\n'}",
+        "image kind=bytes is_bytes=True tagged={'Bytes': [137, 80, 78, 71, 13, 10]}",
     ],
     "manual_routing.py": ["92: passed, well done", "31: try again"],
     "pipeline_state.py": [

@@ -8,6 +8,7 @@ checkpoint store, survive the death of their process.
 
 from __future__ import annotations
 
+from blazen.builder import WorkflowBuilder as WorkflowBuilder
 from blazen.context import Context as Context
 from blazen.errors import ContextError as ContextError
 from blazen.errors import LeaseLostError as LeaseLostError
@@ -16,6 +17,7 @@ from blazen.errors import RunAbortedError as RunAbortedError
 from blazen.errors import RunStalledError as RunStalledError
 from blazen.errors import SessionPauseError as SessionPauseError
 from blazen.errors import SnapshotError as SnapshotError
+from blazen.errors import StartEventError as StartEventError
 from blazen.errors import StepError as StepError
 from blazen.errors import StepTimeoutError as StepTimeoutError
 from blazen.errors import StoreConflictError as StoreConflictError
@@ -28,9 +30,16 @@ from blazen.events import Event as Event
 from blazen.events import InputRequestEvent as InputRequestEvent
 from blazen.events import InputResponseEvent as InputResponseEvent
 from blazen.events import StartEvent as StartEvent
+from blazen.events import StepFailedEvent as StepFailedEvent
+from blazen.events import StepRetryEvent as StepRetryEvent
 from blazen.events import StopEvent as StopEvent
 from blazen.handler import WorkflowHandler as WorkflowHandler
 from blazen.result import WorkflowResult as WorkflowResult
+from blazen.session_policy import SessionPausePolicy as SessionPausePolicy
+from blazen.session_refs import RefLifetime as RefLifetime
+from blazen.session_refs import RegistryKey as RegistryKey
+from blazen.session_refs import RemoteRefDescriptor as RemoteRefDescriptor
+from blazen.session_refs import SessionRefRegistry as SessionRefRegistry
 from blazen.snapshot import SerializedEvent as SerializedEvent
 from blazen.snapshot import WorkflowSnapshot as WorkflowSnapshot
 from blazen.state import BlazenState as BlazenState
@@ -38,6 +47,8 @@ from blazen.state import CallbackFieldStore as CallbackFieldStore
 from blazen.state import FieldStore as FieldStore
 from blazen.step import step as step
 from blazen.stores.base import CheckpointStore as CheckpointStore
+from blazen.usage import RetryConfig as RetryConfig
+from blazen.usage import TokenUsage as TokenUsage
 from blazen.values import StateValue as StateValue
 from blazen.workflow import Workflow as Workflow
 
@@ -55,20 +66,31 @@ __all__ = [
     "InputResponseEvent",
     "LeaseLostError",
     "PauseError",
+    "RefLifetime",
+    "RegistryKey",
+    "RemoteRefDescriptor",
+    "RetryConfig",
     "RunAbortedError",
     "RunStalledError",
     "SerializedEvent",
     "SessionPauseError",
+    "SessionPausePolicy",
+    "SessionRefRegistry",
     "SnapshotError",
     "StartEvent",
+    "StartEventError",
     "StateValue",
     "StepError",
+    "StepFailedEvent",
+    "StepRetryEvent",
     "StepTimeoutError",
     "StopEvent",
     "StoreConflictError",
     "StoreError",
+    "TokenUsage",
     "UnroutableEventError",
     "Workflow",
+    "WorkflowBuilder",
     "WorkflowError",
     "WorkflowHandler",
     "WorkflowResult",

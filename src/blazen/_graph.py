@@ -11,16 +11,18 @@ from blazen.events import (
     InputRequestEvent,
     InputResponseEvent,
     StartEvent,
+    StepFailedEvent,
     StopEvent,
 )
-from blazen.step import StepSpec, get_step_spec
+from blazen.step import StepSpec, StepTypeError, get_step_spec
 
 __all__ = ["Graph", "build_graph"]
 
 # Event types the engine itself handles, so no step needs to accept them.
 _ENGINE_TYPES = frozenset({StopEvent.event_type, InputRequestEvent.event_type})
 _BUILTIN: dict[str, type[Event]] = {
-    c.event_type: c for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent)
+    c.event_type: c
+    for c in (StartEvent, StopEvent, InputRequestEvent, InputResponseEvent, StepFailedEvent)
 }
 
 
@@ -31,6 +33,14 @@ class Graph:
     steps: dict[str, StepSpec]
     routes: dict[str, tuple[StepSpec, ...]]
     classes: dict[str, type[Event]]
+    start_class: type[StartEvent] = StartEvent
+    """The ``StartEvent`` subclass the start steps annotate (``StartEvent`` itself if none):
+    a run's keyword arguments are validated against it and delivered as one."""
+
+    @property
+    def handles_failures(self) -> bool:
+        """Whether a step accepts ``StepFailedEvent`` (a failing step then does not end the run)."""
+        return StepFailedEvent.event_type in self.routes
 
     def fingerprint(self) -> dict[str, list[str]]:
         """Step name -> accepted types; stored with durable runs to detect changed code."""
@@ -64,7 +74,10 @@ def build_graph(workflow_name: str, steps: Iterable[object]) -> Graph:
                     f"workflow {workflow_name!r}: step {spec.name!r} emits {name!r} "
                     f"but no step accepts it"
                 )
-    return Graph(specs, {k: tuple(v) for k, v in routes.items()}, classes)
+    start_class = _start_class(workflow_name, specs.values())
+    if start_class is not StartEvent:
+        classes[StartEvent.event_type] = start_class  # snapshots decode it as that class too
+    return Graph(specs, {k: tuple(v) for k, v in routes.items()}, classes, start_class)
 
 
 def _specs(workflow_name: str, steps: Iterable[object]) -> dict[str, StepSpec]:
@@ -74,7 +87,7 @@ def _specs(workflow_name: str, steps: Iterable[object]) -> dict[str, StepSpec]:
     for obj in steps:
         spec = obj if isinstance(obj, StepSpec) else get_step_spec(obj)
         if spec is None:
-            raise WorkflowValidationError(
+            raise StepTypeError(
                 f"workflow {workflow_name!r}: {obj!r} is not a step (decorate it with @step)"
             )
         if spec.name in specs and specs[spec.name].fn is not spec.fn:
@@ -85,6 +98,24 @@ def _specs(workflow_name: str, steps: Iterable[object]) -> dict[str, StepSpec]:
     if not specs:
         raise WorkflowValidationError(f"workflow {workflow_name!r} has no steps")
     return specs
+
+
+def _start_class(workflow_name: str, specs: Iterable[StepSpec]) -> type[StartEvent]:
+    """The one ``StartEvent`` subclass the steps annotate, if any (two differing is an error)."""
+    found: type[StartEvent] = StartEvent
+    for spec in specs:
+        for cls in spec.event_classes:
+            if cls is StartEvent or not issubclass(cls, StartEvent) or cls is found:
+                continue
+            if found is not StartEvent and not issubclass(cls, found):
+                if issubclass(found, cls):
+                    continue
+                raise WorkflowValidationError(
+                    f"workflow {workflow_name!r}: steps annotate two different StartEvent "
+                    f"classes ({_where(found)} and {_where(cls)}); a run starts with one"
+                )
+            found = cls
+    return found
 
 
 def _classes(workflow_name: str, specs: Iterable[StepSpec]) -> dict[str, type[Event]]:

@@ -12,6 +12,7 @@ __all__ = [
     "STEP_PAUSED",
     "STEP_RESUME",
     "TARGETS_KEY",
+    "TRACE_KEY",
     "WAITING_KEY",
     "WAITING_STATE_KEY",
 ]
@@ -25,6 +26,8 @@ WAITING_KEY = "blazen.waiting"
 """Snapshot metadata: the input requests the run waits on."""
 WAITING_STATE_KEY = "__blazen__.waiting"
 """Store context entry holding the awaited input requests of a durable run."""
+TRACE_KEY = "blazen.trace"
+"""Snapshot metadata: the run's trace context (a resumed run continues its trace)."""
 SESSION_PREFIX = "__blazen_session__."
 """Snapshot context entries holding session values pickled at pause."""
 

@@ -7,8 +7,10 @@ everything else as a live reference in the session namespace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from blazen._call import RunPort, current_step
@@ -30,7 +32,7 @@ from blazen.values import (
     stored_form,
 )
 
-__all__ = ["Context"]
+__all__ = ["Context", "Edit"]
 
 _NativeValue = StateValue.Native
 _JsonValue = StateValue.Json
@@ -64,14 +66,27 @@ def _default_bytes(key: str, default: Any) -> bytes:
         ) from exc
 
 
+class Edit:
+    """The value being edited in ``ctx.edit_state(key)``: read and assign ``.value``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Edit(value={self.value!r})"
+
+
 class Context(ContextData):
     """One per run. All methods are synchronous; ``aset``/``aget``/... are async aliases."""
 
-    __slots__ = ("_state_ns", "session")
+    __slots__ = ("_locks", "_state_ns", "session")
 
     def __init__(self, run_id: str, port: RunPort | None = None) -> None:
         super().__init__(run_id, port)
         self._state_ns: StateNamespace | None = None
+        self._locks: dict[str, asyncio.Lock] | None = None
         self.session = SessionNamespace(self._session)
 
     @property
@@ -160,7 +175,10 @@ class Context(ContextData):
             self._put(key, stored)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value stored under ``key`` as its original type (a fresh copy), or ``default``."""
+        """The value stored under ``key`` as its original type (a fresh copy), or ``default``.
+
+        A stored ``None`` also gives ``default``, as in the Rust-core package.
+        """
         v = self._data.get(key, _MISSING)
         if v is _MISSING:
             if type(key) is not str:
@@ -175,38 +193,40 @@ class Context(ContextData):
             if is_tracked(v):
                 return clone_dict(v)  # may hold containers: copy them too
             return v.copy()  # untracked = flat (see values.clone_dict): a full copy
-        if t is str or t is int or t is bytes or t is bool or t is float or v is None:
+        if t is str or t is int or t is bytes or t is bool or t is float:
             return v
+        if v is None:
+            return default
         if t is _NativeValue:
             return _unpickle(key, v.data)
         return clone_json(v)
 
-    def set_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
-        """Store raw binary data; ``bytes`` are kept without a copy."""
+    def set_bytes(self, key: str, data: bytes | bytearray | memoryview | Sequence[int]) -> None:
+        """Store raw binary data; ``bytes`` are kept without a copy (a list of ints is
+        accepted, as in the Rust-core package)."""
         if type(key) is not str:
             raise _bad_key(key)
         if type(data) is not bytes:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif isinstance(data, (list, tuple)):
+                data = _default_bytes(key, data)
+            else:
                 raise ContextError(
-                    f"set_bytes({key!r}) needs bytes, bytearray or memoryview, "
+                    f"set_bytes({key!r}) needs bytes, bytearray, memoryview or a list of ints, "
                     f"not {type(data).__name__}"
                 )
-            data = bytes(data)
         self._put(key, data)
 
     def get_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:
-        """The bytes stored under ``key`` (no copy); ``default`` (as bytes) if absent.
-
-        A key holding another kind of value is a ``ContextError``.
-        """
+        """The bytes stored under ``key`` (no copy); ``default`` (as bytes) when the key is
+        absent or holds another kind of value (as in the Rust-core package)."""
         v = self._data.get(key, _MISSING)
-        if v is _MISSING:
-            if type(key) is not str:
-                raise _bad_key(key)
-            return None if default is None else _default_bytes(key, default)
-        if type(v) is not bytes:
-            raise ContextError(f"context key {key!r} holds {self._kind(v)} data, not bytes")
-        return v
+        if type(v) is bytes:
+            return v
+        if v is _MISSING and type(key) is not str:
+            raise _bad_key(key)
+        return None if default is None else _default_bytes(key, default)
 
     def set_value(self, key: str, value: StateValue) -> None:
         """Store a ``StateValue`` exactly (a Native value's bytes are kept as they are)."""
@@ -242,7 +262,9 @@ class Context(ContextData):
     async def aget(self, key: str, default: Any = None) -> Any:
         return self.get(key, default)
 
-    async def aset_bytes(self, key: str, data: bytes | bytearray | memoryview) -> None:
+    async def aset_bytes(
+        self, key: str, data: bytes | bytearray | memoryview | Sequence[int]
+    ) -> None:
         self.set_bytes(key, data)
 
     async def aget_bytes(self, key: str, default: Sequence[int] | None = None) -> bytes | None:
@@ -262,6 +284,37 @@ class Context(ContextData):
 
     async def awrite_event_to_stream(self, event: Event) -> None:
         self.write_event_to_stream(event)
+
+    # -- safe concurrent updates and the current attempt --------------------------------
+    @contextlib.asynccontextmanager
+    async def edit_state(self, key: str, default: Any = None) -> AsyncIterator[Edit]:
+        """Read, change and write back ``key`` with no other ``edit_state`` of it between.
+
+        ``async with ctx.edit_state("seen", []) as edit: edit.value.append(x)`` (or
+        ``edit.value += 1``): the value is read when the block starts and stored when it
+        ends without an exception. Steps that ``get``, ``await``, then ``set`` the same key
+        overwrite each other's changes; edits of one key wait for each other instead.
+        Works for any value, ``BlazenState`` objects included.
+        """
+        if type(key) is not str:
+            raise _bad_key(key)
+        locks = self._locks
+        if locks is None:
+            locks = self._locks = {}
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        async with lock:
+            edit = Edit(self.get(key, default))
+            yield edit
+            self.set(key, edit.value)
+
+    def attempt(self) -> int:
+        """The current step's attempt: 1, then 2, 3... when ``retries=`` runs it again."""
+        call = current_step.get()
+        if call is None:
+            raise WorkflowError("ctx.attempt() can only be called from inside a running step")
+        return call.attempt
 
     _get_stored = get
 

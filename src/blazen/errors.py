@@ -15,6 +15,7 @@ __all__ = [
     "RunStalledError",
     "SessionPauseError",
     "SnapshotError",
+    "StartEventError",
     "StepError",
     "StepTimeoutError",
     "StoreConflictError",
@@ -34,6 +35,10 @@ class WorkflowValidationError(WorkflowError):
     """A workflow, step or event definition is invalid (raised when the workflow is built)."""
 
 
+class StartEventError(WorkflowError, ValueError):
+    """A run's keyword arguments do not fit the workflow's ``StartEvent`` class."""
+
+
 class ContextError(WorkflowError, TypeError):
     """A Context call got a key or value it cannot store; nothing already stored was changed."""
 
@@ -48,8 +53,11 @@ class UnroutableEventError(WorkflowError):
         super().__init__(f"no step accepts event {event_type!r} (emitted by {origin})")
 
 
-class StepError(WorkflowError):
-    """A step raised; the original exception is ``__cause__``."""
+class StepError(WorkflowError, RuntimeError):
+    """A step raised; the original exception is ``__cause__``.
+
+    Also a ``RuntimeError``, the type the Rust-core package raises for a failed step.
+    """
 
     def __init__(self, step_name: str, run_id: str, message: str) -> None:
         self.step_name = step_name

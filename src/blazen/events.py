@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from blazen._admit import admit_values
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "Event",
     "InputRequestEvent",
     "InputResponseEvent",
     "StartEvent",
+    "StepFailedEvent",
+    "StepRetryEvent",
     "StopEvent",
     "inline_event_class",
 ]
@@ -28,14 +36,44 @@ class Event(BaseModel):
     event_type: ClassVar[str] = "Event"
 
     def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
-        # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
-        # not need) halves the cost of building an event.
-        self.__pydantic_validator__.validate_python(data, self_instance=self)
         if _inline_type is not None:
             if type(self) is not Event:
                 raise TypeError(f"{type(self).__name__} takes keyword fields only")
-            # Event("Name", ...): the same fields, retyped as the cached inline class.
-            object.__setattr__(self, "__class__", inline_event_class(_inline_type))
+            # Event("Name", ...): the same fields, typed as that name's class.
+            cls = _named.get(_inline_type) if type(_inline_type) is str else None
+            object.__setattr__(self, "__class__", cls or _class_named(_inline_type))
+        if "event_type" in data:
+            raise TypeError(
+                f"{type(self).__name__}() got multiple values for 'event_type' (it names the "
+                f"event type; it cannot also be a field)"
+            )
+        # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
+        # not need) halves the cost of building an event.
+        self.__pydantic_validator__.validate_python(data, self_instance=self)
+        for value in data.values():  # what JSON cannot hold needs a run (see _admit)
+            t = type(value)
+            if not (t is str or t is int or t is float or t is bool or value is None):
+                if not _trusted.get():
+                    admit_values(data.values())
+                break
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Build an event from already-checked data (a snapshot, a store): values are kept
+        as they are, whether or not a run is active."""
+        token = _trusted.set(True)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        finally:
+            _trusted.reset(token)
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "event_type":
+                _retype(self, value)
+            else:
+                super().__setattr__(name, value)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -59,6 +97,9 @@ class Event(BaseModel):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.__iter__())
         return f"{self.event_type}({fields})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 class _ExtraFirst:
@@ -90,8 +131,57 @@ _inline_lock = threading.Lock()
 _inline_classes: dict[str, type[Event]] = {}
 
 
+_trusted: ContextVar[bool] = ContextVar("blazen_trusted_event_data", default=False)
+
+
+_named: dict[str, type[Event]] = {}  # filled below: built-in classes, then inline ones
+
+
+def _class_named(event_type: Any) -> type[Event]:
+    """The class ``Event(event_type, ...)`` builds: a built-in event's, or an inline one."""
+    if not isinstance(event_type, str):
+        raise TypeError(f"an event type name must be a str, not {type(event_type).__name__}")
+    cls = _named.get(event_type) or inline_event_class(event_type)
+    _named[event_type] = cls
+    return cls
+
+
+def _place_positional(
+    owner: str, names: tuple[str, ...], values: tuple[Any, ...], data: dict[str, Any]
+) -> None:
+    """``InputRequestEvent("r1", "prompt")``: positional arguments fill the leading fields.
+
+    The first field is required, positionally or by name (a ``TypeError`` otherwise).
+    """
+    if len(values) > len(names):
+        raise TypeError(f"{owner} takes at most {len(names)} positional arguments")
+    for name, value in zip(names, values, strict=False):
+        if name in data:
+            raise TypeError(f"{owner}() got multiple values for argument {name!r}")
+        if value is not None or name == names[0]:
+            data[name] = value
+    if names[0] not in data:
+        raise TypeError(f"{owner}() missing required argument {names[0]!r}")
+
+
+def _retype(ev: Event, event_type: Any) -> None:
+    """``ev.event_type = "Other"``: the same fields, now an event of that type."""
+    cls = _class_named(event_type)
+    fields = dict(ev)
+    token = _trusted.set(True)
+    try:
+        fresh = cls.model_validate(fields)
+    finally:
+        _trusted.reset(token)
+    object.__setattr__(ev, "__class__", cls)
+    for slot in ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__"):
+        object.__setattr__(ev, slot, getattr(fresh, slot))
+
+
 def inline_event_class(event_type: str) -> type[Event]:
     """The (cached) class behind ``Event(event_type, ...)``: any fields, that type name."""
+    if not isinstance(event_type, str):
+        raise TypeError(f"an event type name must be a str, not {type(event_type).__name__}")
     if not event_type:
         raise ValueError("an event type name cannot be empty")
     cls = _inline_classes.get(event_type)
@@ -118,8 +208,8 @@ def _reduce_inline(self: Event, protocol: int) -> str | tuple[Any, ...]:
 
 
 def _rebuild_inline(event_type: str, fields: dict[str, Any]) -> Event:
-    """Unpickle an inline event: ``Event(event_type, **fields)``."""
-    return Event(event_type, **fields)
+    """Unpickle an inline event: its class for ``event_type``, with the pickled fields."""
+    return inline_event_class(event_type).model_validate(fields)
 
 
 class StartEvent(Event):
@@ -138,19 +228,78 @@ class StopEvent(Event):
 
 
 class InputRequestEvent(Event):
-    """Returned by a step to ask a human (or any caller) for input; the run waits for it."""
+    """Returned by a step to ask a human (or any caller) for input; the run waits for it.
+
+    ``InputRequestEvent(request_id, prompt=None, metadata=None)``, positionally or by name.
+    """
 
     event_type: ClassVar[str] = "blazen::InputRequestEvent"
     _keeps_type: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("request_id", "prompt", "metadata")
     request_id: str
     prompt: str = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        _place_positional(type(self).__name__, self._positional, args, data)
+        super().__init__(**data)
 
 
 class InputResponseEvent(Event):
-    """Delivered by ``handler.respond_to_input`` to the step that accepts it."""
+    """Delivered by ``handler.respond_to_input`` to the step that accepts it.
+
+    ``InputResponseEvent(request_id, response)``, positionally or by name.
+    """
 
     event_type: ClassVar[str] = "blazen::InputResponseEvent"
     _keeps_type: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("request_id", "response")
     request_id: str
     response: Any = None
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        _place_positional(type(self).__name__, self._positional, args, data)
+        super().__init__(**data)
+
+
+class StepFailedEvent(Event):
+    """Delivered instead of failing the run when a step fails for good (after its retries).
+
+    Only a workflow with a step that accepts it gets one; otherwise the run fails with the
+    step's error, as before. ``input_event`` is the event the failed step was given.
+    """
+
+    event_type: ClassVar[str] = "blazen::StepFailedEvent"
+    _keeps_type: ClassVar[bool] = True
+    step: str
+    input_event: Any = None
+    error_type: str
+    error_message: str
+    attempts: int = 1
+
+
+class StepRetryEvent(Event):
+    """Put on the stream when a step's attempt failed and the step will run again."""
+
+    event_type: ClassVar[str] = "blazen::StepRetryEvent"
+    _keeps_type: ClassVar[bool] = True
+    step: str
+    attempt: int
+    error_type: str
+    error_message: str
+    delay: float
+
+
+_named.update(
+    {
+        c.event_type: c
+        for c in (
+            StartEvent,
+            StopEvent,
+            InputRequestEvent,
+            InputResponseEvent,
+            StepFailedEvent,
+            StepRetryEvent,
+        )
+    }
+)

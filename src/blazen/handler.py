@@ -12,6 +12,7 @@ from blazen.context import Context
 from blazen.errors import WorkflowError
 from blazen.events import Event, InputRequestEvent, InputResponseEvent
 from blazen.result import WorkflowResult
+from blazen.session_refs import using_registry
 from blazen.snapshot import WorkflowSnapshot
 from blazen.status import RunStatus
 from blazen.usage import TokenUsage
@@ -51,7 +52,7 @@ class WorkflowHandler:
         """
         if self._result is None:
             stop = await asyncio.shield(self._run.done)
-            self._result = WorkflowResult(stop)
+            self._result = WorkflowResult(stop, session_refs=self._run.session_refs)
         return self._result
 
     def __await__(self) -> Generator[Any, None, WorkflowResult]:
@@ -103,14 +104,24 @@ class WorkflowHandler:
         """The input requests the run is waiting for, oldest first."""
         return [request for _, request in self._run.waiting.values()]
 
-    async def respond_to_input(self, request_id: str, response: Any = None) -> None:
-        """Answer an ``InputRequestEvent``: routes an ``InputResponseEvent`` to its step."""
+    async def respond_to_input(
+        self, request_id: str | InputResponseEvent, response: Any = None
+    ) -> None:
+        """Answer an ``InputRequestEvent``: routes an ``InputResponseEvent`` to its step.
+
+        Takes the request id and the response, or a ready ``InputResponseEvent``.
+        """
         run = self._run
         if run.finished:
             raise WorkflowError(f"run {run.run_id} is {run.status}; it cannot take input")
-        if run.hooks is not None and request_id in run.waiting:
+        if isinstance(request_id, InputResponseEvent):
+            answer = request_id
+        else:
+            with using_registry(run.session_refs):  # a live response travels by reference
+                answer = InputResponseEvent(request_id=request_id, response=response)
+        if run.hooks is not None and answer.request_id in run.waiting:
             await run.hooks.before_input()  # a durable run waiting for input holds no lease
-        run.respond(InputResponseEvent(request_id=request_id, response=response), request_id)
+        run.respond(answer, answer.request_id)
 
     async def usage_total(self) -> TokenUsage:
         """LLM token usage (the Rust-core package's models fill it; zero here)."""

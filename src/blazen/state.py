@@ -25,21 +25,30 @@ class FieldStore(Protocol):
 
 
 class CallbackFieldStore:
-    """A ``FieldStore`` from two callables: ``save_fn(key, value, ctx)``, ``load_fn(key, ctx)``."""
+    """A ``FieldStore`` from two callables: ``save_fn(key, value)`` and ``load_fn(key)``.
+
+    The callables get no context, as in the Rust-core package; a ``FieldStore`` written as
+    a class with ``save(key, value, ctx)``/``load(key, ctx)`` methods does get it.
+    """
+
+    __slots__ = ("_load", "_save")
 
     def __init__(
         self,
-        save_fn: Callable[[str, Any, Any], None],
-        load_fn: Callable[[str, Any], Any],
+        save_fn: Callable[[str, Any], object],
+        load_fn: Callable[[str], Any],
     ) -> None:
         self._save = save_fn
         self._load = load_fn
 
-    def save(self, key: str, value: Any, ctx: Any) -> None:
-        self._save(key, value, ctx)
+    def save(self, key: str, value: Any, _ctx: Any) -> None:
+        self._save(key, value)
 
-    def load(self, key: str, ctx: Any) -> Any:
-        return self._load(key, ctx)
+    def load(self, key: str, _ctx: Any) -> Any:
+        return self._load(key)
+
+    def __repr__(self) -> str:
+        return "CallbackFieldStore(save_fn=..., load_fn=...)"
 
 
 _registry: dict[str, type[BlazenState]] = {}
@@ -54,6 +63,9 @@ class BlazenState:
     """
 
     Meta: ClassVar[type]
+
+    def __init__(self, **_kwargs: Any) -> None:
+        """Subclasses are dataclasses with their own ``__init__``; the base takes anything."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

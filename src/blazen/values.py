@@ -7,11 +7,13 @@ data (``Json``) or pickle bytes (``Native``). Anything that cannot be pickled is
 
 from __future__ import annotations
 
+import builtins
 import gc
 import math
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, final
 
 from blazen.errors import ContextError
@@ -19,6 +21,7 @@ from blazen.errors import ContextError
 __all__ = [
     "LIVE",
     "StateValue",
+    "StateValueError",
     "checked_copy",
     "checked_dict",
     "checked_list",
@@ -46,6 +49,13 @@ is_tracked: Callable[[object], bool] = getattr(gc, "is_tracked", lambda obj: Tru
 
 class NotJsonError(ValueError):
     """Internal: the value is not JSON-compatible (carries the offending path)."""
+
+
+class StateValueError(ContextError, ValueError):
+    """A ``StateValue`` is not the variant asked for, or a tagged dict is malformed.
+
+    A ``ValueError`` (as the Rust-core package raises) and a ``ContextError``.
+    """
 
 
 def json_copy(value: Any, path: str = "$") -> Any:
@@ -229,6 +239,26 @@ class StateValue:
             raise TypeError("StateValue is a closed type: use StateValue.Json/Bytes/Native")
         super().__init_subclass__(**kwargs)
 
+    @staticmethod
+    def json(value: Any) -> StateValue:
+        """A ``Json`` value, converting as the Rust-core package does: tuples become lists,
+        dict keys strings, non-finite floats ``None``. ``TypeError`` for anything else."""
+        try:
+            converted = _to_json(value)
+        except RecursionError:
+            raise ContextError("StateValue.json: the value is nested too deeply") from None
+        return _JsonValue(converted)
+
+    @staticmethod
+    def bytes(data: bytes | bytearray | memoryview | Sequence[int]) -> StateValue:
+        """A ``Bytes`` value from bytes or a sequence of ints 0..255."""
+        return _BytesValue(_byte_string("StateValue.bytes", data))
+
+    @staticmethod
+    def native(data: builtins.bytes | bytearray | memoryview | Sequence[int]) -> StateValue:
+        """A ``Native`` value from pickle bytes (or ints 0..255); they are not unpickled."""
+        return _NativeValue(_byte_string("StateValue.native", data))
+
     def is_json(self) -> bool:
         return self.kind == "json"
 
@@ -239,39 +269,45 @@ class StateValue:
         return self.kind == "native"
 
     def as_json(self) -> Any:
-        """The JSON value (a fresh copy); raises ``ContextError`` for another kind."""
-        raise ContextError(f"StateValue is {self.kind}, not json")
+        """The JSON value (a fresh copy); ``StateValueError`` for another kind."""
+        raise StateValueError(f"StateValue is {self.kind}, not json")
 
-    def as_bytes(self) -> bytes:
-        """The raw bytes of a ``Bytes`` value; raises ``ContextError`` for another kind."""
-        raise ContextError(f"StateValue is {self.kind}, not bytes")
+    def as_bytes(self) -> builtins.bytes:
+        """The raw bytes of a ``Bytes`` value; ``StateValueError`` for another kind."""
+        raise StateValueError(f"StateValue is {self.kind}, not bytes")
 
-    def as_native(self) -> bytes:
+    def as_native(self) -> builtins.bytes:
         """The pickle bytes of a ``Native`` value (never unpickled here).
 
-        Raises ``ContextError`` for another kind.
+        Raises ``StateValueError`` for another kind.
         """
-        raise ContextError(f"StateValue is {self.kind}, not native")
+        raise StateValueError(f"StateValue is {self.kind}, not native")
 
     def to_dict(self) -> dict[str, Any]:
-        """The externally tagged form used by snapshots: ``{"Json": v}`` and so on."""
+        """The externally tagged form: ``{"Json": v}``, ``{"Bytes": [...]}``, ``{"Native": [...]}``.
+
+        Binary payloads are lists of ints, as in the Rust-core package's ``to_dict``.
+        """
         raise NotImplementedError
 
     @staticmethod
-    def from_dict(data: Any) -> StateValue:
+    def from_dict(value: Any) -> StateValue:
         """Inverse of :meth:`to_dict`; accepts bytes or lists of ints for binary variants.
 
-        Raises ``ContextError`` for anything else.
+        ``ContextError`` (a ``TypeError``) when ``value`` is not a dict, ``StateValueError``
+        (a ``ValueError``) when it is not a one-key tagged dict.
         """
-        if not isinstance(data, dict) or len(data) != 1:
-            raise ContextError("a StateValue dict has exactly one key: Json, Bytes or Native")
-        ((tag, payload),) = data.items()
+        if not isinstance(value, dict):
+            raise ContextError(f"StateValue.from_dict needs a dict, not {type(value).__name__}")
+        if len(value) != 1:
+            raise StateValueError("a StateValue dict has exactly one key: Json, Bytes or Native")
+        ((tag, payload),) = value.items()
         if tag == "Json":
             return _JsonValue(payload)
         if tag in ("Bytes", "Native"):
             raw = _coerce_bytes(payload, tag)
             return _BytesValue(raw) if tag == "Bytes" else _NativeValue(raw)
-        raise ContextError(f"unknown StateValue tag {tag!r}")
+        raise StateValueError(f"unknown StateValue tag {tag!r}: expected Json, Bytes or Native")
 
 
 def _coerce_bytes(payload: Any, tag: str) -> bytes:
@@ -283,8 +319,42 @@ def _coerce_bytes(payload: Any, tag: str) -> bytes:
         try:
             return bytes(payload)
         except (TypeError, ValueError) as exc:
-            raise ContextError(f"{tag} payload is not a list of bytes 0..255") from exc
+            raise StateValueError(f"{tag} payload is not a list of bytes 0..255") from exc
     raise ContextError(f"{tag} payload must be bytes, not {type(payload).__name__}")
+
+
+def _byte_string(where: str, data: Any) -> bytes:
+    """Bytes from a bytes-like object or a sequence of ints 0..255 (not a str)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str) or not isinstance(data, Sequence):
+        raise ContextError(f"{where} needs bytes or a list of ints, not {type(data).__name__}")
+    try:
+        return bytes(data)
+    except ValueError as exc:
+        raise StateValueError(f"{where}: {exc} (each item must be 0..255)") from None
+    except TypeError as exc:
+        raise ContextError(f"{where}: {exc}") from None
+
+
+def _to_json(value: Any) -> Any:
+    """A JSON value converted the Rust-core package's way; ``ContextError`` if impossible."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return value
+    if isinstance(value, int):
+        value = int(value)
+        return value if _INT_MIN <= value <= _INT_MAX else float(value)
+    if isinstance(value, (float, Decimal)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {k if type(k) is str else str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    raise ContextError(f"cannot serialize `{t.__name__}` to JSON")
 
 
 @final
@@ -309,7 +379,10 @@ class _JsonValue(StateValue):
         return clone_json(self.value)  # ``value`` was checked when this was made
 
     def to_dict(self) -> dict[str, Any]:
-        return {"Json": self.value}
+        return {"Json": json_copy(self.value)}
+
+    def __repr__(self) -> str:
+        return f"StateValue.Json({self.value!r})"
 
 
 @final
@@ -332,7 +405,10 @@ class _BytesValue(StateValue):
         return self.data
 
     def to_dict(self) -> dict[str, Any]:
-        return {"Bytes": self.data}
+        return {"Bytes": list(self.data)}
+
+    def __repr__(self) -> str:
+        return f"StateValue.Bytes(len={len(self.data)})"
 
 
 @final
@@ -350,7 +426,10 @@ class _NativeValue(StateValue):
         return self.data
 
     def to_dict(self) -> dict[str, Any]:
-        return {"Native": self.data}
+        return {"Native": list(self.data)}
+
+    def __repr__(self) -> str:
+        return f"StateValue.Native(len={len(self.data)})"
 
 
 for _cls, _name in ((_JsonValue, "Json"), (_BytesValue, "Bytes"), (_NativeValue, "Native")):

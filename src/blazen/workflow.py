@@ -6,7 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pydantic
+
 from blazen._graph import build_graph
+from blazen._meta import TRACE_KEY
 from blazen._runtime.claims import (
     adopt_snapshot,
     fork_durable,
@@ -19,27 +22,39 @@ from blazen._runtime.outcome import stored_outcome
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions
+from blazen.builder import WorkflowBuilder, register_workflow_class
 from blazen.draw import describe, render
-from blazen.errors import SnapshotError, WorkflowError, WorkflowValidationError
+from blazen.errors import (
+    SnapshotError,
+    StartEventError,
+    WorkflowError,
+    WorkflowValidationError,
+)
 from blazen.events import StartEvent
 from blazen.handler import WorkflowHandler
 from blazen.result import WorkflowResult
+from blazen.session_policy import SessionPausePolicy, normalize_policy
+from blazen.session_refs import SERIALIZED_REFS_KEY
 from blazen.snapshot import WorkflowSnapshot
 from blazen.stores.base import DEFAULT_LEASE, CheckpointStore, open_store
+from blazen.usage import RetryConfig
 
-__all__ = ["SessionPausePolicy", "Workflow"]
+__all__ = ["Workflow"]
 
-SessionPausePolicy = str
-_POLICIES = ("pickle_or_error", "warn_drop", "hard_error")
 _by_name: dict[str, Workflow] = {}
 """The last workflow constructed under each name, for ``Workflow.resume`` without steps."""
 
 
 class _Resume:
     """``Workflow.resume(snapshot, steps=None, timeout=None)`` on the class, ``wf.resume(...)``
-    on one workflow."""
+    on one workflow; ``with_refs`` also rebuilds the snapshot's serialized session refs."""
+
+    def __init__(self, with_refs: bool = False) -> None:
+        self.with_refs = with_refs
 
     def __get__(self, obj: Workflow | None, cls: type[Workflow]) -> Any:
+        with_refs = self.with_refs
+
         async def resume(
             snapshot: Any, steps: Sequence[object] | None = None, timeout: float | None = None
         ) -> WorkflowHandler:
@@ -51,7 +66,7 @@ class _Resume:
                 raise WorkflowError(
                     f"snapshot is of workflow {snap.workflow_name!r}, not {wf.name!r}"
                 )
-            return await wf._resume_snapshot(snap, timeout)
+            return await wf._resume_snapshot(snap, timeout, with_refs)
 
         return resume
 
@@ -106,27 +121,32 @@ class Workflow:
         name: str,
         steps: Sequence[object],
         timeout: float | None = None,
-        session_pause_policy: SessionPausePolicy | None = None,
+        session_pause_policy: SessionPausePolicy | str | None = None,
         auto_publish_events: bool | None = None,
-        retry_config: Any = None,
+        retry_config: RetryConfig | None = None,
         *,
         store: CheckpointStore | str | None = None,
         lease: float = DEFAULT_LEASE,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise WorkflowValidationError("a workflow needs a non-empty str name")
-        policy = "pickle_or_error" if session_pause_policy is None else session_pause_policy
-        if policy not in _POLICIES:
-            raise WorkflowValidationError(
-                f"workflow {name!r}: session_pause_policy must be one of {_POLICIES}, "
-                f"not {session_pause_policy!r}"
+        policy = normalize_policy(session_pause_policy)
+        if auto_publish_events is not None and not isinstance(auto_publish_events, bool):
+            raise TypeError(
+                f"workflow {name!r}: auto_publish_events must be a bool or None, "
+                f"not {type(auto_publish_events).__name__}"
+            )
+        if retry_config is not None and not isinstance(retry_config, RetryConfig):
+            raise TypeError(
+                f"workflow {name!r}: retry_config must be a RetryConfig or None, "
+                f"not {type(retry_config).__name__}"
             )
         self.name = name
         self.steps = list(steps)
         self.timeout = _check_timeout(name, timeout)
-        self.session_pause_policy: SessionPausePolicy = policy
+        self.session_pause_policy = policy
         self.auto_publish_events = bool(auto_publish_events)
-        self.retry_config = retry_config
+        self.retry_config = retry_config  # configures LLM calls upstream; kept, not applied
         self.graph = build_graph(name, self.steps)
         self.lease = _check_lease(name, lease)
         self._store_arg = store
@@ -152,7 +172,7 @@ class Workflow:
     async def run_with_handler(self, **kwargs: Any) -> WorkflowHandler:
         """Start a run with ``StartEvent(**kwargs)``; returns its handler at once."""
         run = Run(self._options, str(uuid.uuid4()))
-        start = StartEvent(**kwargs)
+        start = self._start_event(kwargs)
         store = self.store
         if store is not None:
             await start_durable(run, store, start, self.lease)
@@ -168,7 +188,8 @@ class Workflow:
         gives its result.
         """
         run_id = str(uuid.uuid4())
-        await submit_run(self._options, self._require_store(), StartEvent(**kwargs), run_id)
+        start = self._start_event(kwargs)
+        await submit_run(self._options, self._require_store(), start, run_id)
         return run_id
 
     async def wait(self, run_id: str, timeout: float | None = None) -> WorkflowResult:
@@ -179,18 +200,36 @@ class Workflow:
         """
         return WorkflowResult(await stored_outcome(self._require_store(), run_id, timeout))
 
+    def _start_event(self, kwargs: dict[str, Any]) -> StartEvent:
+        """The run's ``StartEvent``, of the class the start steps annotate, checked.
+
+        A value JSON cannot hold is a ``TypeError``, as in the Rust-core package.
+        """
+        cls = self.graph.start_class
+        try:
+            return cls(**kwargs)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise StartEventError(
+                f"workflow {self.name!r}: the run's arguments do not fit {cls.__name__}: {problems}"
+            ) from exc
+
     resume = _Resume()
 
     @staticmethod
-    async def resume_with_session_refs(
-        snapshot_json: Any, steps: Sequence[object] | None = None, timeout: float | None = None
-    ) -> WorkflowHandler:
-        """``Workflow.resume``, keeping the live session references of this process."""
-        resumed: WorkflowHandler = await Workflow.resume(snapshot_json, steps, timeout)
-        return resumed
+    def builder(name: str) -> WorkflowBuilder:
+        """A fluent builder: ``Workflow.builder("w").step(a).step(b).timeout(60).build()``."""
+        return WorkflowBuilder(name)
+
+    resume_with_session_refs = _Resume(with_refs=True)
+    """``Workflow.resume`` that also rebuilds the session refs a snapshot serialized
+    (``SessionPausePolicy.PickleOrSerialize``) into the resumed run's registry."""
 
     async def _resume_snapshot(
-        self, snapshot: WorkflowSnapshot, timeout: float | None
+        self, snapshot: WorkflowSnapshot, timeout: float | None, with_refs: bool = False
     ) -> WorkflowHandler:
         options = self._options
         if timeout is not None:
@@ -198,7 +237,13 @@ class Workflow:
             options = RunOptions(
                 self.name, self.graph, limit, options.session_pause_policy, options.auto_publish
             )
-        run = Run(options, snapshot.run_id)
+        trace = snapshot.metadata.get(TRACE_KEY)
+        run = Run(
+            options, snapshot.run_id, trace if isinstance(trace, dict) else None, resumed=True
+        )
+        refs = snapshot.metadata.get(SERIALIZED_REFS_KEY) if with_refs else None
+        if refs:
+            run.session_refs.restore_refs(refs)
         store = self.store
         try:
             if store is not None:
@@ -254,3 +299,6 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} steps={list(self.graph.steps)}>"
+
+
+register_workflow_class(Workflow)

@@ -104,8 +104,8 @@ async def test_snapshot_follows_the_session_policy_and_refuses_finished_runs() -
         await locked.take_snapshot()
     await locked.respond_to_input("r", None)
     await locked.result()
-    with pytest.raises(PauseError, match="nothing left to snapshot"):
-        await locked.snapshot()
+    with pytest.raises(SessionPauseError, match="lock"):
+        await locked.snapshot()  # a completed run's snapshot follows the policy too
 
 
 async def test_a_session_value_that_cannot_be_unpickled_is_a_snapshot_error() -> None:
@@ -157,3 +157,47 @@ async def test_a_second_pause_while_steps_finish_shares_the_first() -> None:
     results = await asyncio.wait_for(asyncio.gather(first, second), 5)
     assert results == [None, None]  # the run ended meanwhile: not an error, no snapshot
     assert (await handler.result()).result == "never"
+
+
+async def test_a_run_that_completes_while_pausing_keeps_its_result_and_snapshot() -> None:
+    gate = asyncio.Event()
+
+    @step
+    async def slow(ctx: Context, ev: StartEvent) -> StopEvent:
+        ctx.set("started", True)
+        await gate.wait()
+        return StopEvent(result={"done": True})
+
+    wf = Workflow("complete-while-pausing", [slow])
+    handler = await wf.run_with_handler()
+    await asyncio.sleep(0)  # the step starts and waits at the gate
+    pausing = asyncio.ensure_future(handler.pause())
+    await asyncio.sleep(0)
+    gate.set()
+    assert await pausing is None  # not an error: the run completed meanwhile
+    assert await handler.pause() is None  # nor is a later pause
+    await handler.resume_in_place()  # nothing left to continue: returns at once
+    assert (await handler.result()).result == {"done": True}
+    snapshot_json = await handler.snapshot()  # the final state, its ending as the pending event
+    assert '"started":{"Json":true}' in snapshot_json
+    resumed = await Workflow.resume(snapshot_json)
+    assert (await resumed.result()).result == {"done": True}
+
+
+async def test_resume_in_place_needs_a_paused_run() -> None:
+    @step
+    async def wait(ctx: Context, ev: StartEvent) -> InputRequestEvent:
+        return InputRequestEvent(request_id="r")
+
+    @step
+    async def end(ctx: Context, ev: InputResponseEvent) -> StopEvent:
+        return StopEvent(result=ev.response)
+
+    handler = await Workflow("resume-in-place-live", [wait, end]).run_with_handler()
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequestEvent):
+            break
+    with pytest.raises(PauseError, match="only a paused run can resume in place"):
+        await handler.resume_in_place()
+    await handler.respond_to_input("r", 5)
+    assert (await handler.result()).result == 5

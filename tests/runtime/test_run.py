@@ -98,7 +98,7 @@ async def test_result_is_the_same_object() -> None:
 
 
 async def test_start_event_carries_run_kwargs_by_reference() -> None:
-    marker = object()
+    marker = {"big": [1, 2, 3]}  # JSON-shaped run arguments are passed as they are, uncopied
     seen: list[object] = []
 
     @step
@@ -111,6 +111,15 @@ async def test_start_event_carries_run_kwargs_by_reference() -> None:
     ).result()
     assert stop.result == (3, "x")
     assert seen[0] is marker
+
+
+async def test_run_kwargs_that_json_cannot_hold_are_refused_as_in_the_rust_core() -> None:
+    @step
+    async def look(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=None)
+
+    with pytest.raises(TypeError, match="cannot serialize `object` to JSON outside"):
+        await Workflow("kwargs-live", [look]).run(marker=object())
 
 
 async def test_result_can_be_awaited_twice() -> None:

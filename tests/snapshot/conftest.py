@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,15 @@ REPO = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("blazen") is None:  # not installed: test the checkout's src/
     sys.path.insert(0, str(REPO / "src"))
 
+from blazen.session_refs import SessionRefRegistry, using_registry  # noqa: E402
 from blazen.snapshot import KEY_ENV  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _as_inside_a_run() -> Iterator[None]:
+    """Events holding bytes or objects are built only inside a run (as in the Rust core)."""
+    with using_registry(SessionRefRegistry()):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from blazen.events import (
     StopEvent,
     inline_event_class,
 )
+from blazen.session_refs import SessionRefRegistry, using_registry
 from blazen.snapshot import (
     SerializedEvent,
     WorkflowSnapshot,
@@ -52,20 +53,21 @@ def through_snapshot(ev: Event, fmt: str, classes: dict[str, type[Event]]) -> Ev
     return decode_event(pending.event_type, pending.data, classes)
 
 
-EVENTS: list[Event] = [
-    Analyze(text="hi", score=0.5),
-    Analyze(text="x", score=1.0, extra=[1, {"a": None}]),
-    Blob(data=b"\x00\xff", when=datetime.date(2026, 1, 2), ratio=fractions.Fraction(1, 3)),
-    Event("Inline", note="n", raw=b"\x01", pair=(1, 2), nested={"$blazen": {"x": 1}}),
-    StartEvent(query="hello", limit=10, blob=b"\x02", obj={1, 2}),
-    StartEvent(),
-    StopEvent(result={"answer": [1, 2]}),
-    StopEvent(result=b"bytes"),
-    StopEvent(result=complex(1, 2)),
-    StopEvent(),
-    InputRequestEvent(request_id="q", prompt="?", metadata={"m": [1]}),
-    InputResponseEvent(request_id="q", response=("tuple", 1)),
-]
+with using_registry(SessionRefRegistry()):  # bytes and objects in events: inside a run
+    EVENTS: list[Event] = [
+        Analyze(text="hi", score=0.5),
+        Analyze(text="x", score=1.0, extra=[1, {"a": None}]),
+        Blob(data=b"\x00\xff", when=datetime.date(2026, 1, 2), ratio=fractions.Fraction(1, 3)),
+        Event("Inline", note="n", raw=b"\x01", pair=(1, 2), nested={"$blazen": {"x": 1}}),
+        StartEvent(query="hello", limit=10, blob=b"\x02", obj={1, 2}),
+        StartEvent(),
+        StopEvent(result={"answer": [1, 2]}),
+        StopEvent(result=b"bytes"),
+        StopEvent(result=complex(1, 2)),
+        StopEvent(),
+        InputRequestEvent(request_id="q", prompt="?", metadata={"m": [1]}),
+        InputResponseEvent(request_id="q", response=("tuple", 1)),
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["bytes", "json"])

@@ -29,6 +29,7 @@ from blazen import (
 )
 from blazen.errors import ContextError, StoreError
 from blazen.events import inline_event_class
+from blazen.session_refs import SessionRefRegistry, using_registry
 from blazen.snapshot import WorkflowSnapshot, decode_event, encode_event
 from blazen.step import get_step_spec
 from blazen.stores.base import open_store
@@ -140,9 +141,10 @@ def test_good_option_values_are_kept() -> None:
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_inline_events_round_trip_through_pickle(protocol: int) -> None:
-    inner = Event("Bar", blob=b"\x00\xff", n=None)
-    ev = Event("Foo", x=1, items=[inner, {"k": inner}], typed=Analyze(text="t"))
-    back = pickle.loads(pickle.dumps(ev, protocol=protocol))
+    with using_registry(SessionRefRegistry()):  # bytes and events in fields: inside a run
+        inner = Event("Bar", blob=b"\x00\xff", n=None)
+        ev = Event("Foo", x=1, items=[inner, {"k": inner}], typed=Analyze(text="t"))
+    back = pickle.loads(pickle.dumps(ev, protocol=protocol))  # unpickling needs no run
     assert type(back) is inline_event_class("Foo")
     assert back.event_type == "Foo"
     assert back == ev
@@ -183,7 +185,8 @@ def test_ctx_set_of_an_inline_event_uses_the_native_tier() -> None:
 
 
 def test_an_inline_event_in_an_event_field_survives_snapshot_encoding() -> None:
-    ev = InputRequestEvent(request_id="r", metadata={"inner": Event("Foo", x=1)})
+    with using_registry(SessionRefRegistry()):  # an event in a field: only inside a run
+        ev = InputRequestEvent(request_id="r", metadata={"inner": Event("Foo", x=1)})
     data = encode_event(ev)
     back = decode_event(InputRequestEvent.event_type, data, {})
     inner = back.metadata["inner"]

@@ -17,12 +17,12 @@ BLOBS: dict[str, Any] = {}
 CALLS: list[tuple[str, str]] = []
 
 
-def save_blob(key: str, value: Any, ctx: Any) -> None:
+def save_blob(key: str, value: Any) -> None:
     CALLS.append(("save", key))
     BLOBS[key] = value
 
 
-def load_blob(key: str, ctx: Any) -> Any:
+def load_blob(key: str) -> Any:
     CALLS.append(("load", key))
     return BLOBS[key]
 
@@ -272,8 +272,35 @@ def test_a_change_equal_under_eq_is_still_rewritten(ctx: Context, before: Any, a
     assert repr(got) == repr(after)
 
 
+class InCtx:
+    """A FieldStore class: it gets the context, so it can keep the field there."""
+
+    def save(self, key: str, value: Any, ctx: Any) -> None:
+        ctx.set_bytes(key, value)
+
+    def load(self, key: str, ctx: Any) -> Any:
+        return ctx.get_bytes(key)
+
+
+def test_callback_field_store_calls_its_callables_without_the_context() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def save(*args: Any) -> None:
+        calls.append(("save", *args))
+
+    def load(*args: Any) -> int:
+        calls.append(("load", *args))
+        return 7
+
+    store = CallbackFieldStore(save, load)
+    store.save("k", 1, object())
+    assert store.load("k", object()) == 7
+    assert calls == [("save", "k", 1), ("load", "k")]
+    assert repr(store) == "CallbackFieldStore(save_fn=..., load_fn=...)"
+
+
 def test_a_field_store_may_keep_its_data_in_the_context(ctx: Context) -> None:
-    in_ctx = CallbackFieldStore(lambda k, v, c: c.set_bytes(k, v), lambda k, c: c.get_bytes(k))
+    in_ctx = InCtx()
 
     @dataclass
     class Model(BlazenState):

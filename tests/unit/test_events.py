@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from blazen import Event, InputRequestEvent, InputResponseEvent, StartEvent, StopEvent
+from blazen.session_refs import SessionRefRegistry, using_registry
 
 
 class AnalyzeEvent(Event):
@@ -108,7 +109,8 @@ def test_stop_event_result_is_the_same_object() -> None:
         pass
 
     obj = Opaque()
-    assert StopEvent(result=obj).result is obj
+    with using_registry(SessionRefRegistry()):  # as inside a run
+        assert StopEvent(result=obj).result is obj
     assert StopEvent().result is None
 
 
@@ -127,10 +129,62 @@ def test_field_values_may_be_any_python_value() -> None:
 
     blob = b"\x00\xff"
     obj = object()
-    assert Holder(payload=blob).payload is blob
-    assert Holder(payload=obj).payload is obj
+    with using_registry(SessionRefRegistry()):
+        assert Holder(payload=blob).payload is blob
+        assert Holder(payload=obj).payload is obj
 
 
 def test_repr_names_the_event_type() -> None:
     assert repr(AnalyzeEvent(text="a", score=1.0)).startswith("AnalyzeEvent(")
     assert "Greeting" in repr(Event("Greeting", x=1))
+
+
+def test_input_events_take_positional_arguments() -> None:
+    req = InputRequestEvent("r1")
+    assert (req.request_id, req.prompt, req.metadata) == ("r1", "", None)
+    req = InputRequestEvent("r2", "why?", {"m": 1})
+    assert (req.request_id, req.prompt, req.metadata) == ("r2", "why?", {"m": 1})
+    resp = InputResponseEvent("r1", {"a": 1})
+    assert (resp.request_id, resp.response) == ("r1", {"a": 1})
+    with pytest.raises(TypeError, match="multiple values for argument 'request_id'"):
+        InputRequestEvent("r1", request_id="r2")
+    with pytest.raises(TypeError, match="at most 2"):
+        InputResponseEvent("r", 1, 2)
+
+
+def test_only_inline_events_take_a_type_name() -> None:
+    with pytest.raises(TypeError, match="keyword fields only"):
+        StartEvent("X")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Event("A", "B")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="must be a str"):
+        Event(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'event_type'"):
+        Event("X", event_type="Y")
+
+
+def test_an_inline_event_named_like_a_built_in_is_that_event() -> None:
+    stop = Event("blazen::StopEvent", result=3)
+    assert type(stop) is StopEvent
+    assert stop.result == 3
+    req = Event("blazen::InputRequestEvent", request_id="q")
+    assert isinstance(req, InputRequestEvent)
+    assert req.prompt == ""
+
+
+def test_event_type_can_be_reassigned() -> None:
+    ev = AnalyzeEvent(text="a", score=1.0)
+    ev.event_type = "Renamed"
+    assert ev.event_type == "Renamed"
+    assert ev.to_dict() == {"text": "a", "score": 1.0}
+    assert ev.text == "a"
+    ev.event_type = "blazen::StopEvent"
+    assert isinstance(ev, StopEvent)
+    assert AnalyzeEvent.event_type == "AnalyzeEvent"
+    with pytest.raises(TypeError):
+        ev.event_type = 3  # type: ignore[assignment]
+
+
+def test_str_is_the_repr() -> None:
+    ev = Event("Greeting", x=1)
+    assert str(ev) == repr(ev) == "Greeting(x=1)"

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from blazen import Context, ContextError, Event, StateValue
+from blazen import Context, ContextError, Event, SessionRefRegistry, StateValue
+from blazen.session_refs import using_registry
 
 
 class A(Event):
@@ -184,3 +185,53 @@ def test_collect_events_by_type_name(ctx: Context) -> None:
 def test_collect_events_rejects_an_unexpected_type(ctx: Context) -> None:
     with pytest.raises(ContextError, match="'C'"):
         ctx.collect_events(C(), [A, B])
+
+
+# -- the Rust-core package's extra spellings ---------------------------------------------
+def test_state_get_bytes_default_and_non_bytes_values(ctx: Context) -> None:
+    ctx.set_bytes("b", b"\x01\x02")
+    ctx.set("j", {"not": "bytes"})
+    assert ctx.state.get_bytes("b") == b"\x01\x02"
+    assert ctx.state.get_bytes("missing") is None
+    assert ctx.state.get_bytes("missing", b"\x09") == b"\x09"
+    assert ctx.state.get_bytes("missing", [7, 8]) == b"\x07\x08"
+    assert ctx.state.get_bytes("missing", bytearray(b"z")) == b"z"
+    assert ctx.state.get_bytes("j", b"d") == b"d"  # not bytes: the default, as upstream
+    with pytest.raises(ContextError, match="list of ints"):
+        ctx.state.get_bytes("missing", "text")  # type: ignore[arg-type]
+    with pytest.raises(ContextError, match=r"0\.\.255"):
+        ctx.state.get_bytes("missing", [256])
+    with pytest.raises(ContextError, match="keys must be str"):
+        ctx.state.get_bytes(1)  # type: ignore[arg-type]
+
+
+async def test_state_async_twins(ctx: Context) -> None:
+    await ctx.state.aset("n", 7)
+    await ctx.state.aset_bytes("b", b"abc")
+    assert await ctx.state.aget("n") == 7
+    assert await ctx.state.aget("missing", 9) == 9
+    assert await ctx.state.aget_bytes("b") == b"abc"
+    assert await ctx.state.aget_bytes("missing", [1]) == b"\x01"
+
+
+async def test_session_async_twins_keep_identity(ctx: Context, sock: socket.socket) -> None:
+    await ctx.session.aset("conn", sock)
+    assert await ctx.session.aget("conn") is sock
+    assert await ctx.session.aget("missing", 3) == 3
+    assert await ctx.session.ahas("conn")
+    assert await ctx.session.aremove("conn") is sock
+    assert not await ctx.session.ahas("conn")
+
+
+def test_session_values_are_recorded_in_the_current_registry(
+    ctx: Context, sock: socket.socket
+) -> None:
+    reg = SessionRefRegistry()
+    with using_registry(reg):
+        ctx.session["conn"] = sock
+        ctx.session.set("n", 5)
+        assert [reg.get(k) for k in reg] == [sock, 5]
+        del ctx.session["conn"]
+        assert [reg.get(k) for k in reg] == [5]
+    with pytest.raises(KeyError):
+        del ctx.session["conn"]

@@ -14,14 +14,14 @@ SAVED: list[tuple[str, Any]] = []
 EXTERNAL: dict[str, Any] = {}
 
 
-def _save(key: str, value: Any, ctx: Any) -> None:
+def _save(key: str, value: Any) -> None:
     if value == "bad":
         raise OSError("disk full")
     SAVED.append((key, value))
     EXTERNAL[key] = value
 
 
-WEIGHTS = CallbackFieldStore(_save, lambda key, ctx: EXTERNAL.get(key))
+WEIGHTS = CallbackFieldStore(_save, EXTERNAL.get)
 
 
 @dataclass

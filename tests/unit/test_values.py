@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 from blazen import ContextError, StateValue
+from blazen.values import StateValueError
 
 
 def describe(sv: StateValue) -> str:
@@ -147,7 +148,9 @@ def test_binary_variants_reject_other_types() -> None:
 def test_equality_and_repr() -> None:
     assert StateValue.Bytes(b"a") == StateValue.Bytes(b"a")
     assert StateValue.Bytes(b"a") != StateValue.Native(b"a")
-    assert repr(StateValue.Json(1)) == "StateValue.Json(value=1)"
+    assert repr(StateValue.Json({"a": 1})) == "StateValue.Json({'a': 1})"
+    assert repr(StateValue.Bytes(b"ab")) == "StateValue.Bytes(len=2)"
+    assert repr(StateValue.Native(b"\x80\x04\x95")) == "StateValue.Native(len=3)"
 
 
 def test_json_rejects_self_referencing_values() -> None:
@@ -155,3 +158,49 @@ def test_json_rejects_self_referencing_values() -> None:
     loop.append(loop)
     with pytest.raises(ContextError, match="self-referencing"):
         StateValue.Json(loop)
+
+
+def test_lowercase_constructors_as_in_the_rust_core_package() -> None:
+    sv = StateValue.json({"t": (1, 2), 3: float("inf"), "big": 2**70, "n": None})
+    assert isinstance(sv, StateValue.Json)
+    assert sv.as_json() == {"t": [1, 2], "3": None, "big": float(2**70), "n": None}
+    assert StateValue.bytes([1, 2, 255]) == StateValue.Bytes(b"\x01\x02\xff")
+    assert StateValue.bytes(bytearray(b"a")).as_bytes() == b"a"
+    assert StateValue.native(b"\x80\x04").as_native() == b"\x80\x04"
+    assert StateValue.native([128]).kind == "native"
+    with pytest.raises(TypeError, match="cannot serialize `object`"):
+        StateValue.json(object())
+    with pytest.raises(TypeError, match="cannot serialize `bytes`"):
+        StateValue.json(b"raw")
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        StateValue.bytes([256])
+    with pytest.raises(TypeError, match="not str"):
+        StateValue.bytes("ab")  # type: ignore[arg-type]
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ContextError, match="too deeply"):
+        StateValue.json(loop)
+
+
+def test_wrong_variant_and_bad_tags_are_value_errors() -> None:
+    for call in (
+        lambda: StateValue.Json(1).as_bytes(),
+        lambda: StateValue.Bytes(b"").as_native(),
+        lambda: StateValue.Native(b"").as_json(),
+        lambda: StateValue.from_dict({"Nope": 1}),
+        lambda: StateValue.from_dict({"Json": 1, "Bytes": [1]}),
+    ):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert isinstance(info.value, StateValueError)
+        assert isinstance(info.value, ContextError)
+    with pytest.raises(TypeError, match="needs a dict"):
+        StateValue.from_dict([1])
+
+
+def test_to_dict_writes_binary_payloads_as_int_lists() -> None:
+    assert StateValue.Bytes(b"\x01\x02").to_dict() == {"Bytes": [1, 2]}
+    assert StateValue.Native(b"\x80").to_dict() == {"Native": [128]}
+    got = StateValue.Json({"a": [1]}).to_dict()
+    got["Json"]["a"].append(2)
+    assert StateValue.Json({"a": [1]}).to_dict() == {"Json": {"a": [1]}}

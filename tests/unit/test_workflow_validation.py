@@ -174,3 +174,9 @@ def test_bad_workflow_options() -> None:
         Workflow("t", [start, finish], timeout=0)
     with pytest.raises(WorkflowValidationError):
         Workflow("p", [start, finish], session_pause_policy="ignore")  # type: ignore[arg-type]
+
+
+def test_a_non_step_is_a_type_error_and_a_validation_error() -> None:
+    with pytest.raises(TypeError, match="is not a step") as info:
+        Workflow("not-a-step", [lambda ctx, ev: None])
+    assert isinstance(info.value, WorkflowValidationError)

@@ -56,6 +56,17 @@ def _metadata(options: RunOptions, **extra: Any) -> dict[str, Any]:
     return {"steps": options.graph.fingerprint(), "graph": graph, **extra}
 
 
+def _traced(run: Run) -> dict[str, Any]:
+    """The run's trace context, to store with it (a process that takes it over continues it)."""
+    return {} if run.observer is None else {"trace": run.observer.carrier()}
+
+
+def _trace_of(metadata: Any) -> dict[str, str] | None:
+    """The trace context stored with a run, if any."""
+    trace = metadata.get("trace") if isinstance(metadata, dict) else None
+    return trace if isinstance(trace, dict) else None
+
+
 def _start_pending(options: RunOptions, start: StartEvent, new_id: Any) -> list[PendingEvent]:
     """The deliveries of a run's ``StartEvent``, one per step that accepts it."""
     data = encode_event(start)
@@ -79,7 +90,7 @@ async def start_durable(
         context_state={},
         pending=pending,
         collected={},
-        metadata=_metadata(run.options),
+        metadata=_metadata(run.options, **_traced(run)),
         lease=lease,
     )
     hooks.took(owner, 1)
@@ -189,7 +200,7 @@ async def continue_claimed(
 
     On any error the claim is released (the run is left as it was) and the error raised.
     """
-    run = Run(options, lease.run_id)
+    run = Run(options, lease.run_id, _trace_of(lease.record.metadata), resumed=True)
     hooks = DurableHooks(run, store, lease_length, follow=follow)
     hooks.took(lease.owner, lease.epoch)
     try:
@@ -323,7 +334,7 @@ async def adopt_snapshot(
             context_state=_snapshot_writes(run),
             pending=_pending_of(run),
             collected=_collected_of(run),
-            metadata=_metadata(run.options, resumed_from="snapshot"),
+            metadata=_metadata(run.options, resumed_from="snapshot", **_traced(run)),
             status=status,
             lease=lease,
         )

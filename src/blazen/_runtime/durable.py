@@ -309,6 +309,7 @@ class DurableHooks(RunHooks):
             collected=self._collected() if changed else None,
             status=status,
             result=result,
+            attempt=call.attempt,
         )
         backlog = self.committer.submit(commit, call.published)
         if call.stop is not None and not self.terminal.done():
@@ -350,6 +351,9 @@ class DurableHooks(RunHooks):
 
     def _collected(self) -> dict[str, list[Any]]:
         return {t: [data for _, data in entries] for t, entries in self.shadow.items()}
+
+    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:
+        self.committer.submit(Commit(step, attempt=attempt, attempt_error=error), (notice,))
 
     def waiting_changed(self) -> None:
         """Waiting requests are persisted with the next commit (a reserved write)."""

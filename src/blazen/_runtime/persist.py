@@ -9,19 +9,19 @@ entries under ``__blazen_session__.``.
 from __future__ import annotations
 
 import asyncio
-import pickle
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from blazen._context_data import persistence
-from blazen._meta import ENGINE, ENGINE_KEY, SESSION_PREFIX, TARGETS_KEY, WAITING_KEY
+from blazen._meta import ENGINE, ENGINE_KEY, TARGETS_KEY, TRACE_KEY, WAITING_KEY
 from blazen._runtime.run import Run
 from blazen._runtime.types import Item
-from blazen.errors import PauseError, RunAbortedError, SessionPauseError, SnapshotError
+from blazen.errors import PauseError, RunAbortedError
 from blazen.events import Event, InputRequestEvent, StartEvent
+from blazen.session_policy import SessionPausePolicy, freeze_session, session_name, thaw_session
+from blazen.session_refs import SERIALIZED_REFS_KEY
 from blazen.snapshot import SerializedEvent, WorkflowSnapshot, decode_event, encode_event
-from blazen.values import StateValue, native_dumps
+from blazen.values import StateValue
 
 __all__ = [
     "abort_run",
@@ -33,12 +33,20 @@ __all__ = [
 ]
 
 
-def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) -> WorkflowSnapshot:
-    """The run's state now: context, collect buffers, pending deliveries, waiting input."""
+def build_snapshot(
+    run: Run, session: Mapping[str, StateValue] | None = None, ending: Event | None = None
+) -> WorkflowSnapshot:
+    """The run's state now: context, collect buffers, pending deliveries, waiting input.
+
+    ``ending``: the ``StopEvent`` of a completed run, kept as its only pending event, so
+    that resuming the snapshot ends at once with the same result.
+    """
     view = persistence(run.ctx)
     state = view.export_state(copy=True)
     state.update(session or {})
-    items = run.queued_items()
+    items: list[tuple[str | None, Item]] = list(run.queued_items())
+    if ending is not None:
+        items = [(None, (ending, None, None))]
     metadata: dict[str, Any] = {
         "run_id": run.run_id,
         "workflow_name": run.options.name,
@@ -49,6 +57,10 @@ def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) ->
             for rid, (src, ev) in run.waiting.items()
         ],
     }
+    if run.observer is not None:
+        metadata[TRACE_KEY] = run.observer.carrier()
+    if run.options.session_pause_policy == SessionPausePolicy.PickleOrSerialize:
+        metadata[SERIALIZED_REFS_KEY] = run.session_refs.snapshot_refs()[0]
     collected = view.export_collected()
     return WorkflowSnapshot.new(
         workflow_name=run.options.name,
@@ -63,37 +75,10 @@ def build_snapshot(run: Run, session: Mapping[str, StateValue] | None = None) ->
 
 
 def _session_entries(run: Run) -> dict[str, StateValue]:
-    """Apply the session pause policy; the pickled entries to put into the snapshot."""
-    session = persistence(run.ctx).session
-    policy = run.options.session_pause_policy
-    if not session:
-        return {}
-    if policy == "hard_error":
-        raise SessionPauseError(
-            f"cannot pause run {run.run_id}: session_pause_policy='hard_error' and the session "
-            f"holds {sorted(session)}",
-            session,
-        )
-    out: dict[str, StateValue] = {}
-    failed: list[str] = []
-    for key, value in session.items():
-        try:
-            out[SESSION_PREFIX + key] = StateValue.Native(native_dumps(value))
-        except Exception:
-            failed.append(key)
-    if failed and policy == "pickle_or_error":
-        raise SessionPauseError(
-            f"cannot pause run {run.run_id}: session values {sorted(failed)} cannot be pickled "
-            f"(remove them before pausing, or use session_pause_policy='warn_drop')",
-            failed,
-        )
-    if failed:
-        warnings.warn(
-            f"pausing run {run.run_id} drops session values {sorted(failed)} (not picklable)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return out
+    """Apply the session pause policy; the session entries to put into the snapshot."""
+    return freeze_session(
+        persistence(run.ctx).session, run.options.session_pause_policy, run.run_id
+    )
 
 
 async def pause_run(run: Run) -> WorkflowSnapshot | None:
@@ -108,9 +93,12 @@ async def pause_run(run: Run) -> WorkflowSnapshot | None:
         return paused
     if run.status == "paused":
         return run.paused_snapshot  # type: ignore[no-any-return]
+    if run.status == "completed":
+        return None  # nothing left to pause; the result is available
     if run.finished:
         raise PauseError(f"run {run.run_id} is {run.status}; only a live run can pause")
-    if run.options.session_pause_policy == "hard_error" and persistence(run.ctx).session:
+    hard = run.options.session_pause_policy == SessionPausePolicy.HardError
+    if hard and persistence(run.ctx).session:
         _session_entries(run)  # raises before anything stops
     outcome: asyncio.Future[WorkflowSnapshot | None] = run.loop.create_future()
     run.pausing = outcome
@@ -144,7 +132,13 @@ async def _pause(run: Run) -> WorkflowSnapshot | None:
 
 
 async def resume_in_place(run: Run) -> None:
-    """Continue a run paused by ``pause()`` in this process."""
+    """Continue a run paused by ``pause()`` in this process.
+
+    A run that completed while the pause waited for its running steps has nothing left
+    to continue: this returns at once and ``result()`` gives its result.
+    """
+    if run.status == "completed":
+        return
     if run.status != "paused":
         raise PauseError(f"run {run.run_id} is {run.status}; only a paused run can resume in place")
     if run.hooks is not None:
@@ -156,6 +150,8 @@ def take_snapshot(run: Run) -> WorkflowSnapshot:
     """``handler.snapshot()``: the run as it is now, session values under the pause policy."""
     if run.status == "paused" and isinstance(run.paused_snapshot, WorkflowSnapshot):
         return run.paused_snapshot
+    if run.status == "completed" and run.result_event is not None:
+        return build_snapshot(run, _session_entries(run), ending=run.result_event)
     if run.finished:
         raise PauseError(f"run {run.run_id} is {run.status}: there is nothing left to snapshot")
     return build_snapshot(run, _session_entries(run))
@@ -176,8 +172,9 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
     view = persistence(run.ctx)
     state: dict[str, StateValue] = {}
     for key, sv in snapshot.context_state.items():
-        if key.startswith(SESSION_PREFIX) and isinstance(sv, StateValue.Native):
-            view.session[key[len(SESSION_PREFIX) :]] = _unpickle_session(key, sv.data)
+        name = session_name(key)
+        if name is not None:
+            view.session[name] = thaw_session(key, sv)
         else:
             state[key] = sv
     view.restore_state(state)
@@ -200,17 +197,6 @@ def restore_run(run: Run, snapshot: WorkflowSnapshot) -> None:
         targets = [None] * len(snapshot.pending_events)
     for target, se in zip(targets, snapshot.pending_events, strict=True):
         _requeue(run, decode_event(se.event_type, se.data, classes), se.source_step, target)
-
-
-def _unpickle_session(key: str, data: bytes) -> Any:
-    try:
-        return pickle.loads(data)
-    except Exception as exc:
-        name = key[len(SESSION_PREFIX) :]
-        raise SnapshotError(
-            f"session value {name!r} in the snapshot cannot be unpickled here: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def _requeue(run: Run, ev: Event, source: str | None, target: Any) -> None:

@@ -20,8 +20,10 @@ Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from blazen._call import StepCall, current_step
@@ -32,6 +34,7 @@ from blazen._runtime.invoke import invoke
 from blazen._runtime.lifecycle import lifecycle_event, progress_event
 from blazen._runtime.stream import EventStream
 from blazen._runtime.types import Item, RunHooks, RunOptions, RunStatus
+from blazen._tracing import observer_for
 from blazen.context import Context
 from blazen.errors import (
     RunStalledError,
@@ -42,7 +45,8 @@ from blazen.errors import (
     WorkflowError,
     WorkflowTimeoutError,
 )
-from blazen.events import Event, InputRequestEvent, StopEvent
+from blazen.events import Event, InputRequestEvent, StepFailedEvent, StepRetryEvent, StopEvent
+from blazen.session_refs import SessionRefRegistry
 from blazen.step import StepSpec
 
 __all__ = ["Run"]
@@ -54,13 +58,22 @@ _INPUT = InputRequestEvent.event_type
 class Run(Dispatcher):
     """The live state of one run and the loop that executes it."""
 
-    def __init__(self, options: RunOptions, run_id: str) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        run_id: str,
+        trace_parent: Mapping[str, str] | None = None,
+        *,
+        resumed: bool = False,
+    ) -> None:
         graph = options.graph
         super().__init__(asyncio.get_running_loop(), graph.steps)
         self.options = options
         self.run_id = run_id
+        self.graph = graph
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
+        self.session_refs = SessionRefRegistry()  # live values the run's events carry
         self.finished = False
         self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
@@ -75,6 +88,7 @@ class Run(Dispatcher):
         self.auto_publish = options.auto_publish
         self.progress = 0  # steps completed, for lifecycle progress events
         self.result_event: StopEvent | None = None
+        self.observer = observer_for(options.name, run_id, trace_parent, resumed=resumed)
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
@@ -144,7 +158,7 @@ class Run(Dispatcher):
         """Run one delivery of ``spec``: call it, route what it returns, commit it."""
         event, _source, eid = item
         hooks = self.hooks
-        call = StepCall(spec.name, hooks is not None)
+        call = StepCall(spec.name, hooks is not None, self.session_refs)
         if self.auto_publish:
             self.stream.publish(
                 lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
@@ -167,12 +181,13 @@ class Run(Dispatcher):
                 await backlog
 
     async def _call_step(self, spec: StepSpec, event: Event, call: StepCall) -> Any:
-        """The step's return value, or ``_FAILED`` after failing the run with its error."""
+        """The step's return value; for a step that failed for good, a ``StepFailedEvent``
+        when a step handles those, else ``_FAILED`` after failing the run with its error."""
         token = current_step.set(call)
         try:
-            if spec.is_async and spec.timeout is None and not spec.retries:
+            if spec.is_async and spec.timeout is None and not spec.retries and not self.observer:
                 return await spec.fn(self.ctx, event)  # the common case, one frame less
-            return await invoke(spec, self.ctx, event)
+            return await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
         except asyncio.CancelledError as exc:
             if self.finished or _cancel_requested():
                 raise  # the run ended, or the loop is shutting down: not the step's fault
@@ -180,10 +195,36 @@ class Run(Dispatcher):
             self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
             return _FAILED
         except Exception as exc:
-            self.fail(_step_error(spec, self.run_id, exc, f"{type(exc).__name__}: {exc}"))
+            if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
+                return _failed_event(spec, event, call, exc)
+            self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
             return _FAILED
         finally:
             current_step.reset(token)
+
+    def _attempt_failed(self, spec: StepSpec, call: StepCall, exc: Exception, delay: float) -> None:
+        """A failed attempt that will be retried: log it, stream it, record it (durable runs)."""
+        text = f"{_error_type(exc)}: {exc}"
+        log.warning(
+            "run %s: step %r attempt %d of %d failed (%s); retrying in %.3f s",
+            self.run_id,
+            spec.name,
+            call.attempt,
+            spec.retries + 1,
+            text,
+            delay,
+        )
+        notice = StepRetryEvent(
+            step=spec.name,
+            attempt=call.attempt,
+            error_type=_error_type(exc),
+            error_message=str(exc),
+            delay=delay,
+        )
+        if self.hooks is not None:
+            self.hooks.attempt_failed(spec.name, call.attempt, text, notice)
+        else:
+            self.stream.publish(notice)
 
     def _publish_completed(self, step_name: str, began: float) -> None:
         ms = int((time.monotonic() - began) * 1000)
@@ -238,7 +279,7 @@ class Run(Dispatcher):
         hooks = self.hooks
         if hooks is not None:
             hooks.waiting_changed()
-        call = StepCall(STEP_INPUT, hooks is not None)
+        call = StepCall(STEP_INPUT, hooks is not None, self.session_refs)
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
@@ -259,6 +300,8 @@ class Run(Dispatcher):
         if call is not None:
             call.stop = stop
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended("completed", None)
         if self.hooks is not None:
             self.hooks.finished(None, self.done, call)
         else:
@@ -270,6 +313,8 @@ class Run(Dispatcher):
             return
         self.status = status
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended(status, error)
         if self.hooks is not None:
             self.hooks.finished(error, self.done, None)
         else:
@@ -308,6 +353,8 @@ class Run(Dispatcher):
             return
         self.status = status
         self._end()
+        if self.observer is not None:
+            self.observer.run_ended(status, error)
         if self.hooks is None:
             self.stream.close()
         if not self.done.done():
@@ -322,22 +369,27 @@ class Run(Dispatcher):
     def _on_timeout(self) -> None:
         self.fail(
             WorkflowTimeoutError(
-                f"run {self.run_id} of workflow {self.options.name!r} did not finish "
-                f"within {self.options.timeout} s"
+                f"run {self.run_id} of workflow {self.options.name!r} timed out: it did not "
+                f"finish within {self.options.timeout} s"
             )
         )
 
     def park(self) -> None:
         """After a pause: stay quiet (no dispatch, the timeout stopped) until ``unpark``."""
         self.status = "paused"
+        if self.observer is not None:
+            self.observer.run_ended("paused", None)
         if self._timer is not None and self._deadline is not None:
             self._timer.cancel()
             self._timer = None
             self._deadline = max(self._deadline - self.loop.time(), 0.0)  # time left
 
     def unpark(self) -> None:
-        """Continue a paused run in this process."""
+        """Continue a paused run in this process (its trace continues too)."""
         self.status = "running"
+        if self.observer is not None:
+            parent = self.observer.carrier()
+            self.observer = observer_for(self.options.name, self.run_id, parent, resumed=True)
         self.paused_snapshot = None
         if self._deadline is not None:
             self._arm_timer(self._deadline)
@@ -347,6 +399,24 @@ class Run(Dispatcher):
 
 
 _FAILED: Any = object()
+_FAILED_TYPE = StepFailedEvent.event_type
+log = logging.getLogger("blazen")
+
+
+def _error_type(exc: BaseException) -> str:
+    """The error's type name as users know it (a step timeout is a ``StepTimeoutError``)."""
+    return "StepTimeoutError" if getattr(exc, "step_timeout", False) else type(exc).__name__
+
+
+def _failed_event(spec: StepSpec, event: Event, call: StepCall, exc: Exception) -> Event:
+    """What a failure-handling step receives instead of the run failing."""
+    return StepFailedEvent.model_construct(
+        step=spec.name,
+        input_event=event,
+        error_type=_error_type(exc),
+        error_message=str(exc),
+        attempts=call.attempt,
+    )
 
 
 def _step_error(spec: StepSpec, run_id: str, exc: BaseException, message: str) -> StepError:

@@ -48,6 +48,10 @@ class RunHooks:
         """Commit one finished step; may return an awaitable to slow a run down (backlog)."""
         raise NotImplementedError
 
+    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:
+        """Record a failed attempt that will be retried; ``notice`` is streamed once stored."""
+        raise NotImplementedError
+
     def waiting_changed(self) -> None:
         """The set of awaited input requests changed."""
         raise NotImplementedError
