@@ -12,8 +12,8 @@ import pytest
 
 from blazen import (
     Context,
-    LeaseLostError,
     Event,
+    LeaseLostError,
     StartEvent,
     StopEvent,
     StoreConflictError,
@@ -184,7 +184,7 @@ async def test_a_live_run_is_not_resumed_twice_and_a_taken_over_one_stops(
     try:
         first = await Workflow("own", [slow_start, slow], store=s1).run_with_handler()
         await started.wait()
-        with pytest.raises(StoreConflictError, match="is owned by .*, which is running it"):
+        with pytest.raises(StoreConflictError, match=r"is owned by .*, which is running it"):
             await Workflow("own", [slow_start, slow], store=s2).resume_run(first.run_id)
         # As if the first owner had stalled past its lease: another process takes it over.
         taken = await s2.claim(first.run_id, "intruder")

@@ -196,7 +196,7 @@ async def test_the_engine_runs_resumes_and_recovers(schema: str) -> None:
     done = await wf.run_with_handler(label="plain")
     assert (await done.result()).result == {"label": "plain", "last": 5}
     run_id = await paused_run(wf, "p")
-    assert (await first.get_run(run_id)).status == "paused"
+    assert (await first.get_run(run_id)).status == "waiting"  # paused while waiting for input
 
     second = PostgresStore.from_url(store_url(schema))
     wf2 = Workflow("pg-ticks", STEPS, store=second)

@@ -24,8 +24,7 @@ from typing import Any
 
 from blazen._call import StepCall
 from blazen._context_data import persistence
-from blazen._meta import STEP_END, STEP_RESUME, WAITING_STATE_KEY
-from blazen._meta import STEP_INPUT
+from blazen._meta import STEP_END, STEP_INPUT, STEP_RESUME, WAITING_STATE_KEY
 from blazen._runtime.committer import Committer
 from blazen._runtime.lease import LeaseHold
 from blazen._runtime.outcome import stored_outcome
@@ -41,7 +40,6 @@ from blazen.errors import (
 )
 from blazen.events import Event, InputResponseEvent
 from blazen.snapshot import decode_event, encode_event
-from blazen.status import FINISHED
 from blazen.stores.base import DEFAULT_LEASE, CheckpointStore, Commit, PendingEvent, RunRecord
 from blazen.values import StateValue, to_state_value
 

@@ -106,9 +106,9 @@ def not_claimable(run_id: str, status: str) -> StoreConflictError:
     )
 
 
-def not_waiting(run_id: str, request_id: str, waiting: list[str]) -> StoreError:
+def not_waiting(run_id: str, request_id: str, waiting: list[str]) -> StoreConflictError:
     """``respond`` to a request the run does not wait for."""
-    return StoreError(
+    return StoreConflictError(
         f"run {run_id!r} is not waiting for input request {request_id!r}"
         f" (waiting for {sorted(waiting)})"
     )
