@@ -38,6 +38,7 @@ from blazen.values import StateValue
 
 __all__ = [
     "adopt_snapshot",
+    "check_matches",
     "continue_claimed",
     "fork_durable",
     "recover_runs",
@@ -117,7 +118,7 @@ async def submit_run(
     )
 
 
-def _check_matches(options: RunOptions, run_id: str, workflow_name: str, metadata: Any) -> None:
+def check_matches(options: RunOptions, run_id: str, workflow_name: str, metadata: Any) -> None:
     """The stored run belongs to this workflow, and its steps did not change since."""
     if workflow_name != options.name:
         raise StoreConflictError(
@@ -205,7 +206,7 @@ async def continue_claimed(
     hooks.took(lease.owner, lease.epoch)
     try:
         record = lease.record
-        _check_matches(options, lease.run_id, record.workflow_name, record.metadata)
+        check_matches(options, lease.run_id, record.workflow_name, record.metadata)
         loaded = await store.load(lease.run_id)
         posted = _restore_loaded(run, loaded)
         hooks.sync_shadow()
@@ -231,7 +232,7 @@ async def resume_durable(
 ) -> Run:
     """Claim a stored run (also a failed one) and continue it from its last commit."""
     record = await store.get_run(run_id)
-    _check_matches(options, run_id, record.workflow_name, record.metadata)
+    check_matches(options, run_id, record.workflow_name, record.metadata)
     claim = await store.acquire(run_id, new_owner(), lease=lease, failed=True)
     return await continue_claimed(options, store, claim, lease_length=lease)
 
@@ -274,7 +275,7 @@ async def fork_durable(
 ) -> Run:
     """A new run starting from ``run_id``'s state after commit ``seq``."""
     loaded = await store.load(run_id, seq)
-    _check_matches(options, run_id, loaded.record.workflow_name, loaded.record.metadata)
+    check_matches(options, run_id, loaded.record.workflow_name, loaded.record.metadata)
     posted = [p for p in loaded.pending if p.target_step is None and p.source_step == STEP_INPUT]
     if len(posted) == len(loaded.pending) and WAITING_STATE_KEY not in loaded.context_state:
         raise WorkflowError(

@@ -121,6 +121,10 @@ class DurableHooks(RunHooks):
             run.stream.close()
         self._settle("lost")
 
+    def abandon(self) -> None:
+        """Stop here without any further commit, keeping the lease until it expires."""
+        self.lease_lost(LeaseLostError(f"run {self.run.run_id} was abandoned by this process"))
+
     def cancel_requested(self) -> None:
         """``cancel(run_id)`` was called somewhere: abort the run here."""
         if not self.run.finished:
@@ -259,9 +263,9 @@ class DurableHooks(RunHooks):
                 await self.committer.drain()
             if run.finished or not self.hold.held:
                 return
-            self.committer.submit(
-                Commit("<released>", writes=self.take_writes(), collected=self._ambient())
-            )
+            writes, collected = self.take_writes(), self._ambient()
+            if writes or collected is not None:  # written outside any step since the last
+                self.committer.submit(Commit("<released>", writes=writes, collected=collected))
             await self.committer.drain()
             await self.hold.release(requeue=bool(run.queued_items()))
         self.follow = False
