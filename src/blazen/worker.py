@@ -41,14 +41,16 @@ POLL_MAX = 1.0
 
 @dataclass
 class WorkerStats:
-    """What a worker did: runs claimed, finished, handed over (released, lost) and failed to
-    start."""
+    """What a worker did: runs claimed, finished, handed over (released), lost (another
+    worker took them over) and refused (could not start them)."""
 
     claimed: int = 0
     finished: int = 0
     handed_over: int = 0
     lost: int = 0
     refused: int = 0
+    stale_commits_refused: int = 0
+    """Commits the store refused because this worker's lease had been lost (fencing)."""
 
 
 class Worker:
@@ -178,6 +180,7 @@ class Worker:
 
     async def _settle(self, run_id: str, hooks: DurableHooks) -> None:
         how = await hooks.settled
+        self.stats.stale_commits_refused += hooks.committer.refused
         if how == "finished":
             self.stats.finished += 1
         elif how == "lost":

@@ -158,6 +158,17 @@ async def test_acquire_next_takes_over_expired_and_dead_leases(store: Checkpoint
     assert third.lease is None
 
 
+async def test_acquire_next_finishes_started_work_first(store: CheckpointStore) -> None:
+    await new_run(store, "q", status="queued")  # older, but not started
+    await new_run(store, "crashed", owner=_dead_owner(), lease=3600)
+    first = await store.acquire_next("w", ["wf"])
+    assert first.lease is not None
+    assert first.lease.run_id == "crashed"
+    second = await store.acquire_next("w", ["wf"])
+    assert second.lease is not None
+    assert second.lease.run_id == "q"
+
+
 async def test_renew_extends_and_reports(store: CheckpointStore) -> None:
     await new_run(store, "a", owner="me", lease=1.0)
     await new_run(store, "b", owner="me", lease=1.0)

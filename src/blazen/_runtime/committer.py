@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from blazen._owners import new_owner
 from blazen._runtime.stream import EventStream
-from blazen.errors import StoreError
+from blazen.errors import LeaseLostError, StoreError
 from blazen.events import Event
 from blazen.stores.base import CheckpointStore, Commit
 
@@ -37,6 +37,7 @@ class Committer:
         self.store, self.run_id, self.owner = store, run_id, owner
         self.epoch: int | None = None
         self.stopped = False
+        self.refused = 0  # batches the store refused because the lease was lost
         self.stream = stream
         self.fail = fail
         self.buf: list[Commit] = []
@@ -80,6 +81,8 @@ class Committer:
                     for event in events or ():
                         self.stream.publish(event)
         except Exception as exc:
+            if isinstance(exc, LeaseLostError):
+                self.refused += 1
             self.error = exc
             self.buf.clear()
             self.held.clear()

@@ -252,6 +252,13 @@ class DurableHooks(RunHooks):
     async def before_input(self) -> None:
         await self.ensure_held()
 
+    def lease_fresh(self) -> bool:
+        return self.hold.fresh() or not self.hold.held
+
+    async def lease_checked(self) -> None:
+        if self.hold.held and not self.hold.fresh():
+            await self.hold.confirmed()
+
     async def hand_off(self) -> None:
         """Stop here and let another worker continue the run (a worker draining)."""
         run = self.run

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from blazen import _owners
 from blazen.errors import LeaseLostError, StoreError
@@ -25,6 +25,9 @@ __all__ = ["CONTROL_POLL", "LeaseHold", "LeaseKeeper", "LeaseWatcher"]
 
 CONTROL_POLL = 1.0
 """Seconds between two renewals at most: how soon a cancel or a posted answer is seen."""
+FRESH = 0.9
+"""A claim counts as valid here for this fraction of the lease after its last confirmation;
+past it (the process stalled), no step starts until a renewal confirms the lease."""
 
 log = logging.getLogger("blazen.lease")
 
@@ -65,6 +68,8 @@ class LeaseHold:
         self.watching = False
         self.lock = asyncio.Lock()
         self.keeper = LeaseKeeper.of(store)
+        self.confirmed_at = 0.0
+        self.waiters: list[asyncio.Future[None]] = []
 
     # -- states --------------------------------------------------------------------------
 
@@ -74,6 +79,7 @@ class LeaseHold:
             _owners.forget(self.owner)
         self.owner, self.epoch, self.held, self.watching = owner, epoch, True, False
         _owners.live(owner, self.alive)
+        self.confirm(self.keeper.loop.time())
         self.keeper.add(self)
 
     def ended(self) -> None:
@@ -82,6 +88,29 @@ class LeaseHold:
         if self.owner:
             _owners.forget(self.owner)
         self.keeper.remove(self)
+        self._wake()
+
+    def confirm(self, since: float) -> None:
+        """The store extended the lease by a request sent at ``since`` (loop time)."""
+        self.confirmed_at = max(self.confirmed_at, since)
+        self._wake()
+
+    def fresh(self) -> bool:
+        """Whether the lease surely still holds (see ``FRESH``)."""
+        return self.keeper.loop.time() < self.confirmed_at + self.lease * FRESH
+
+    async def confirmed(self) -> None:
+        """Wait for the next renewal of a stale-looking lease (or for its end)."""
+        waiter = self.keeper.loop.create_future()
+        self.waiters.append(waiter)
+        self.keeper.poke()
+        await waiter
+
+    def _wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def release(self, *, requeue: bool = False, watch: bool = False) -> bool:
         """End our lease in the store (``watch``: keep following the released run)."""
@@ -180,7 +209,12 @@ class LeaseKeeper:
         for rid, h in held.items():
             by_length.setdefault(h.lease, {})[rid] = (h.owner, h.epoch)
         for lease, claims in by_length.items():
+            sent = self.loop.time()
             renewal = await self.store.renew(claims, lease=lease)
+            for rid, hold in held.items():
+                if rid in claims and rid not in renewal.lost and hold.held:
+                    if (hold.owner, hold.epoch) == claims[rid]:
+                        hold.confirm(sent)
             for rid in renewal.lost:
                 hold = held[rid]
                 if hold.held and (hold.owner, hold.epoch) == claims[rid]:
@@ -211,7 +245,3 @@ def _lost(run_id: str, hold: LeaseHold) -> LeaseLostError:
         " another process claimed the run after the lease expired, and continues it; this"
         " process stopped the run without any further commit"
     )
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover - keeps the Protocol's docstrings honest
-    return None

@@ -14,13 +14,14 @@ import abc
 import asyncio
 import enum
 import math
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from blazen._meta import STEP_CANCELLED, STEP_INPUT, WAITING_STATE_KEY
-from blazen._owners import is_dead, new_owner
+from blazen._owners import HOST, is_dead, new_owner
 from blazen.errors import StoreConflictError, StoreError
 from blazen.events import InputResponseEvent
 from blazen.snapshot import encode_event
@@ -56,6 +57,8 @@ REQUEUEABLE: frozenset[RunStatus] = frozenset({"queued", "running", "paused", "f
 """Statuses ``requeue`` turns into ``queued`` (a ``running`` one only when nobody owns it)."""
 CONTROL_LEASE = 10.0
 """The lease ``cancel`` takes on an unowned run for the one commit that cancels it."""
+DEAD_CHECK = 0.5
+"""Seconds between two look-ups of this host's dead lease holders by ``acquire_next``."""
 
 
 class Grab(enum.Enum):
@@ -102,6 +105,8 @@ class PollingSubscription:
 class Coordinated(abc.ABC):
     """The lease, queue and control operations of ``CheckpointStore`` over backend hooks."""
 
+    _dead_cache: tuple[float, list[str], list[str]] | None = None
+
     # -- provided by StoreBase -------------------------------------------------------------
 
     @abc.abstractmethod
@@ -141,10 +146,16 @@ class Coordinated(abc.ABC):
     async def _acquire_next(
         self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
     ) -> tuple[RunRecord | None, float | None, list[str]]:
-        """Claim the oldest run of ``workflows`` that is ``queued`` with a free lease, or
+        """Claim a run of ``workflows`` that needs a worker: first (oldest first) one that is
         ``running``/``waiting`` with an expired (or ``dead``) lease, or ``running`` without
-        an owner. Without one: ``(None, seconds until the earliest live lease of such runs
-        ends, the owners of those leases)``."""
+        an owner (work already started is finished first), else the oldest ``queued`` one
+        with a free lease. Without one: ``(None, seconds until the earliest live lease of
+        such runs ends, the owners of those leases)``."""
+
+    @abc.abstractmethod
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        """The owners (ids starting with ``host``) of the live leases of unfinished runs of
+        ``workflows``."""
 
     @abc.abstractmethod
     async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
@@ -229,7 +240,7 @@ class Coordinated(abc.ABC):
         names = list(dict.fromkeys(workflows))
         if not names:
             return NextRun(None)
-        dead: list[str] = []
+        dead = await self._dead_holders(names)
         while True:
             record, retry_in, holders = await self._acquire_next(owner, names, lease, dead)
             if record is not None:
@@ -237,7 +248,19 @@ class Coordinated(abc.ABC):
             newly = [h for h in dict.fromkeys(holders) if h not in dead and is_dead(h)]
             if not newly:
                 return NextRun(None, None if retry_in is None else max(retry_in, 0.0))
-            dead.extend(newly)
+            dead = await self._dead_holders(names, refresh=True)
+
+    async def _dead_holders(self, workflows: list[str], refresh: bool = False) -> list[str]:
+        """Owners of this host's leases on these workflows' runs that are dead (see
+        ``blazen._owners``), looked up at most every ``DEAD_CHECK`` seconds."""
+        now = time.monotonic()
+        cached = self._dead_cache
+        if not refresh and cached is not None and cached[0] > now and cached[1] == workflows:
+            return cached[2]
+        holders = await self._holders(workflows, HOST + ":")
+        dead = [h for h in dict.fromkeys(holders) if is_dead(h)]
+        self._dead_cache = (now + DEAD_CHECK, workflows, dead)
+        return dead
 
     async def renew(
         self, held: Mapping[str, tuple[str, int]], *, lease: float = DEFAULT_LEASE

@@ -31,6 +31,7 @@ __all__ = [
     "channel",
     "end_lease",
     "flag_cancel",
+    "holders",
     "inbox",
     "post",
     "renew",
@@ -72,13 +73,18 @@ _NEEDS_WORKER = (
 _ACQUIRE_NEXT = (
     f"UPDATE runs SET {_TAKE} WHERE rid = (SELECT rid FROM runs"
     " WHERE status IN ('queued', 'running', 'waiting') AND workflow_name = ANY($1::text[])"
-    f" AND {_NEEDS_WORKER} ORDER BY rid LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    f" AND {_NEEDS_WORKER} ORDER BY status = 'queued', rid LIMIT 1 FOR UPDATE SKIP LOCKED)"
     f" RETURNING {RECORD_COLUMNS}"
 )
 _LEASES = (
     f"SELECT min(lease_until) - {_NOW}, array_agg(DISTINCT owner) FROM runs"
     " WHERE status IN ('queued', 'running', 'waiting') AND workflow_name = ANY($1::text[])"
     " AND owner IS NOT NULL AND lease_until IS NOT NULL"
+)
+_HOLDERS = (
+    "SELECT DISTINCT owner FROM runs WHERE status IN ('queued', 'running', 'waiting')"
+    " AND workflow_name = ANY($1::text[]) AND owner IS NOT NULL"
+    f" AND left(owner, length($2)) = $2 AND lease_until > {_NOW}"
 )
 _RENEW = (
     "WITH h AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
@@ -165,6 +171,11 @@ async def acquire_next(
         return record_from_row(row), None, []
     left, owners = await conn.fetchrow(_LEASES, list(workflows))
     return None, None if left is None else float(left), list(owners or ())
+
+
+async def holders(conn: Any, workflows: Sequence[str], host: str) -> list[str]:
+    """The owners (ids starting with ``host``) of live leases on these workflows' runs."""
+    return [row[0] for row in await conn.fetch(_HOLDERS, list(workflows), host)]
 
 
 async def renew(conn: Any, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:

@@ -198,20 +198,7 @@ local P, owner, lease, host, nwf = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4],
 local dead = set_of(ARGV, 6 + nwf)
 local now = now_us()
 for k = 6, 5 + nwf do
-  local wf = ARGV[k]
-  local queue, leases = P .. ':queue:' .. wf, P .. ':leases:' .. wf
-  while true do
-    local q = redis.call('ZRANGE', queue, 0, 0)
-    if #q == 0 then break end
-    local rid = q[1]
-    local run = P .. ':run:' .. rid
-    local h = redis.call('HMGET', run, 'status', 'owner', 'lease_until')
-    if h[1] == 'queued' and free(h[2], h[3], now, dead) then
-      take(P, rid, run, owner, lease, now)
-      return {1, rid, redis.call('HGETALL', run)}
-    end
-    redis.call('ZREM', queue, rid)
-  end
+  local leases = P .. ':leases:' .. ARGV[k]
   while true do
     local q = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 1)
     if #q == 0 then break end
@@ -239,6 +226,21 @@ for k = 6, 5 + nwf do
     end
   end
 end
+for k = 6, 5 + nwf do
+  local queue = P .. ':queue:' .. ARGV[k]
+  while true do
+    local q = redis.call('ZRANGE', queue, 0, 0)
+    if #q == 0 then break end
+    local rid = q[1]
+    local run = P .. ':run:' .. rid
+    local h = redis.call('HMGET', run, 'status', 'owner', 'lease_until')
+    if h[1] == 'queued' and free(h[2], h[3], now, dead) then
+      take(P, rid, run, owner, lease, now)
+      return {1, rid, redis.call('HGETALL', run)}
+    end
+    redis.call('ZREM', queue, rid)
+  end
+end
 local earliest, holders, seen = nil, {}, {}
 for k = 6, 5 + nwf do
   local leases = P .. ':leases:' .. ARGV[k]
@@ -256,6 +258,27 @@ for k = 6, 5 + nwf do
 end
 if earliest == nil then return {0, '', holders} end
 return {0, us(earliest - now), holders}
+"""
+)
+
+# ARGV: prefix, host prefix, workflow names… Returns the owners (starting with the host
+# prefix) of live leases on these workflows' unfinished runs.
+HOLDERS = (
+    _COMMON
+    + r"""
+local P, host = ARGV[1], ARGV[2]
+local now = now_us()
+local out, seen = {}, {}
+for k = 3, #ARGV do
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases:' .. ARGV[k], '(' .. now, '+inf')) do
+    local o = redis.call('HGET', P .. ':run:' .. rid, 'owner')
+    if o and not seen[o] and string.sub(o, 1, #host) == host then
+      seen[o] = true
+      out[#out + 1] = o
+    end
+  end
+end
+return out
 """
 )
 
@@ -400,6 +423,7 @@ SCRIPTS = {
     "CLAIM_LEASED": CLAIM,
     "ACQUIRE": ACQUIRE,
     "ACQUIRE_NEXT": ACQUIRE_NEXT,
+    "HOLDERS": HOLDERS,
     "RENEW": RENEW,
     "END_LEASE": END_LEASE,
     "FLAG_CANCEL": FLAG_CANCEL,

@@ -25,6 +25,7 @@ __all__ = [
     "acquire_next",
     "end_lease",
     "flag_cancel",
+    "holders",
     "inbox",
     "post",
     "renew",
@@ -94,7 +95,7 @@ def acquire_next(
     marks = ", ".join("?" * len(workflows))
     query = (
         f"SELECT rid, {RECORD_COLUMNS} FROM runs WHERE workflow_name IN ({marks})"
-        " AND status IN ('queued', 'running', 'waiting') ORDER BY rid"
+        " AND status IN ('queued', 'running', 'waiting') ORDER BY status = 'queued', rid"
     )
     with write_txn(conn):
         now = time.time()
@@ -108,6 +109,19 @@ def acquire_next(
                 ends.append(record.lease_until - now)
                 holders.append(record.owner)
     return None, min(ends) if ends else None, holders
+
+
+def holders(conn: sqlite3.Connection, workflows: Sequence[str], host: str) -> list[str]:
+    """The owners (ids starting with ``host``) of live leases on these workflows' runs."""
+    marks = ", ".join("?" * len(workflows))
+    query = (
+        f"SELECT DISTINCT owner FROM runs WHERE workflow_name IN ({marks})"
+        " AND status IN ('queued', 'running', 'waiting') AND owner IS NOT NULL"
+        " AND substr(owner, 1, ?) = ? AND lease_until > ?"
+    )
+    with read_txn(conn):
+        rows = conn.execute(query, (*workflows, len(host), host, time.time())).fetchall()
+    return [row[0] for row in rows]
 
 
 def _needs_worker(record: RunRecord, now: float, dead: Sequence[str]) -> bool:

@@ -306,13 +306,28 @@ class MemoryStore(StoreBase):
                 if run.record.workflow_name in workflows
                 and run.record.status in ("queued", "running", "waiting")
             ]
-            for run in wanted:
+            takeovers = [run for run in wanted if run.record.status != "queued"]
+            queued = [run for run in wanted if run.record.status == "queued"]
+            for run in (*takeovers, *queued):
                 if _needs_worker(run, now, dead):
                     run.take(owner, lease, now)
                     return run.public_record(), None, []
             leases = [run.record for run in wanted if run.record.owner and run.record.lease_until]
             ends = [r.lease_until - now for r in leases if r.lease_until is not None]
             return None, min(ends) if ends else None, [str(r.owner) for r in leases]
+
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        with self._lock:
+            now = time.time()
+            return [
+                run.record.owner
+                for run in self._runs.values()
+                if run.record.workflow_name in workflows
+                and run.record.status in ("queued", "running", "waiting")
+                and run.record.owner is not None
+                and run.record.owner.startswith(host)
+                and (run.record.lease_until or 0) > now
+            ]
 
     async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
         lost, cancel, inbox = set(), set(), set()

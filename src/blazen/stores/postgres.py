@@ -212,6 +212,10 @@ class PostgresStore(StoreBase):
         async with self._conn() as conn:
             return await lease_ops.acquire_next(conn, owner, workflows, lease, dead)
 
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        async with self._conn() as conn:
+            return await lease_ops.holders(conn, workflows, host)
+
     async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
         async with self._conn() as conn:
             return await lease_ops.renew(conn, held, lease)

@@ -307,6 +307,10 @@ class RedisStore(StoreBase):
         left = None if reply[1] in (b"", "") else int(reply[1]) / 1e6
         return None, left, [o.decode() for o in reply[2]]
 
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        reply = await self._script("HOLDERS", [], [self.keys.tag, host, *workflows])
+        return [owner.decode() for owner in reply]
+
     async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
         args: list[Any] = [self.keys.tag, int(lease * 1e6)]
         for run_id, (owner, epoch) in held.items():

@@ -160,6 +160,9 @@ class SQLiteStore(StoreBase):
     ) -> tuple[RunRecord | None, float | None, list[str]]:
         return await self._call(lease_ops.acquire_next, owner, workflows, lease, dead)
 
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        return await self._call(lease_ops.holders, workflows, host)
+
     async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
         return await self._call(lease_ops.renew, held, lease)
 
