@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,7 @@ def _instances(history: list[CheckpointInfo]) -> dict[str, CheckpointInfo]:
 
 def _epochs(run_id: str, history: list[CheckpointInfo]) -> list[str]:
     problems = []
-    for prev, cur in zip(history, history[1:], strict=False):
+    for prev, cur in itertools.pairwise(history):
         if cur.epoch < prev.epoch:
             problems.append(
                 f"{run_id}: commit {cur.seq} of epoch {cur.epoch} after epoch {prev.epoch}"

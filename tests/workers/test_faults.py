@@ -187,7 +187,8 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
 
 def _recover(url: str, go: Path, log: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(HERE / "recover_child.py"), "recover", "--store", url, "--go", str(go)],
+        [sys.executable, str(HERE / "recover_child.py"), "recover", "--store", url,
+         "--go", str(go)],
         stdout=subprocess.PIPE,
         text=True,
         env=_env(log),

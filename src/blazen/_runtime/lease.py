@@ -212,9 +212,9 @@ class LeaseKeeper:
             sent = self.loop.time()
             renewal = await self.store.renew(claims, lease=lease)
             for rid, hold in held.items():
-                if rid in claims and rid not in renewal.lost and hold.held:
-                    if (hold.owner, hold.epoch) == claims[rid]:
-                        hold.confirm(sent)
+                kept = rid in claims and rid not in renewal.lost and hold.held
+                if kept and (hold.owner, hold.epoch) == claims[rid]:
+                    hold.confirm(sent)
             for rid in renewal.lost:
                 hold = held[rid]
                 if hold.held and (hold.owner, hold.epoch) == claims[rid]:

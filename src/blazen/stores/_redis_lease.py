@@ -270,7 +270,8 @@ local P, host = ARGV[1], ARGV[2]
 local now = now_us()
 local out, seen = {}, {}
 for k = 3, #ARGV do
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases:' .. ARGV[k], '(' .. now, '+inf')) do
+  local live = redis.call('ZRANGEBYSCORE', P .. ':leases:' .. ARGV[k], '(' .. now, '+inf')
+  for _, rid in ipairs(live) do
     local o = redis.call('HGET', P .. ':run:' .. rid, 'owner')
     if o and not seen[o] and string.sub(o, 1, #host) == host then
       seen[o] = true
