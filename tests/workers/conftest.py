@@ -7,10 +7,13 @@ contract suite's helpers (skipped without a server, failed under ``CI=true``).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from blazen.stores import CheckpointStore, open_store
+from blazen.stores.memory import MemoryStore
 
 URL_BACKENDS = [
     "sqlite",
@@ -39,4 +42,27 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store's URL, for each backend a process can share."""
     url, cleanup = make_url(request.param, tmp_path)
     yield url
+    cleanup()  # type: ignore[operator]
+
+
+STORE_BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointStore]:
+    """A fresh store of each backend (the server ones through the contract suite's openers)."""
+    if request.param == "memory":
+        memory = MemoryStore()
+        yield memory
+        await memory.close()
+        return
+    url, cleanup = make_url(request.param, tmp_path)
+    opened = open_store(url)
+    yield opened
+    await opened.close()
     cleanup()  # type: ignore[operator]

@@ -311,51 +311,59 @@ async def adopt_snapshot(
 
     The stored run is claimed like any resume: a run that completed (or was cancelled),
     or that a live process holds, is refused; running it again would repeat its side
-    effects and add a second ending to its history.
+    effects and add a second ending to its history. No step starts before the claim (or the
+    creation) and the commit rewriting the stored state have been made.
     """
     hooks = DurableHooks(run, store, lease)
-    with persistence(run.ctx).recording_off():
-        restore_run(run, snapshot)
-    hooks.sync_shadow()
-    status: RunStatus = "waiting" if run.waiting else "running"
     try:
-        claim = await store.acquire(run.run_id, new_owner(), lease=lease, failed=True)
+        claim: Lease | None = await store.acquire(run.run_id, new_owner(), lease=lease, failed=True)
     except StoreConflictError as exc:
         raise StoreConflictError(
             f"the snapshot of run {run.run_id} cannot be resumed: {exc}"
         ) from exc
     except StoreError:
         claim = None  # not stored yet
-    if claim is None:
-        owner = new_owner()
-        await store.create_run(
-            run.run_id,
-            run.options.name,
-            owner=owner,
-            context_state=_snapshot_writes(run),
-            pending=_pending_of(run),
-            collected=_collected_of(run),
-            metadata=_metadata(run.options, resumed_from="snapshot", **_traced(run)),
-            status=status,
-            lease=lease,
-        )
-        hooks.took(owner, 1)
-        return
-    hooks.took(claim.owner, claim.epoch)
-    # The stored history continues: rewrite the whole state as one commit.
-    loaded = await store.load(run.run_id)
-    writes: dict[str, StateValue | None] = dict.fromkeys(loaded.context_state)
-    writes.update(_snapshot_writes(run))
-    hooks.committer.submit(
-        Commit(
-            step=STEP_RESUME,
-            consumed=tuple(p.event_id for p in loaded.pending),
-            emitted=_pending_of(run),
-            writes=writes,
-            collected=_collected_of(run),
-            status=status,
-        )
-    )
+    run.dispatching = False  # restoring queues the pending deliveries: hold them back
+    try:
+        if claim is not None:
+            hooks.took(claim.owner, claim.epoch)
+            loaded = await store.load(run.run_id)
+        with persistence(run.ctx).recording_off():
+            restore_run(run, snapshot)
+        hooks.sync_shadow()
+        status: RunStatus = "waiting" if run.waiting else "running"
+        if claim is None:
+            owner = new_owner()
+            await store.create_run(
+                run.run_id,
+                run.options.name,
+                owner=owner,
+                context_state=_snapshot_writes(run),
+                pending=_pending_of(run),
+                collected=_collected_of(run),
+                metadata=_metadata(run.options, resumed_from="snapshot", **_traced(run)),
+                status=status,
+                lease=lease,
+            )
+            hooks.took(owner, 1)
+        else:  # the stored history continues: rewrite the whole state as one commit
+            writes: dict[str, StateValue | None] = dict.fromkeys(loaded.context_state)
+            writes.update(_snapshot_writes(run))
+            hooks.committer.submit(
+                Commit(
+                    step=STEP_RESUME,
+                    consumed=tuple(p.event_id for p in loaded.pending),
+                    emitted=_pending_of(run),
+                    writes=writes,
+                    collected=_collected_of(run),
+                    status=status,
+                )
+            )
+    except BaseException:
+        if claim is not None:
+            await _give_back(hooks)
+        raise
+    run.unquiesce()
 
 
 def _snapshot_writes(run: Run) -> dict[str, StateValue]:

@@ -260,23 +260,25 @@ class DurableHooks(RunHooks):
             await self.hold.confirmed()
 
     async def hand_off(self) -> None:
-        """Stop here and let another worker continue the run (a worker draining)."""
+        """Stop here and let another worker continue the run (a worker draining).
+
+        Steps still running are cancelled (their work is not committed: the next owner
+        runs them again, as after a crash); the commits already made land first.
+        """
         run = self.run
-        await run.quiesce()
         if run.finished:
             return
-        async with self.hold.lock:
-            with contextlib.suppress(Exception):
-                await self.committer.drain()
-            if run.finished or not self.hold.held:
-                return
-            writes, collected = self.take_writes(), self._ambient()
-            if writes or collected is not None:  # written outside any step since the last
-                self.committer.submit(Commit("<released>", writes=writes, collected=collected))
-            await self.committer.drain()
-            await self.hold.release(requeue=bool(run.queued_items()))
+        unfinished = bool(run.queued_items()) or run.busy > 0
+        run.hand_over()
         self.follow = False
-        self.hand_over()
+        try:
+            async with self.hold.lock:
+                with contextlib.suppress(Exception):
+                    await self.committer.drain()
+                if self.hold.held and not self.committer.stopped:
+                    await self.hold.release(requeue=unfinished or not run.waiting)
+        finally:
+            self._settle("handed over")
 
     def _ambient(self) -> dict[str, list[Any]] | None:
         return self._collected() if self._apply_ambient_ops() else None
