@@ -251,7 +251,7 @@ async def test_resuming_the_snapshot_of_a_completed_stored_run_is_refused(
         await wf.resume(snapshot)  # the run is alive: a second copy would run it twice
     gate.set()
     await handler.result()
-    with pytest.raises(StoreConflictError, match="cannot be resumed: run .* already completed"):
+    with pytest.raises(StoreConflictError, match=r"cannot be resumed: run .* already completed"):
         await wf.resume(snapshot)
     assert charged == [handler.run_id]
     history = [c.step for c in await store.checkpoints(handler.run_id)]
