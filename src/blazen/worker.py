@@ -105,6 +105,7 @@ class Worker:
         delay = POLL_MIN
         names = list(self.workflows)
         try:
+            await subscription.wait(0)  # listening before the first look: no wake-up is missed
             while not self._stopping.is_set():
                 if len(self.active) >= self.concurrency:
                     self._freed.clear()

@@ -55,6 +55,7 @@ async def stored_outcome(
     polling = getattr(subscription, "polling", False)
     delay = _FIRST_POLL if polling else _NOTIFIED_POLL
     try:
+        await subscription.wait(0)  # listening before the first read: no ending is missed
         while True:
             record = await store.get_run(run_id)
             if record.status in FINISHED:
