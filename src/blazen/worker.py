@@ -68,7 +68,7 @@ class Worker:
         concurrency: int = 8,
         lease: float | None = None,
         drain_timeout: float = 10.0,
-        idle_check: float = 2.0,
+        idle_check: float = 1.0,
     ) -> None:
         if not workflows:
             raise WorkflowError("a worker needs at least one workflow")
