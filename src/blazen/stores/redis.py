@@ -9,7 +9,7 @@ one hash tag (``{prefix}``), so they live in one slot. Large blobs move in piece
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,27 +17,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from blazen._owners import HOST
 from blazen.errors import StoreError
 from blazen.stores import _redis_blobs as blobs
 from blazen.stores import _redis_codec as codec
 from blazen.stores import _redis_lease as lease_lua
+from blazen.stores import _redis_lease_lua as lease_scripts
 from blazen.stores import _redis_lua as lua
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
-from blazen.stores._codec import STREAM_LIMIT, unpack
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._codec import STREAM_LIMIT
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores._loops import PerLoop
+from blazen.stores._redis_lease import RedisLeases
 from blazen.stores._rows import load_seq
 from blazen.stores.base import (
     CheckpointInfo,
     LoadedRun,
-    PendingEvent,
-    Renewal,
     RunRecord,
     RunStatus,
-    Subscription,
 )
 
 __all__ = ["APPLICATION", "SCHEMA_VERSION", "RedisStore", "parse_url"]
@@ -106,7 +103,7 @@ class _Client:
     scripts: dict[str, Any]
 
 
-class RedisStore(StoreBase):
+class RedisStore(RedisLeases, StoreBase):
     """A ``CheckpointStore`` in Redis; each event loop gets its own client on its first call."""
 
     def __init__(self, url: str = "redis://localhost:6379/0") -> None:
@@ -138,7 +135,7 @@ class RedisStore(StoreBase):
     async def _open(self) -> _Client:
         """A client for the running loop, with the store's scripts registered on it."""
         client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-        texts = {**lua.SCRIPTS, **lease_lua.SCRIPTS}
+        texts = {**lua.SCRIPTS, **lease_scripts.SCRIPTS}
         scripts = {name: client.register_script(text) for name, text in texts.items()}
         return _Client(client, scripts)
 
@@ -274,90 +271,6 @@ class RedisStore(StoreBase):
         await self._script("FORGET", [], [self.keys.tag, run_id])
         return not await self._script("DELETE", self.keys.run(run_id), [self.keys.tag, run_id])
 
-    # -- leases, the queue and control (see Coordinated and _redis_lease) ------------------
-
-    def _grabbed(self, run_id: str, reply: list[Any], ok: int = 1) -> Grabbed:
-        """A claim script's ``{code, fields}`` reply as a ``Grabbed``."""
-        code = int(reply[0])
-        if code == 0:
-            return Grabbed(Grab.UNKNOWN)
-        record = codec.record(run_id, _fields(reply[1]))
-        outcome = {ok: Grab.OK, 2: Grab.STATUS, 3: Grab.HELD}[code]
-        return Grabbed(outcome, record)
-
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
-        args = [self.keys.tag, run_id, owner, int(lease * 1e6), " ".join(statuses), *dead]
-        return self._grabbed(run_id, await self._script("ACQUIRE", [], args))
-
-    async def _acquire_next(
-        self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
-    ) -> tuple[RunRecord | None, float | None, list[str]]:
-        host = HOST + ":"  # only owners of this host can be known dead
-        args = [self.keys.tag, owner, int(lease * 1e6), host, len(workflows), *workflows, *dead]
-        reply = await self._script("ACQUIRE_NEXT", [], args)
-        if int(reply[0]) == 1:
-            return codec.record(reply[1].decode(), _fields(reply[2])), None, []
-        left = None if reply[1] in (b"", "") else int(reply[1]) / 1e6
-        return None, left, [o.decode() for o in reply[2]]
-
-    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
-        reply = await self._script("HOLDERS", [], [self.keys.tag, host, *workflows])
-        return [owner.decode() for owner in reply]
-
-    async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
-        args: list[Any] = [self.keys.tag, int(lease * 1e6)]
-        for run_id, (owner, epoch) in held.items():
-            args += [run_id, owner, str(epoch)]
-        lost, cancel, inbox = await self._script("RENEW", [], args)
-        return Renewal(*(frozenset(x.decode() for x in part) for part in (lost, cancel, inbox)))
-
-    async def _end_lease(self, run_id: str, owner: str, epoch: int, requeue: bool) -> bool:
-        args = [self.keys.tag, run_id, owner, str(epoch), "1" if requeue else "0"]
-        return bool(await self._script("END_LEASE", [], args))
-
-    async def _post(self, run_id: str, batch: EncodedBatch) -> Grab:
-        prefix = lease_lua.write_prefix("post", None, 0.0, batch)
-        try:
-            await self._write(run_id, ["commit", "", "", "", "", b""], batch, "WRITE", prefix)
-        except Refused as exc:
-            if exc.refusal is Refusal.FINISHED:
-                return Grab.STATUS
-            if exc.refusal is Refusal.UNKNOWN_RUN:
-                return Grab.UNKNOWN
-            raise
-        return Grab.OK
-
-    async def _flag_cancel(self, run_id: str) -> Grabbed:
-        reply = await self._script("FLAG_CANCEL", [], [self.keys.tag, run_id])
-        return self._grabbed(run_id, reply)
-
-    async def _requeue(
-        self, run_id: str, dead: Sequence[str], statuses: frozenset[RunStatus]
-    ) -> Grabbed:
-        args = [self.keys.tag, run_id, " ".join(statuses), *dead]
-        return self._grabbed(run_id, await self._script("REQUEUE", [], args))
-
-    async def _inbox(self, run_id: str) -> list[PendingEvent] | None:
-        reply = await self._script("INBOX", [], [self.keys.tag, run_id])
-        if not int(reply[0]):
-            return None
-        events = []
-        for event_id, packed in zip(reply[1::2], reply[2::2], strict=True):
-            event_type, data, source = unpack(packed)
-            events.append(PendingEvent(event_id.decode(), event_type, unpack(data), source, None))
-        return events
-
-    def subscribe(self) -> Subscription:
-        """A blocking ``XREAD`` of the store's signal stream (its own client)."""
-        return lease_lua.StreamListener(self._url, f"{self.keys.tag}:signals")
-
     # -- reads -----------------------------------------------------------------------------
 
     async def _read(self, run_id: str, end: int = -1) -> tuple[RunRecord, list[bytes]] | None:
@@ -447,7 +360,7 @@ def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
 
 
 _REFUSALS = {
-    lease_lua.R_FINISHED: Refusal.FINISHED,
+    lease_scripts.R_FINISHED: Refusal.FINISHED,
     lua.R_UNKNOWN: Refusal.UNKNOWN_RUN,
     lua.R_EXISTS: Refusal.RUN_EXISTS,
     lua.R_CONFLICT: Refusal.NOT_OWNER,
