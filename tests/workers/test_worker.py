@@ -226,3 +226,41 @@ async def test_a_run_whose_owner_vanished_is_taken_over_when_its_lease_expires(
     assert took < 0.5 + 1.0 + 1.0  # the lease, the second, and the run itself
     history: Any = await store.checkpoints(run_id)
     assert [c.epoch for c in history if c.step == "<resume>"] == [2]
+
+
+async def test_a_handler_follows_its_run_answered_and_finished_elsewhere(
+    store: CheckpointStore,
+) -> None:
+    wf = asking(store)
+    handler = await wf.run_with_handler()
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequestEvent):
+            break
+
+    async def released() -> bool:
+        return (await store.get_run(handler.run_id)).owner is None
+
+    await until(released)
+    await store.respond(handler.run_id, "approve", "from elsewhere")
+    worker = Worker([asking(store)])
+    task = running(worker)
+    result = await asyncio.wait_for(handler.result(), 30)  # whoever continued it
+    assert result.result == "from elsewhere"
+    assert (await wf.wait(handler.run_id)).result == "from elsewhere"
+    await stopped(worker, task)
+
+
+def test_bad_worker_and_lease_settings_are_refused() -> None:
+    from blazen import WorkflowError, WorkflowValidationError
+    from blazen.stores.memory import MemoryStore
+
+    with pytest.raises(WorkflowValidationError, match="lease must be a number of seconds > 0"):
+        fanout(None, lease=0)
+    with pytest.raises(WorkflowError, match="a worker needs at least one workflow"):
+        Worker([])
+    with pytest.raises(WorkflowError, match="concurrency must be an int >= 1"):
+        Worker([fanout(MemoryStore())], concurrency=0)
+    with pytest.raises(WorkflowError, match="a worker needs one store"):
+        Worker([fanout(MemoryStore()), asking(MemoryStore())])
+    with pytest.raises(WorkflowError, match="two workflows named 'fanout'"):
+        Worker([fanout(MemoryStore()), fanout(MemoryStore())], MemoryStore())

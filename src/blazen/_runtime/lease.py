@@ -155,7 +155,9 @@ class LeaseKeeper:
 
     def __init__(self, store: CheckpointStore, loop: asyncio.AbstractEventLoop) -> None:
         self.store, self.loop = store, loop
-        self.holds: dict[str, LeaseHold] = {}
+        # Holds by identity: a process may watch a run it released while another of its
+        # claims (a worker's) holds the same run.
+        self.holds: dict[LeaseHold, None] = {}
         self.task: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
 
@@ -173,21 +175,20 @@ class LeaseKeeper:
 
     def add(self, hold: LeaseHold) -> None:
         """Renew (or watch) ``hold`` from now on."""
-        self.holds[hold.run_id] = hold
+        self.holds[hold] = None
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run(), name="blazen-lease-keeper")
 
     def remove(self, hold: LeaseHold) -> None:
         """Stop renewing ``hold``."""
-        if self.holds.get(hold.run_id) is hold:
-            del self.holds[hold.run_id]
+        self.holds.pop(hold, None)
 
     def poke(self) -> None:
         """Renew now (something may have been posted or cancelled)."""
         self.wake.set()
 
     def _tick(self) -> float:
-        shortest = min((h.lease for h in self.holds.values()), default=CONTROL_POLL * 3)
+        shortest = min((h.lease for h in self.holds), default=CONTROL_POLL * 3)
         return min(shortest / 3, CONTROL_POLL)
 
     async def _run(self) -> None:
@@ -204,7 +205,7 @@ class LeaseKeeper:
                 log.exception("blazen: lease keeper error")
 
     async def _renew(self) -> None:
-        held = {rid: h for rid, h in self.holds.items() if h.held}
+        held = {h.run_id: h for h in self.holds if h.held}
         by_length: dict[float, dict[str, tuple[str, int]]] = {}
         for rid, h in held.items():
             by_length.setdefault(h.lease, {})[rid] = (h.owner, h.epoch)
@@ -228,11 +229,11 @@ class LeaseKeeper:
                     held[rid].watcher.answers_posted()
 
     async def _watch(self) -> None:
-        for rid, hold in list(self.holds.items()):
+        for hold in list(self.holds):
             if not hold.watching:
                 continue
             try:
-                record = await self.store.get_run(rid)
+                record = await self.store.get_run(hold.run_id)
             except StoreError:
                 continue
             if hold.watching:
