@@ -298,8 +298,7 @@ def runs_wait(
     quiet: QuietOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Wait until a run ends (wherever it runs) and print its result (exit code 1 if it
-    failed or was cancelled)."""
+    """Wait until a run ends, wherever it runs, and print its result (exit code 1: it failed)."""
     code = _workers.wait(store, run_id, timeout, quiet)
     if code:
         raise typer.Exit(code)
