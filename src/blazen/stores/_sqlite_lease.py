@@ -92,23 +92,31 @@ def acquire_next(
     dead: Sequence[str],
 ) -> tuple[RunRecord | None, float | None, list[str]]:
     """Claim the oldest run that needs a worker, or say when a lease ends and whose."""
-    marks = ", ".join("?" * len(workflows))
+    names = ", ".join("?" * len(workflows))
+    gone = ", ".join("?" * len(dead)) or "NULL"
+    free = f"(owner IS NULL OR lease_until IS NULL OR lease_until <= ? OR owner IN ({gone}))"
     query = (
-        f"SELECT rid, {RECORD_COLUMNS} FROM runs WHERE workflow_name IN ({marks})"
-        " AND status IN ('queued', 'running', 'waiting') ORDER BY status = 'queued', rid"
+        f"SELECT rid, {RECORD_COLUMNS} FROM runs WHERE workflow_name IN ({names})"
+        f" AND ((status = 'queued' AND {free})"
+        f" OR (status IN ('running', 'waiting') AND owner IS NOT NULL AND {free})"
+        " OR (status = 'running' AND owner IS NULL))"
+        " ORDER BY status = 'queued', rid LIMIT 1"
+    )
+    leases = (
+        "SELECT min(lease_until), group_concat(owner, char(0)) FROM runs"
+        f" WHERE workflow_name IN ({names}) AND status IN ('queued', 'running', 'waiting')"
+        " AND owner IS NOT NULL AND lease_until IS NOT NULL"
     )
     with write_txn(conn):
         now = time.time()
-        ends: list[float] = []
-        holders: list[str] = []
-        for row in conn.execute(query, tuple(workflows)).fetchall():
+        params = (*workflows, now, *dead, now, *dead)
+        row = conn.execute(query, params).fetchone()
+        if row is not None:
             rid, record = row[0], record_from_row(row[1:])
-            if _needs_worker(record, now, dead):
-                return _take(conn, rid, record.run_id, owner, lease), None, []
-            if record.owner is not None and record.lease_until is not None:
-                ends.append(record.lease_until - now)
-                holders.append(record.owner)
-    return None, min(ends) if ends else None, holders
+            return _take(conn, rid, record.run_id, owner, lease), None, []
+        first, owners = conn.execute(leases, tuple(workflows)).fetchone()
+    holders = [] if owners is None else owners.split("\0")
+    return None, None if first is None else first - now, holders
 
 
 def holders(conn: sqlite3.Connection, workflows: Sequence[str], host: str) -> list[str]:
@@ -122,15 +130,6 @@ def holders(conn: sqlite3.Connection, workflows: Sequence[str], host: str) -> li
     with read_txn(conn):
         rows = conn.execute(query, (*workflows, len(host), host, time.time())).fetchall()
     return [row[0] for row in rows]
-
-
-def _needs_worker(record: RunRecord, now: float, dead: Sequence[str]) -> bool:
-    """A queued run with a free lease, or a running/waiting one whose owner is gone."""
-    if record.status == "queued":
-        return _free(record, now, dead)
-    if record.owner is None:
-        return record.status == "running"
-    return _free(record, now, dead)
 
 
 def renew(conn: sqlite3.Connection, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
