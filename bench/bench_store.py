@@ -2,6 +2,11 @@
 
 Run: ``python bench/bench_store.py`` (``--rounds N`` for more repetitions). A "small commit"
 is one step's typical delta: it consumes one event, emits one event and writes one small key.
+
+``--peaks MIB [--url URL ...]`` instead measures memory: the RSS high-water, as a multiple of
+the value, of committing a ``ctx.set_bytes`` value of MIB MiB and of ``fork_run`` from that
+commit, each in a fresh process (``tests/stores/peak_child.py``), on a temporary SQLite file
+and on each store URL given (e.g. a PostgreSQL schema or a Redis prefix to use and keep).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,11 +110,48 @@ def _round(make: Callable[[Path], CheckpointStore]) -> dict[str, float]:
         return asyncio.run(_bench(make, Path(folder)))
 
 
+PEAK_CHILD = Path(__file__).resolve().parents[1] / "tests" / "stores" / "peak_child.py"
+
+
+def _peak(url: str, mib: int, *mode: str) -> tuple[str, int]:
+    """``(run id, extra RSS bytes)`` of one ``peak_child.py`` process."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, str(PEAK_CHILD), url, str(mib), *mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    run_id, extra = proc.stdout.split()
+    return run_id, int(extra)
+
+
+def peaks(mib: int, urls: list[str]) -> None:
+    """Print the commit and fork RSS peaks of a large value per store."""
+    with tempfile.TemporaryDirectory() as folder:
+        print(f"RSS high-water above the baseline, as a multiple of a {mib} MiB value")
+        print(f"{'store':<60}  {'commit':>7}  {'fork':>7}")
+        for url in [f"sqlite:///{folder}/peaks.db", *urls]:
+            run_id, committed = _peak(url, mib, "commit")
+            _, forked = _peak(url, mib, "fork", run_id)
+            size = mib * 1024 * 1024
+            print(
+                f"{url.split('?')[0][:60]:<60}  {committed / size:>6.2f}x  {forked / size:>6.2f}x"
+            )
+
+
 def main() -> None:
     """Run every round for every backend and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--peaks", type=int, metavar="MIB", help="measure memory instead")
+    parser.add_argument("--url", action="append", default=[], help="another store (--peaks)")
     args = parser.parse_args()
+    if args.peaks:
+        peaks(args.peaks, args.url)
+        return
     backends: dict[str, Callable[[Path], CheckpointStore]] = {
         "sqlite": SQLiteStore,
         "memory": lambda _: MemoryStore(),

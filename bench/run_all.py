@@ -61,13 +61,16 @@ def _line(t: Target, blazen_s: float, floor_s: float, work: int) -> list[str]:
     else:
         cells = [fmt_secs(blazen_s), fmt_secs(floor_s)]
     met = t.met(cost, work / blazen_s if work else None)
-    return [t.label, t.unit, *cells, fmt_ratio(cost), t.text, "yes" if met else "NO"]
+    verdict = "-" if met is None else "yes" if met else "NO"
+    return [t.label, t.unit, *cells, fmt_ratio(cost), t.text or "(information)", verdict]
 
 
-def summary(core: Any, snap: Any, durable: Any) -> list[list[str]]:
-    """The lines of the summary table, in the order of issue 7 (missing results skipped)."""
+def summary(core: Any, snap: Any, durable: Any, otel: Any = None) -> list[list[str]]:
+    """The lines of the summary table, in the order of issues 7 and 8 (missing results
+    skipped)."""
     rows = _core_rows(core)
     snap_rows = {r["what"]: r for r in (snap or {}).get("rows", [])}
+    otel_rows = {r["what"]: r for r in (otel or {}).get("rows", [])}
     lines = []
     for t in TARGETS:
         if t.source == "core" and t.key in rows:
@@ -79,6 +82,9 @@ def summary(core: Any, snap: Any, durable: Any) -> list[list[str]]:
         elif t.source == "durable" and durable:
             per_hop = durable["per_hop"]
             lines.append(_line(t, per_hop["sqlite"], per_hop["floor"], 1))
+        elif t.source == "otel" and t.key in otel_rows:
+            r = otel_rows[t.key]
+            lines.append(_line(t, r["seconds"], r["untraced"], r["hops"]))
     return lines
 
 
@@ -96,6 +102,10 @@ def main() -> int:
             ("bench_core.py", ["--issue", "--no-peer", "--repeat", rep, "--json", f"{tmp}/core"]),
             ("bench_snapshot.py", ["--repeats", rep, "--json", f"{tmp}/snap"]),
             ("bench_durable.py", ["--repeat", rep, "--chain-only", "--json", f"{tmp}/dur"]),
+            (
+                "bench_otel.py",
+                ["--repeat", str(2 * int(rep)), "--clock", "cpu", "--json", f"{tmp}/otel"],
+            ),
         ]
         if args.all:
             jobs += [("bench_core.py", ["--repeat", rep]), ("bench_store.py", ["--rounds", rep])]
@@ -104,10 +114,13 @@ def main() -> int:
         for script, script_args in jobs:
             if not _run(script, script_args):
                 failed.append(script)
-        lines = summary(_load(out / "core"), _load(out / "snap"), _load(out / "dur"))
-    print(f"\n# issue 7 summary: python {platform.python_version()}, medians of {rep}\n")
+        otel = _load(out / "otel")
+        lines = summary(_load(out / "core"), _load(out / "snap"), _load(out / "dur"), otel)
+    print(f"\n# issues 7 and 8 summary: python {platform.python_version()}, medians of {rep}\n")
     print(render_table(HEADERS, lines, "llrrrll"))
     print(NOTE)
+    if otel and otel.get("skipped"):
+        print(f"\ntracing rows skipped: {otel['skipped']}")
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
@@ -118,7 +131,9 @@ floors: fan-out, runs, chain = a hand-written asyncio dispatcher (one asyncio.Qu
 event class -> coroutine, handlers awaited inline); Context = a dict with a copy of the value
 on set and on get (d[k] = v.copy() / d[k].copy()); bytes = a dict holding the same bytes
 object; snapshot = pickle protocol 5 of the same data; durable = a bare sqlite3 loop doing one
-upsert transaction per hop (WAL, synchronous=NORMAL). See bench/README.md."""
+upsert transaction per hop (WAL, synchronous=NORMAL); tracing rows = the same blazen chain
+untraced (OpenTelemetry's adapter not loaded), timed by CPU clock, medians of twice the
+repeats. See bench/README.md."""
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -2,16 +2,19 @@
 
 ``Meta.transient`` fields are never stored (``None`` when read back, reopened by
 ``restore()``); ``Meta.store_by`` fields go through a field store, here a dict standing in
-for a blob store.
+for an object store. Its ``save`` writes each value under a name made from the value's
+content and returns that name: the run's checkpoint keeps it, so every run, fork and
+resume loads the value it saved, never another run's.
 """
 
 import asyncio
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from blazen import (
     BlazenState,
-    CallbackFieldStore,
     Context,
     Event,
     FieldStore,
@@ -21,15 +24,24 @@ from blazen import (
     step,
 )
 
-BLOB_STORE: dict[str, list[float]] = {}  # stands in for S3, a file system...
+
+class BlobStore:
+    """A FieldStore: ``save`` returns a reference, which ``load`` gets back."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}  # stands in for S3, a file system...
+
+    def save(self, key: str, value: Any, ctx: Context) -> str:
+        data = json.dumps(value).encode()
+        ref = f"{key}-{hashlib.sha256(data).hexdigest()[:12]}"  # never overwritten
+        self.blobs[ref] = data
+        return ref
+
+    def load(self, ref: str, ctx: Context) -> Any:
+        return json.loads(self.blobs[ref])
 
 
-def save_weights(key: str, value: Any) -> None:
-    BLOB_STORE[key] = value
-
-
-def load_weights(key: str) -> Any:
-    return BLOB_STORE[key]
+BLOB_STORE = BlobStore()
 
 
 class FakeConnection:
@@ -46,9 +58,7 @@ class PipelineState(BlazenState):
 
     class Meta:
         transient: ClassVar[set[str]] = {"conn"}
-        store_by: ClassVar[dict[str, FieldStore]] = {
-            "weights": CallbackFieldStore(save_weights, load_weights)
-        }
+        store_by: ClassVar[dict[str, FieldStore]] = {"weights": BLOB_STORE}
 
     def restore(self) -> None:
         self.conn = FakeConnection()  # reopen what was not stored
@@ -81,7 +91,8 @@ async def main() -> None:
     for name in ("query", "results", "__blazen_meta__", "conn", "weights"):
         sv = ctx.get_value(f"pipeline.{name}")
         print(f"pipeline.{name}: {'not in the context' if sv is None else sv.kind}")
-    print("blob store:", BLOB_STORE)
+    print("blob store:", sorted(BLOB_STORE.blobs))
+    print("reference in the checkpoint:", ctx.get("pipeline.__blazen_meta__")["refs"])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ EXPECTED: dict[str, list[str]] = {
         "coords: (52.5, 13.4) tuple",
         "missing: default",
     ],
+    "hello.py": ["{'greeting': 'Hello, Blazen!', 'seen': ['Blazen']}"],
     "run_id.py": ["job 1 ran in ", "job 2 ran in ", "same id outside: True", "ids differ: True"],
     "binary_storage.py": ["raw: 7000 bytes, stored: ", "checksum ok: True"],
     "state_value_match.py": [
@@ -45,7 +46,8 @@ EXPECTED: dict[str, list[str]] = {
         "pipeline.__blazen_meta__: json",
         "pipeline.conn: not in the context",
         "pipeline.weights: not in the context",
-        "blob store: {'pipeline.weights': [0.25, 0.75]}",
+        "blob store: ['pipeline.weights-fe59e092a6f8']",
+        "reference in the checkpoint: {'weights': 'pipeline.weights-fe59e092a6f8'}",
     ],
     "forward_native.py": [
         "forwarded bytes identical: True",
@@ -108,7 +110,7 @@ def test_example_runs(path: Path, outputs: dict[str, tuple[int, str, str]]) -> N
 
 
 DOC_SNIPPET = re.compile(r"<!-- example: (\S+) -->\n```python\n(.*?)```", re.DOTALL)
-GUIDES = [ROOT / "docs" / "quickstart.md", ROOT / "docs" / "context.md"]
+GUIDES = [ROOT / "README.md", ROOT / "docs" / "quickstart.md", ROOT / "docs" / "context.md"]
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)

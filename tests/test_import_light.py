@@ -10,7 +10,17 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-FORBIDDEN = {"asyncpg", "psycopg", "psycopg2", "redis", "typer", "rich", "sqlite3", "_sqlite3"}
+FORBIDDEN = {
+    "asyncpg",
+    "psycopg",
+    "psycopg2",
+    "redis",
+    "typer",
+    "rich",
+    "sqlite3",
+    "_sqlite3",
+    "opentelemetry",  # blazen.otel is imported on the first run, never by ``import blazen``
+}
 # Store backends are imported by scheme on first use, never by ``import blazen``.
 ALLOWED_STORE_MODULES = {"blazen.stores", "blazen.stores.base", "blazen.stores._codec"}
 
@@ -40,3 +50,4 @@ def test_import_blazen_is_light() -> None:
     stores = {m for m in modules if m.startswith("blazen.stores")} - ALLOWED_STORE_MODULES
     assert not stores, f"import blazen pulled in store backends {sorted(stores)}"
     assert not {m for m in modules if m.startswith("blazen.cli")}
+    assert "blazen.otel" not in modules

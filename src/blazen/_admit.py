@@ -60,17 +60,18 @@ def admit_values(values: Iterable[Any]) -> None:
     """Check the values given to an event where it is built: register live ones with the
     current run, or raise ``TypeError`` when there is no run to hold them.
     """
-    registry = current_registry()
-    if registry is None and current_step.get() is not None:
-        return  # inside a step that the engine runs without a registry
     live = live_values(values)
-    if registry is not None:
-        for value in live:
-            registry.insert(value)
-    elif live:
+    if not live:
+        return
+    registry = current_registry()
+    if registry is None:
+        if current_step.get() is not None:
+            return  # inside a step that the engine runs without a registry
         raise TypeError(
             f"cannot serialize `{type(live[0]).__name__}` to JSON outside an active "
             f"workflow step. Construct the event inside a `@step`-decorated function so "
             f"non-JSON values can be kept as live references, or convert the value to "
             f"a JSON-serializable form first."
         )
+    for value in live:
+        registry.insert(value)

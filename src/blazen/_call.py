@@ -29,17 +29,17 @@ class StepCall:
         "attempt",
         "collect_ops",
         "emitted",
+        "owner",
         "published",
-        "registry",
         "step",
         "stop",
         "writes",
     )
 
-    def __init__(self, step: str, durable: bool = False, registry: Any = None) -> None:
+    def __init__(self, step: str, durable: bool = False, owner: Any = None) -> None:
         self.step = step
         self.attempt = 1
-        self.registry = registry  # the run's SessionRefRegistry (live values in events)
+        self.owner = owner  # the run (its ``session_refs`` holds live values in events)
         self.emitted: list[Any] | None = [] if durable else None
         self.writes: dict[str, Any] | None = {} if durable else None
         self.collect_ops: list[Any] | None = [] if durable else None

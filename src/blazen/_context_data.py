@@ -12,18 +12,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from blazen._call import DELETED, RunPort, current_step
+from blazen._jsoncopy import NotJsonError, clone_json, json_copy
+from blazen._state_digest import value_digest
 from blazen.errors import ContextError
 from blazen.events import Event
-from blazen.state import (
-    META_SUFFIX,
-    BlazenState,
-    meta_record,
-    meta_sets,
-    rebuild,
-    value_digest,
-)
+from blazen.state import META_SUFFIX, BlazenState, FieldStore, meta_record, meta_sets, rebuild
 from blazen.values import LIVE as _LIVE
-from blazen.values import StateValue, clone_json, same_stored, stored_form
+from blazen.values import StateValue, same_stored, stored_form
 
 __all__ = ["ContextData", "ContextPersistence", "persistence"]
 
@@ -158,7 +153,9 @@ class ContextData:
         """Store each field as ``"<key>.<field>"``; unchanged fields are not rewritten.
 
         Field stores are called first, so a failing ``save`` leaves the context unchanged;
-        a ``store_by`` field whose value (by pickle digest) did not change is not saved again.
+        a ``store_by`` field whose value (by digest) did not change is not saved again. The
+        record keeps each field's digest (checked on load) and the reference its ``save``
+        returned, if any (handed back to ``load``).
         """
         record = meta_record(obj)
         _, store_by = meta_sets(type(obj))
@@ -166,21 +163,22 @@ class ContextData:
         old = old if isinstance(old, dict) else {}
         same_type = old.get("type") == record["type"]
         old_digests = old.get("digests", {}) if same_type else {}
-        digests = {}
+        old_refs = (old.get("refs") or {}) if same_type else {}
+        digests, refs = {}, {}
         for name in record["store_by"]:
             value = getattr(obj, name)
             digest = value_digest(value)
             if digest is None or old_digests.get(name) != digest:
-                try:
-                    store_by[name].save(f"{key}.{name}", value, self)
-                except Exception as exc:
-                    raise ContextError(
-                        f"the field store of {key}.{name} failed to save: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
+                ref = self._save_field(store_by[name], f"{key}.{name}", value)
+            else:
+                ref = old_refs.get(name)
+            if ref is not None:
+                refs[name] = ref
             if digest is not None:
                 digests[name] = digest
         record["digests"] = digests
+        if refs:
+            record["refs"] = refs
         kept = {*record["fields"], *record["store_by"]}
         for name in {*old.get("fields", ()), *old.get("store_by", ())} - kept:
             self._remove(f"{key}.{name}")  # fields the previous object had and this one lacks
@@ -191,6 +189,24 @@ class ContextData:
         meta_key = key + META_SUFFIX
         if self._data.get(meta_key) != record:
             self._put(meta_key, record)
+
+    def _save_field(self, store: FieldStore, key: str, value: Any) -> Any:
+        """``store.save``: the JSON copy of the reference it returned, or ``None``."""
+        try:
+            ref = store.save(key, value, self)
+        except Exception as exc:
+            raise ContextError(
+                f"the field store of {key} failed to save: {type(exc).__name__}: {exc}"
+            ) from exc
+        if ref is None:
+            return None
+        try:
+            return json_copy(ref)
+        except (NotJsonError, RecursionError) as exc:
+            raise ContextError(
+                f"the field store of {key} returned a reference that is not JSON ({exc}): "
+                "return a str, number, list or dict naming where the value is, or None"
+            ) from None
 
     def _set_if_changed(self, key: str, value: Any) -> None:
         stored = stored_form(value)

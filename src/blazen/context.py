@@ -16,21 +16,22 @@ from typing import Any
 from blazen._call import RunPort, current_step
 from blazen._collect import collect
 from blazen._context_data import ContextData
-from blazen._namespaces import SessionNamespace, StateNamespace
-from blazen.errors import ContextError, WorkflowError
-from blazen.events import Event
-from blazen.state import META_SUFFIX, BlazenState
-from blazen.values import LIVE as _LIVE
-from blazen.values import (
+from blazen._jsoncopy import (
+    INT_MAX,
+    INT_MIN,
     NotJsonError,
-    StateValue,
     checked_dict,
     checked_list,
     clone_dict,
     clone_json,
     is_tracked,
-    stored_form,
 )
+from blazen._namespaces import SessionNamespace, StateNamespace
+from blazen.errors import ContextError, WorkflowError
+from blazen.events import Event
+from blazen.state import META_SUFFIX, BlazenState
+from blazen.values import LIVE as _LIVE
+from blazen.values import StateValue, stored_form
 
 __all__ = ["Context", "Edit"]
 
@@ -38,7 +39,6 @@ _NativeValue = StateValue.Native
 _JsonValue = StateValue.Json
 _BytesValue = StateValue.Bytes
 _MISSING: Any = object()
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def _unpickle(key: str, data: bytes) -> Any:
@@ -151,7 +151,7 @@ class Context(ContextData):
             or t is bool
             or value is None
             or t is bytes
-            or (t is int and _INT_MIN <= value <= _INT_MAX)
+            or (t is int and INT_MIN <= value <= INT_MAX)
             or (t is float and value - value == 0.0)  # finite floats only
         ):
             self._set_slow(key, value)

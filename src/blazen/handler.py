@@ -51,8 +51,9 @@ class WorkflowHandler:
         A paused run's result waits until ``resume_in_place()`` continues it.
         """
         if self._result is None:
-            stop = await asyncio.shield(self._run.done)
-            self._result = WorkflowResult(stop, session_refs=self._run.session_refs)
+            done = self._run.done
+            stop = done.result() if done.done() else await asyncio.shield(done)
+            self._result = WorkflowResult(stop, session_refs=self._run.refs_if_any())
         return self._result
 
     def __await__(self) -> Generator[Any, None, WorkflowResult]:
@@ -125,7 +126,7 @@ class WorkflowHandler:
 
     async def usage_total(self) -> TokenUsage:
         """LLM token usage (the Rust-core package's models fill it; zero here)."""
-        return TokenUsage()
+        return TokenUsage.zero()
 
     async def cost_total_usd(self) -> float:
         """LLM cost in USD (the Rust-core package's models fill it; zero here)."""

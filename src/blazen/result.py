@@ -31,8 +31,8 @@ class WorkflowResult:
         if not isinstance(event, Event):
             raise TypeError(f"WorkflowResult needs an Event, not {type(event).__name__}")
         self._event = event
-        self._refs = session_refs if session_refs is not None else SessionRefRegistry()
-        self._usage = usage_total if usage_total is not None else TokenUsage()
+        self._refs = session_refs  # made on first use when None (most results never ask)
+        self._usage = usage_total if usage_total is not None else TokenUsage.zero()
         self._cost = float(cost_total_usd)
 
     @property
@@ -53,6 +53,8 @@ class WorkflowResult:
     @property
     def session_refs(self) -> SessionRefRegistry:
         """Live references the run handed out (see :class:`SessionRefRegistry`)."""
+        if self._refs is None:
+            self._refs = SessionRefRegistry()
         return self._refs
 
     @property

@@ -368,8 +368,8 @@ def current_registry() -> SessionRefRegistry | None:
     registry = _current.get()
     if registry is None:
         call = current_step.get()
-        if call is not None:
-            found: SessionRefRegistry | None = call.registry
+        if call is not None and call.owner is not None:
+            found: SessionRefRegistry = call.owner.session_refs
             return found
     return registry
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import pickle
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from blazen._state_digest import DIGEST_PREFIX, value_digest
 from blazen.errors import ContextError
 
 __all__ = ["META_SUFFIX", "BlazenState", "CallbackFieldStore", "FieldStore", "state_class"]
@@ -17,38 +16,52 @@ META_SUFFIX = ".__blazen_meta__"
 
 @runtime_checkable
 class FieldStore(Protocol):
-    """Saves and loads one field outside the context (a file, an object store...)."""
+    """Saves and loads one field outside the context (a file, an object store...).
 
-    def save(self, key: str, value: Any, ctx: Any) -> None: ...
+    ``key`` is ``"<context key>.<field>"``, the same in every run. ``save`` may return a
+    reference to what it wrote (any JSON value: a path, an object key...): it is stored with
+    the object's record, so it is checkpointed, forked and resumed with the run, and ``load``
+    then gets it in place of the key. ``None`` means "load it by the key".
+    """
 
-    def load(self, key: str, ctx: Any) -> Any: ...
+    def save(self, key: str, value: Any, ctx: Any) -> Any: ...
+
+    def load(self, key: Any, ctx: Any) -> Any: ...
 
 
 class CallbackFieldStore:
     """A ``FieldStore`` from two callables: ``save_fn(key, value)`` and ``load_fn(key)``.
 
     The callables get no context, as in the Rust-core package; a ``FieldStore`` written as
-    a class with ``save(key, value, ctx)``/``load(key, ctx)`` methods does get it.
+    a class with ``save(key, value, ctx)``/``load(key, ctx)`` methods does get it. What
+    ``save_fn`` returns is ignored, as in the Rust-core package (a ``write()`` count must not
+    change what ``load_fn`` gets), unless ``returns_ref=True``: then it is the field's
+    reference, and ``load_fn`` gets it in place of the key when it is not ``None``.
     """
 
-    __slots__ = ("_load", "_save")
+    __slots__ = ("_load", "_returns_ref", "_save")
 
     def __init__(
         self,
         save_fn: Callable[[str, Any], object],
-        load_fn: Callable[[str], Any],
+        load_fn: Callable[[Any], Any],
+        *,
+        returns_ref: bool = False,
     ) -> None:
         self._save = save_fn
         self._load = load_fn
+        self._returns_ref = returns_ref
 
-    def save(self, key: str, value: Any, _ctx: Any) -> None:
-        self._save(key, value)
+    def save(self, key: str, value: Any, _ctx: Any) -> Any:
+        ref = self._save(key, value)
+        return ref if self._returns_ref else None
 
-    def load(self, key: str, _ctx: Any) -> Any:
+    def load(self, key: Any, _ctx: Any) -> Any:
         return self._load(key)
 
     def __repr__(self) -> str:
-        return "CallbackFieldStore(save_fn=..., load_fn=...)"
+        more = ", returns_ref=True" if self._returns_ref else ""
+        return f"CallbackFieldStore(save_fn=..., load_fn=...{more})"
 
 
 _registry: dict[str, type[BlazenState]] = {}
@@ -118,14 +131,6 @@ def meta_record(obj: BlazenState) -> dict[str, Any]:
     }
 
 
-def value_digest(value: Any) -> str | None:
-    """SHA-256 of the value's pickle, to skip re-saving an unchanged ``store_by`` field."""
-    try:
-        return hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
-    except Exception:
-        return None
-
-
 def rebuild(record: dict[str, Any], key: str, read: Callable[[str], Any], ctx: Any) -> BlazenState:
     """Build the object back from its record, its stored fields and its field stores."""
     cls = state_class(str(record.get("type")))
@@ -133,9 +138,31 @@ def rebuild(record: dict[str, Any], key: str, read: Callable[[str], Any], ctx: A
     obj = cls.__new__(cls)
     for name in record.get("fields", []):
         object.__setattr__(obj, name, read(f"{key}.{name}"))
+    refs = record.get("refs") or {}
+    digests = record.get("digests") or {}
     for name in record.get("store_by", []):
-        object.__setattr__(obj, name, store_by[name].load(f"{key}.{name}", ctx))
+        field_key, ref = f"{key}.{name}", refs.get(name)
+        value = store_by[name].load(field_key if ref is None else ref, ctx)
+        check_loaded(field_key, ref, value, digests.get(name))
+        object.__setattr__(obj, name, value)
     for name in record.get("transient", []):
         object.__setattr__(obj, name, None)
     obj.restore()
     return obj
+
+
+def check_loaded(field_key: str, ref: Any, value: Any, saved: Any) -> None:
+    """``ContextError`` when a field store gave back another value than the one saved."""
+    if not isinstance(saved, str) or not saved.startswith(DIGEST_PREFIX):
+        return  # no digest (an unpicklable value) or an older record's: nothing to compare
+    got = value_digest(value)
+    if got is None or got == saved:
+        return
+    how = f"by the key {field_key!r}" if ref is None else f"by the reference {ref!r}"
+    raise ContextError(
+        f"the field store of {field_key} loaded ({how}) a value that is not the one saved"
+        f" with this object (its digest differs): the data under {field_key!r} was"
+        " overwritten since, for example by another run or a fork saving the same key; make"
+        " the store's key per run, or return a reference from save() (docs/context.md,"
+        " 'store_by fields')"
+    )

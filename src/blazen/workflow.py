@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import pydantic
 
 from blazen._graph import build_graph
+from blazen._ids import new_run_id
 from blazen._meta import TRACE_KEY
 from blazen._runtime.claims import (
     adopt_snapshot,
@@ -171,7 +171,7 @@ class Workflow:
 
     async def run_with_handler(self, **kwargs: Any) -> WorkflowHandler:
         """Start a run with ``StartEvent(**kwargs)``; returns its handler at once."""
-        run = Run(self._options, str(uuid.uuid4()))
+        run = Run(self._options, new_run_id())
         start = self._start_event(kwargs)
         store = self.store
         if store is not None:
@@ -187,7 +187,7 @@ class Workflow:
         A ``blazen worker`` process (or ``recover()``) claims and runs it; ``wait(run_id)``
         gives its result.
         """
-        run_id = str(uuid.uuid4())
+        run_id = new_run_id()
         start = self._start_event(kwargs)
         await submit_run(self._options, self._require_store(), start, run_id)
         return run_id

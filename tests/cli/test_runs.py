@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from blazen import WorkflowSnapshot
+from blazen.cli._target import load_workflow
+from blazen.errors import RunStalledError
 
 from .conftest import (
     EXAMPLE,
@@ -148,6 +151,13 @@ def _resume_in_subprocess(tmp_path: Path, snapshot: Path) -> object:
     return run_id, json.loads(result)
 
 
+async def _resume_here(data: bytes) -> object:
+    """``Workflow.resume`` of a snapshot of the example, in this process, without a store."""
+    wf = load_workflow(PIPELINE)
+    assert wf.store is None
+    return (await (await wf.resume(data)).result()).result
+
+
 def test_export_then_resume_gives_the_same_result(
     cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object]
 ) -> None:
@@ -177,7 +187,10 @@ def test_export_defaults_and_stdout(
     assert res.code == 0, res.err
     data = (tmp_path / f"{run_id}.msgpack").read_bytes()
     assert WorkflowSnapshot.from_bytes(data).run_id == run_id
-    assert "note: nothing is left to run at this commit" in res.out
+    assert "note: nothing is left to run at this commit (the run had ended): resuming" in res.out
+    assert "ends at once with RunStalledError" in res.out
+    with pytest.raises(RunStalledError, match="no event is pending"):
+        asyncio.run(_resume_here(data))
     res = cli("runs", "export", run_id, "--json", "-o", "-")
     assert res.code == 0, res.err
     assert json.loads(res.out)["workflow_name"] == "durable-pipeline"

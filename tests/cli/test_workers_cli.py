@@ -74,7 +74,7 @@ def test_respond_from_the_cli_and_a_worker_finishes_the_run(
     ok = cli("runs", "respond", run_id, "name", '"Ada"')
     assert ok.code == 0, ok.err
     assert f"answered 'name' of run {run_id}" in ok.out
-    waited = cli("runs", "wait", run_id, "--timeout", "60", "-q")
+    waited = cli("runs", "wait", run_id[:8], "--timeout", "60", "-q")  # a prefix names it
     assert (waited.code, waited.out.strip()) == (0, '"hello, Ada"')
 
 
@@ -114,7 +114,7 @@ def test_unknown_runs_and_timeouts_are_clear_errors(cli: Blazen) -> None:
                  ("respond", "nope", "r", "1")):  # fmt: skip
         res = cli("runs", *args)
         assert res.code == 1
-        assert "unknown run id 'nope' (see `blazen runs list`)" in res.err
+        assert "unknown run id 'nope' (store: blazen.db; see `blazen runs list`)" in res.err
     run_id = cli("run", flow("echo"), "--submit", "-q").out.strip()
     res = cli("runs", "wait", run_id, "--timeout", "0.2")
     assert res.code == 1

@@ -81,3 +81,40 @@ async def test_a_state_object_round_trips_field_by_field() -> None:
     }
     assert ("save", "p.weights", [0.5, 1.5]) in CALLS
     assert ("load", "p.weights") in CALLS
+
+
+WRITTEN: dict[str, Any] = {}
+LOADED: list[Any] = []
+
+
+def save_counting(key: str, value: Any) -> int:
+    """Like a file write, returns a byte count: not a reference to hand back to load_fn."""
+    WRITTEN[key] = value
+    return len(repr(value))
+
+
+def load_written(key: Any) -> Any:
+    LOADED.append(key)
+    return WRITTEN[key]
+
+
+@dataclasses.dataclass
+class Counted(BlazenState):
+    weights: Any = None
+
+    class Meta:
+        store_by: ClassVar[dict[str, Any]] = {
+            "weights": CallbackFieldStore(save_counting, load_written)
+        }
+
+
+async def test_what_save_fn_returns_does_not_change_what_load_fn_gets() -> None:
+    LOADED.clear()
+
+    @step
+    async def s(ctx: Context, ev: StartEvent) -> Any:
+        ctx.set("c", Counted(weights=[1, 2]))
+        return StopEvent(result=ctx.get("c").weights)
+
+    assert await payload(Workflow("state-counted", [s])) == [1, 2]
+    assert LOADED == ["c.weights"]

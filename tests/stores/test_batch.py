@@ -105,13 +105,13 @@ def test_event_problem_names_the_first_misuse_in_commit_order() -> None:
         ]
     )
     pending = {"p": True, "c": True}
-    message = str(event_problem(batch, "r", 5, pending))
+    message = str(event_problem(batch, "r", 5, pending.get))
     assert (
         message
         == "run 'r': commit 7 emits event 'p', but the run already has an event with that id"
     )
     consumed = {"p": True, "c": False}
-    message = str(event_problem(batch, "r", 5, consumed))
+    message = str(event_problem(batch, "r", 5, consumed.get))
     assert message == "run 'r': commit 6 consumes event 'c', which is not pending"
-    assert event_problem(encode_batch([Commit("a", consumed=("p",))]), "r", 1, pending) is None
-    assert event_problem(encode_batch([Commit("a", consumed=("u",))]), "r", 1, {}) is not None
+    assert event_problem(encode_batch([Commit("a", consumed=("p",))]), "r", 1, pending.get) is None
+    assert event_problem(encode_batch([Commit("a", consumed=("u",))]), "r", 1, {}.get) is not None

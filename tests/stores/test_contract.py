@@ -10,6 +10,7 @@ import pytest
 from blazen.errors import StoreConflictError, StoreError
 from blazen.stores._base import StoreBase
 from blazen.stores._batch import encode_batch
+from blazen.stores._codec import CHUNK
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores.base import CheckpointStore, Commit
 
@@ -542,18 +543,19 @@ async def test_commit_zero_with_a_repeated_event_id_is_refused(store: Checkpoint
 async def test_store_errors_have_one_wording(store: CheckpointStore) -> None:
     await new_run(store, owner="alice")
     await store.claim("r1", "bob")
-    lost = (
-        "run 'r1' is owned by 'bob', not 'alice': the lease of 'alice' was lost (another"
-        " process claimed the run after it expired); that process continues the run, and this"
-        " one must stop it"
+    taken = (
+        "run 'r1' was taken over by another process (owner 'bob') while this one ('alice') was"
+        " running it: this commit was refused (nothing written) and this process stops running"
+        " the run; the other owner continues it (see `blazen runs show r1`)"
     )
     cases = [
-        (store.commit("r1", [Commit("s")], owner="alice"), lost),
-        (store.commit("r1", [], owner="alice"), lost),
+        (store.commit("r1", [Commit("s")], owner="alice"), taken),
+        (store.commit("r1", [], owner="alice"), taken),
         (
             store.commit("r1", [Commit("s")], owner="bob", epoch=1),
-            "run 'r1': a commit of epoch 1 was refused, the run was claimed again since (epoch"
-            " 2); the process holding epoch 1 must stop the run",
+            "run 'r1' was claimed again (epoch 2) since this process claimed it (epoch 1): this"
+            " commit was refused (nothing written) and this process stops running the run; the"
+            " newer claim continues it (see `blazen runs show r1`)",
         ),
         (new_run(store), "run 'r1' already exists"),
         (store.load("r1", 5), "run 'r1' has no commit 5 (last is 0)"),
@@ -591,3 +593,22 @@ async def test_the_backends_atomic_write_refuses_a_batch_misusing_its_own_events
     assert info.value.refusal is Refusal.EVENTS
     assert (await store.get_run("r1")).last_seq == 1
     assert [p.event_id for p in (await store.load("r1")).pending] == ["e1"]
+
+
+async def test_large_blobs_move_in_pieces_and_are_stored_once(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    big = os.urandom(2 * CHUNK + 12_345)  # streamed, and not a whole number of pieces
+    await asyncio.gather(  # two writers of one new blob at once
+        new_run(store, "r1", state={"big": B(big)}),
+        new_run(store, "r2", state={"big": B(big), "n": N(big)}),
+    )
+    await store.commit("r1", [Commit("s", result=B(big))], owner="me")
+    assert (await store.load("r1")).context_state == {"big": B(big)}
+    assert (await store.load("r1")).result == B(big)
+    assert (await store.load("r2")).context_state == {"big": B(big), "n": N(big)}
+    assert await backend.blob_count(store) in (1, 2)  # a backend may key blobs by kind
+    await store.delete_run("r1")
+    assert (await store.load("r2")).context_state["big"] == B(big)
+    await store.delete_run("r2")
+    assert await backend.blob_count(store) == 0

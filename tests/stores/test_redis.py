@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -17,8 +18,10 @@ import blazen
 from blazen import (
     Workflow,
 )
-from blazen.errors import StoreError
+from blazen.errors import StoreConflictError, StoreError
+from blazen.stores import _redis_blobs as redis_blobs
 from blazen.stores import open_store
+from blazen.stores._codec import CHUNK, STREAM_LIMIT
 from blazen.stores.base import Commit
 from blazen.stores.redis import SCHEMA_VERSION, RedisStore, parse_url
 
@@ -134,6 +137,39 @@ async def test_open_store_and_keys(prefix: str, url: str) -> None:
     await store.delete_run("r1")
     assert count_keys(prefix, "blob:") == 0
     assert count_keys(prefix, "run") == 0
+    await store.close()
+
+
+async def test_large_blobs_are_staged_in_pieces_and_no_staging_key_is_left(
+    prefix: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore.from_url(url)
+    big = os.urandom(3 * CHUNK + 1)
+    await new_run(store, state={"big": B(big)})
+    assert count_keys(prefix, "upload:") == 0
+    with redis.Redis.from_url(server_url()) as client:
+        (blob_key,) = client.scan_iter(match=f"{{{prefix}}}:blob:*")
+        assert client.strlen(blob_key) == len(big)
+        assert client.ttl(blob_key) == -1  # the staging key's expiry did not follow it
+    staged: list[str] = []
+    stage = redis_blobs.stage
+
+    async def stage_then_lose_the_run(*args: Any) -> str:
+        """Stage, then another worker claims the run before the commit script runs again."""
+        staged.append(await stage(*args))
+        assert count_keys(prefix, "upload:") == 1
+        await store.claim("r1", "other worker")
+        return staged[-1]
+
+    monkeypatch.setattr(redis_blobs, "stage", stage_then_lose_the_run)
+    other = B(os.urandom(STREAM_LIMIT))
+    taken = r"taken over by another process \(owner 'other worker'\) while this one \('me'\)"
+    with pytest.raises(StoreConflictError, match=taken):
+        await store.commit("r1", [Commit("s", writes={"o": other})], owner="me")
+    assert len(staged) == 1
+    assert count_keys(prefix, "upload:") == 0
+    assert count_keys(prefix, "blob:") == 1
+    assert (await store.load("r1")).context_state == {"big": B(big)}
     await store.close()
 
 

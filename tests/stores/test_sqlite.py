@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 from blazen.errors import StoreError
+from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores import open_store
+from blazen.stores._codec import CHUNK, STREAM_LIMIT
 from blazen.stores._sqlite_file import SCHEMA_VERSION
+from blazen.stores._sqlite_reads import FIND_RUNS
 from blazen.stores.base import Commit
 from blazen.stores.memory import MemoryStore
 from blazen.stores.sqlite import SQLiteStore, sqlite_path
@@ -168,6 +171,36 @@ async def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         open_store("mongo://x")
 
 
+@pytest.mark.parametrize(
+    "incremental",
+    [
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(sys.version_info < (3, 11), reason="blobopen: Python 3.11+"),
+        ),
+        False,
+    ],
+    ids=["blobopen", "one-bind"],
+)
+async def test_large_blobs_round_trip_by_either_blob_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, incremental: bool
+) -> None:
+    monkeypatch.setattr(sqlite_file, "INCREMENTAL_BLOBS", incremental)
+    big = os.urandom(STREAM_LIMIT + CHUNK // 3)  # not a whole number of pieces
+    medium = os.urandom(STREAM_LIMIT - 1)  # a blob below the streaming size
+    store = SQLiteStore(tmp_path / "blobs.db")
+    await new_run(store, state={"big": B(big), "medium": B(medium)})
+    await store.commit("r1", [Commit("s", result=StateValue.Native(big))], owner="me")
+    loaded = await store.load("r1")
+    assert loaded.context_state == {"big": B(big), "medium": B(medium)}
+    assert loaded.result == StateValue.Native(big)
+    await store.close()
+    assert _query(tmp_path / "blobs.db", "SELECT size FROM blobs ORDER BY size") == [
+        (len(medium),),
+        (len(big),),
+    ]
+
+
 async def test_big_unchanged_values_do_not_grow_the_file(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     big = os.urandom(20 * MiB)
@@ -242,3 +275,13 @@ async def _workload(path: Path) -> None:
     await store.get_run("r1")
     await store.delete_run("r1")
     await store.close()
+
+
+async def test_a_run_id_prefix_is_a_range_of_the_unique_index(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    await new_run(store, "abc-1")
+    await store.close()
+    sql = FIND_RUNS.replace("?", "'a'", 1).replace("?", "'b'", 1).replace("?", "3")
+    (row,) = _query(tmp_path / "s.db", f"EXPLAIN QUERY PLAN {sql}")
+    assert row[3].startswith("SEARCH runs USING ")
+    assert row[3].endswith("INDEX sqlite_autoindex_runs_1 (run_id>? AND run_id<?)")

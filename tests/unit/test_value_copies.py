@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blazen import Context, ContextError, StateValue
-from blazen.values import checked_copy, clone_json, json_copy
+from blazen._jsoncopy import checked_copy, clone_json, json_copy
 
 
 def same(a: Any, b: Any) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from blazen._call import StepCall
 from blazen._context_data import persistence
+from blazen._ids import new_run_id
 from blazen._meta import STEP_INPUT, STEP_RESUME, WAITING_STATE_KEY
 from blazen._owners import new_owner
 from blazen._runtime.durable import DurableHooks, waiting_value
@@ -282,7 +283,7 @@ async def fork_durable(
             f"run {run_id} has nothing left to run after commit {loaded.seq} (no pending "
             f"event, no awaited input): fork from an earlier commit"
         )
-    run = Run(options, str(uuid.uuid4()))
+    run = Run(options, new_run_id())
     hooks = DurableHooks(run, store, lease)
     owner = new_owner()
     await store.create_run(
@@ -292,7 +293,9 @@ async def fork_durable(
         context_state=loaded.context_state,
         pending=loaded.pending,
         collected=loaded.collected,
-        metadata=_metadata(options, forked_from={"run_id": run_id, "seq": loaded.seq}),
+        metadata=_metadata(
+            options, forked_from={"run_id": run_id, "seq": loaded.seq}, **_traced(run)
+        ),
         status="waiting" if WAITING_STATE_KEY in loaded.context_state else "running",
         lease=lease,
     )

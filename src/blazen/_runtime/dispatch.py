@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from typing import Any
 
+from blazen._call import StepCall, current_step
 from blazen._runtime.types import Item
+from blazen.events import Event
 from blazen.step import StepSpec
 
 __all__ = ["Dispatcher"]
@@ -33,14 +36,47 @@ class _Worker:
 class Dispatcher:
     """The queues and workers of one run; subclasses say how to execute one delivery."""
 
+    __slots__ = (
+        "_quiet",
+        "busy",
+        "calls",
+        "check_scheduled",
+        "ctx",
+        "dispatching",
+        "finished",
+        "idle",
+        "in_ready",
+        "inflight",
+        "lean",
+        "limits",
+        "loop",
+        "plain",
+        "queues",
+        "ready",
+        "specs",
+        "workers",
+        "yielding",
+    )
+
     finished: bool
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, specs: dict[str, StepSpec]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        specs: dict[str, StepSpec],
+        limits: dict[str, int],
+        plain: dict[str, bool],
+    ) -> None:
         self.loop = loop
         self.specs = specs
         self.queues: dict[str, deque[Item]] = {n: deque() for n in specs}
         self.inflight: dict[str, int] = dict.fromkeys(specs, 0)
-        self.limits: dict[str, int] = {n: s.max_concurrency for n, s in specs.items()}
+        self.limits = limits  # step -> max_concurrency (0: unlimited); shared by the runs
+        self.plain = plain  # step -> called directly (async, no timeout, no retries)
+        self.lean = False  # set by the subclass: may plain steps run inline (no recording)?
+        self.calls: dict[str, StepCall] = {}  # call records shared by lean deliveries
+        self.ctx: Any = None  # the Context handed to steps (set by the subclass)
+        self.finished = False
         self.ready: deque[str] = deque()  # steps with queued items and room to start one
         self.in_ready: set[str] = set()
         self.idle: deque[asyncio.Future[None]] = deque()
@@ -53,6 +89,18 @@ class Dispatcher:
 
     async def execute(self, spec: StepSpec, item: Item) -> None:
         """Run one delivery (the subclass routes, commits and fails the run as needed)."""
+        raise NotImplementedError
+
+    def lean_call(self, name: str) -> StepCall:
+        """The call record shared by the lean deliveries of step ``name``."""
+        raise NotImplementedError
+
+    def lean_failed(self, spec: StepSpec, event: Event, call: StepCall, exc: BaseException) -> Any:
+        """A lean delivery raised: re-raise a cancellation, else what to emit (or None)."""
+        raise NotImplementedError
+
+    def emit(self, out: Any, call: StepCall) -> None:
+        """Route what a step returned."""
         raise NotImplementedError
 
     def check_stalled(self) -> None:
@@ -119,13 +167,16 @@ class Dispatcher:
             self.workers.remove(me)
 
     async def _work_loop(self, me: _Worker) -> None:
-        ready, queues, inflight, limits, specs = (
+        ready, queues, inflight, limits, specs, plain = (
             self.ready,
             self.queues,
             self.inflight,
             self.limits,
             self.specs,
+            self.plain,
         )
+        lean, calls, ctx = self.lean, self.calls, self.ctx
+        set_call, reset_call = current_step.set, current_step.reset
         streak = 0
         while not self.finished:
             if not ready or not self.dispatching:
@@ -148,7 +199,22 @@ class Dispatcher:
             me.current = (name, item)
             self.busy += 1
             try:
-                await self.execute(specs[name], item)
+                if lean and plain[name]:
+                    # The common case inline (an in-memory run, a step with no options, nothing
+                    # traced): one coroutine frame per delivery instead of two.
+                    spec = specs[name]
+                    call = calls.get(name) or self.lean_call(name)
+                    token = set_call(call)
+                    try:
+                        out = await spec.fn(ctx, item[0])
+                    except (Exception, asyncio.CancelledError) as exc:
+                        out = self.lean_failed(spec, item[0], call, exc)
+                    finally:
+                        reset_call(token)
+                    if out is not None and not self.finished:
+                        self.emit(out, call)
+                else:
+                    await self.execute(specs[name], item)
             finally:
                 self.busy -= 1
                 me.current = None

@@ -58,6 +58,7 @@ class DurableHooks(LeasedHooks):
         self.waiting_dirty = False
         self.terminal: asyncio.Future[None] = run.loop.create_future()
         run.hooks = self
+        run.lean = False  # every step's call records what it did, for its own commit
         persistence(run.ctx).start_recording()
 
     def _ambient(self) -> dict[str, list[Any]] | None:

@@ -219,14 +219,24 @@ class LeaseKeeper:
             for rid in renewal.lost:
                 hold = held[rid]
                 if hold.held and (hold.owner, hold.epoch) == claims[rid]:
-                    hold.ended()
-                    hold.watcher.lease_lost(_lost(rid, hold))
+                    record = await self._record(rid)  # who has it now, for the message
+                    if hold.held and (hold.owner, hold.epoch) == claims[rid]:
+                        error = _lost(rid, hold, record)
+                        hold.ended()  # no await from here: the run stops before a step starts
+                        hold.watcher.lease_lost(error)
             for rid in renewal.cancel:
                 if held[rid].held:
                     held[rid].watcher.cancel_requested()
             for rid in renewal.inbox:
                 if held[rid].held:
                     held[rid].watcher.answers_posted()
+
+    async def _record(self, run_id: str) -> RunRecord | None:
+        """The run's record now, to say who has it (``None`` when it cannot be read)."""
+        try:
+            return await self.store.get_run(run_id)
+        except StoreError:
+            return None
 
     async def _watch(self) -> None:
         for hold in list(self.holds):
@@ -240,9 +250,19 @@ class LeaseKeeper:
                 hold.watcher.record_changed(record)
 
 
-def _lost(run_id: str, hold: LeaseHold) -> LeaseLostError:
+def _lost(run_id: str, hold: LeaseHold, record: RunRecord | None) -> LeaseLostError:
+    """The error of a run whose lease a renewal found lost (worded as the store words a
+    commit refused for the same reason)."""
+    mine = hold.owner
+    see = f"see `blazen runs show {run_id}`"
+    if record is not None and record.owner is not None and record.owner != mine:
+        return LeaseLostError(
+            f"run {run_id!r} was taken over by another process (owner {record.owner!r}) while"
+            f" this one ({mine!r}) was running it: this commit was refused (nothing written) and"
+            f" this process stops running the run; the other owner continues it ({see})"
+        )
     return LeaseLostError(
-        f"run {run_id}: this process lost its lease (owner {hold.owner!r}, epoch {hold.epoch}):"
-        " another process claimed the run after the lease expired, and continues it; this"
-        " process stopped the run without any further commit"
+        f"run {run_id!r}: this process ({mine!r}) lost its lease (epoch {hold.epoch}): the run"
+        f" was claimed again or released meanwhile; this process stops running it without"
+        f" another commit ({see})"
     )

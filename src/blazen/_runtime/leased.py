@@ -229,7 +229,7 @@ class LeasedHooks(RunHooks):
         await self.ensure_held()
 
     def lease_fresh(self) -> bool:
-        return self.hold.fresh() or not self.hold.held
+        return self.hold.held and self.hold.fresh()
 
     async def lease_checked(self) -> None:
         if self.hold.held and not self.hold.fresh():

@@ -7,11 +7,12 @@ there sees the same here: ``blazen::lifecycle`` (``kind`` = ``event_routed``,
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from blazen.events import Event
 
-__all__ = ["LIFECYCLE", "PROGRESS", "lifecycle_event", "progress_event"]
+__all__ = ["LIFECYCLE", "PROGRESS", "lifecycle_event", "progress_event", "step_completed"]
 
 LIFECYCLE = "blazen::lifecycle"
 PROGRESS = "blazen::ProgressEvent"
@@ -25,3 +26,12 @@ def lifecycle_event(kind: str, **fields: Any) -> Event:
 def progress_event(current: int, label: str, run_id: str) -> Event:
     """A ``blazen::ProgressEvent``: ``current`` steps done, the last one ``label``."""
     return Event(PROGRESS, current=current, kind="Workflow", label=label, run_id=run_id)
+
+
+def step_completed(step_name: str, began: float, current: int, run_id: str) -> list[Event]:
+    """The events of a completed step: its ``step_completed`` and the run's progress."""
+    ms = int((time.monotonic() - began) * 1000)
+    return [
+        lifecycle_event("step_completed", duration_ms=ms, step_name=step_name),
+        progress_event(current, step_name, run_id),
+    ]

@@ -1,8 +1,9 @@
 """One run: its state, routing, and how it ends, pauses and continues.
 
 The scheduling (per-step queues drained by a small pool of worker tasks) lives in the base
-class :class:`~blazen._runtime.dispatch.Dispatcher`; this module adds what a run is:
-its Context, its event stream, input requests, its outcome and its durable hooks.
+class :class:`~blazen._runtime.dispatch.Dispatcher`, executing one step (its failures,
+retries and what it returns) in :class:`~blazen._runtime.steps.StepRunner`; this module
+adds what a run is: its Context, routing, input requests, its outcome and pausing.
 
 Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 
@@ -20,34 +21,27 @@ Invariants of a ``Run`` (checked by the tests of ``tests/runtime``):
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from blazen._call import StepCall, current_step
 from blazen._context_data import persistence
 from blazen._meta import STEP_INPUT
-from blazen._runtime.dispatch import Dispatcher
-from blazen._runtime.invoke import invoke
-from blazen._runtime.lifecycle import lifecycle_event, progress_event
+from blazen._runtime.lifecycle import lifecycle_event
+from blazen._runtime.steps import StepRunner
 from blazen._runtime.stream import EventStream
-from blazen._runtime.types import Item, RunHooks, RunOptions, RunStatus
+from blazen._runtime.types import RunHooks, RunOptions, RunStatus
 from blazen._tracing import observer_for
 from blazen.context import Context
 from blazen.errors import (
     RunStalledError,
-    StepError,
-    StepTimeoutError,
-    StoreError,
     UnroutableEventError,
     WorkflowError,
     WorkflowTimeoutError,
 )
-from blazen.events import Event, InputRequestEvent, StepFailedEvent, StepRetryEvent, StopEvent
+from blazen.events import Event, InputRequestEvent, StopEvent
 from blazen.session_refs import SessionRefRegistry
-from blazen.step import StepSpec
 
 __all__ = ["Run"]
 
@@ -55,8 +49,31 @@ _STOP = StopEvent.event_type
 _INPUT = InputRequestEvent.event_type
 
 
-class Run(Dispatcher):
+class Run(StepRunner):
     """The live state of one run and the loop that executes it."""
+
+    __slots__ = (
+        "_deadline",
+        "_refs",
+        "_thread",
+        "_timer",
+        "auto_publish",
+        "done",
+        "graph",
+        "hooks",
+        "observer",
+        "options",
+        "paused_snapshot",
+        "pausing",
+        "result_event",
+        "routes",
+        "run_id",
+        "status",
+        "stream",
+        "waiting",
+    )
+
+    ctx: Context
 
     def __init__(
         self,
@@ -67,13 +84,13 @@ class Run(Dispatcher):
         resumed: bool = False,
     ) -> None:
         graph = options.graph
-        super().__init__(asyncio.get_running_loop(), graph.steps)
+        super().__init__(asyncio.get_running_loop(), graph.steps, options.limits, options.plain)
         self.options = options
         self.run_id = run_id
         self.graph = graph
         self.routes = graph.routes
         self.ctx = Context(run_id, self)
-        self.session_refs = SessionRefRegistry()  # live values the run's events carry
+        self._refs: SessionRefRegistry | None = None  # live values its events carry
         self.finished = False
         self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
@@ -89,6 +106,18 @@ class Run(Dispatcher):
         self.progress = 0  # steps completed, for lifecycle progress events
         self.result_event: StopEvent | None = None
         self.observer = observer_for(options.name, run_id, trace_parent, resumed=resumed)
+        self.lean = self.observer is None and not self.auto_publish  # until hooks are set
+
+    @property
+    def session_refs(self) -> SessionRefRegistry:
+        """The live values the run's events carry (made on first use)."""
+        if self._refs is None:
+            self._refs = SessionRefRegistry()
+        return self._refs
+
+    def refs_if_any(self) -> SessionRefRegistry | None:
+        """The registry if the run made one (``None``: it never held a live value)."""
+        return self._refs
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
@@ -153,110 +182,6 @@ class Run(Dispatcher):
         else:
             self.loop.call_soon_threadsafe(self.stream.publish, event)
 
-    # -- executing one step ------------------------------------------------------------
-    async def execute(self, spec: StepSpec, item: Item) -> None:
-        """Run one delivery of ``spec``: call it, route what it returns, commit it."""
-        event, _source, eid = item
-        hooks = self.hooks
-        if hooks is not None and not hooks.lease_fresh():
-            await hooks.lease_checked()  # the process stalled past its lease: confirm it first
-            if self.finished:
-                return
-        call = StepCall(spec.name, hooks is not None, self.session_refs)
-        if self.auto_publish:
-            self.stream.publish(
-                lifecycle_event("step_started", event_type=event.event_type, step_name=spec.name)
-            )
-            began = time.monotonic()
-        out = await self._call_step(spec, event, call)
-        if out is _FAILED or (self.finished and call.stop is None):
-            return
-        if out is not None:
-            self._emit(out, call)
-        if self.auto_publish:
-            self._publish_completed(spec.name, began)
-        if hooks is not None and self.status != "failed":
-            try:
-                backlog = hooks.step_done(spec.name, eid, call)
-            except Exception as exc:  # e.g. an emitted event that cannot be encoded
-                self.fail(exc if isinstance(exc, WorkflowError) else _commit_error(spec, exc))
-                return
-            if backlog is not None:
-                await backlog
-
-    async def _call_step(self, spec: StepSpec, event: Event, call: StepCall) -> Any:
-        """The step's return value; for a step that failed for good, a ``StepFailedEvent``
-        when a step handles those, else ``_FAILED`` after failing the run with its error."""
-        token = current_step.set(call)
-        try:
-            if spec.is_async and spec.timeout is None and not spec.retries and not self.observer:
-                return await spec.fn(self.ctx, event)  # the common case, one frame less
-            return await invoke(spec, self.ctx, event, call, self._attempt_failed, self.observer)
-        except asyncio.CancelledError as exc:
-            if self.finished or _cancel_requested():
-                raise  # the run ended, or the loop is shutting down: not the step's fault
-            # The step itself raised CancelledError (e.g. awaited a cancelled future).
-            self.fail(_step_error(spec, self.run_id, exc, "the step raised CancelledError"))
-            return _FAILED
-        except Exception as exc:
-            if self.graph.handles_failures and _FAILED_TYPE not in spec.accepts:
-                return _failed_event(spec, event, call, exc)
-            self.fail(_step_error(spec, self.run_id, exc, f"{_error_type(exc)}: {exc}"))
-            return _FAILED
-        finally:
-            current_step.reset(token)
-
-    def _attempt_failed(self, spec: StepSpec, call: StepCall, exc: Exception, delay: float) -> None:
-        """A failed attempt that will be retried: log it, stream it, record it (durable runs)."""
-        text = f"{_error_type(exc)}: {exc}"
-        log.warning(
-            "run %s: step %r attempt %d of %d failed (%s); retrying in %.3f s",
-            self.run_id,
-            spec.name,
-            call.attempt,
-            spec.retries + 1,
-            text,
-            delay,
-        )
-        notice = StepRetryEvent(
-            step=spec.name,
-            attempt=call.attempt,
-            error_type=_error_type(exc),
-            error_message=str(exc),
-            delay=delay,
-        )
-        if self.hooks is not None:
-            self.hooks.attempt_failed(spec.name, call.attempt, text, notice)
-        else:
-            self.stream.publish(notice)
-
-    def _publish_completed(self, step_name: str, began: float) -> None:
-        ms = int((time.monotonic() - began) * 1000)
-        self.stream.publish(lifecycle_event("step_completed", duration_ms=ms, step_name=step_name))
-        self.progress += 1
-        self.stream.publish(progress_event(self.progress, step_name, self.run_id))
-
-    def _emit(self, out: Any, call: StepCall) -> None:
-        if isinstance(out, Event):
-            self.route(out, call.step, call)
-            return
-        if isinstance(out, (list, tuple)):
-            bad = [o for o in out if not isinstance(o, Event)]
-            if not bad:
-                for ev in out:
-                    if self.finished:
-                        return
-                    self.route(ev, call.step, call)
-                return
-            out = bad[0]
-        err = StepError(
-            call.step,
-            self.run_id,
-            f"returned {type(out).__name__}; a step returns an Event, a list of events or None",
-        )
-        err.__cause__ = TypeError(f"unexpected step result {out!r}")
-        self.fail(err)
-
     # -- human input -----------------------------------------------------------------------
     def _wait_for_input(
         self, event: InputRequestEvent, source: str | None, call: StepCall | None
@@ -283,7 +208,7 @@ class Run(Dispatcher):
         hooks = self.hooks
         if hooks is not None:
             hooks.waiting_changed()
-        call = StepCall(STEP_INPUT, hooks is not None, self.session_refs)
+        call = StepCall(STEP_INPUT, hooks is not None, self)
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
@@ -400,45 +325,3 @@ class Run(Dispatcher):
         self.unquiesce()
         if not self.ready and not self.busy:
             self.check_stalled()
-
-
-_FAILED: Any = object()
-_FAILED_TYPE = StepFailedEvent.event_type
-log = logging.getLogger("blazen")
-
-
-def _error_type(exc: BaseException) -> str:
-    """The error's type name as users know it (a step timeout is a ``StepTimeoutError``)."""
-    return "StepTimeoutError" if getattr(exc, "step_timeout", False) else type(exc).__name__
-
-
-def _failed_event(spec: StepSpec, event: Event, call: StepCall, exc: Exception) -> Event:
-    """What a failure-handling step receives instead of the run failing."""
-    return StepFailedEvent.model_construct(
-        step=spec.name,
-        input_event=event,
-        error_type=_error_type(exc),
-        error_message=str(exc),
-        attempts=call.attempt,
-    )
-
-
-def _step_error(spec: StepSpec, run_id: str, exc: BaseException, message: str) -> StepError:
-    """The run's error for a step that raised ``exc`` (after its retries)."""
-    cls = StepTimeoutError if getattr(exc, "step_timeout", False) else StepError
-    err = cls(spec.name, run_id, message)
-    err.__cause__ = exc
-    return err
-
-
-def _commit_error(spec: StepSpec, exc: Exception) -> WorkflowError:
-    err = StoreError(f"the commit of step {spec.name!r} failed: {type(exc).__name__}: {exc}")
-    err.__cause__ = exc
-    return err
-
-
-def _cancel_requested() -> bool:
-    """Whether this task was asked to cancel (3.11+); on 3.10 there is no way to tell."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is None or bool(cancelling())

@@ -20,7 +20,15 @@ Item = tuple[Event, "str | None", "str | None"]
 class RunOptions:
     """Settings of a run that come from its ``Workflow``."""
 
-    __slots__ = ("auto_publish", "graph", "name", "session_pause_policy", "timeout")
+    __slots__ = (
+        "auto_publish",
+        "graph",
+        "limits",
+        "name",
+        "plain",
+        "session_pause_policy",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -35,6 +43,12 @@ class RunOptions:
         self.timeout = timeout
         self.session_pause_policy = session_pause_policy
         self.auto_publish = auto_publish
+        specs = graph.steps
+        self.limits = {n: spec.max_concurrency for n, spec in specs.items()}  # shared, read-only
+        # Steps called directly: async, no timeout, no retries (no per-call options to apply).
+        self.plain = {
+            n: s.is_async and s.timeout is None and not s.retries for n, s in specs.items()
+        }
 
 
 class RunHooks:

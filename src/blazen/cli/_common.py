@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from blazen.errors import StepError, WorkflowError
-from blazen.stores import CheckpointStore
+from blazen.errors import StepError, StoreError, WorkflowError
+from blazen.stores import CheckpointStore, RunRecord
 
 __all__ = [
     "EXIT_FAILED",
@@ -32,6 +32,7 @@ __all__ = [
     "describe",
     "guarded",
     "report_error",
+    "resolve_run",
     "run_with_store",
     "settings",
 ]
@@ -115,6 +116,36 @@ def guarded(fn: Callable[_P, _R]) -> Callable[_P, _R]:
             raise typer.Exit(EXIT_FAILED) from None
 
     return wrapper
+
+
+_SHOWN = 5  # matching runs named in the error of an ambiguous RUN_ID prefix
+
+
+async def resolve_run(store: CheckpointStore, run_id: str, label: str) -> RunRecord:
+    """The record of the run RUN_ID names: the run with that id, else the only run whose id
+    starts with it (as git takes a commit's short hash).
+
+    Several matches are a usage error naming them; none is the store's unknown-run error.
+    """
+    try:
+        return await store.get_run(run_id)
+    except StoreError as exc:
+        unknown = exc
+    finder = getattr(store, "find_runs", None)  # a third-party store may not have it
+    matches: list[RunRecord] = []
+    if run_id and finder is not None:
+        matches = await finder(run_id, limit=_SHOWN + 1)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CliError(f"{unknown} (store: {label}; see `blazen runs list`)") from unknown
+    named = ", ".join(f"{r.run_id} ({r.workflow_name}, {r.status})" for r in matches[:_SHOWN])
+    more = " and more (see `blazen runs list`)" if len(matches) > _SHOWN else ""
+    raise CliError(
+        f"run id {run_id!r} is ambiguous in {label}: it starts the ids of {named}{more}; "
+        "give more of the id",
+        EXIT_USAGE,
+    )
 
 
 def run_with_store(

@@ -34,6 +34,7 @@ from blazen.cli._common import (
 from blazen.cli._render import preview
 from blazen.errors import StoreError, WorkflowError, WorkflowTimeoutError
 from blazen.stores import CheckpointStore
+from blazen.stores.memory import MemoryStore
 
 __all__ = ["Driver", "InputWait"]
 
@@ -81,12 +82,27 @@ class Driver:
         cmd = f"blazen runs resume {self.run_id} {shlex.quote(self.target)}"
         return cmd + (f" --store {shlex.quote(self.store_flag)}" if self.store_flag else "")
 
+    def in_memory(self) -> bool:
+        """The run lives in this process only (``memory://``): no command can continue it."""
+        return isinstance(self.store, MemoryStore)
+
+    def continue_hint(self, how: str = "continue it with") -> str:
+        """``how: <resume command>``, or why an in-memory run cannot be continued."""
+        if self.in_memory():
+            return (
+                "an in-memory run (memory://) cannot be resumed: it ends with this process "
+                "(use a durable store, e.g. --store blazen.db, to continue runs later)"
+            )
+        return f"{how}: {self.resume_command()}"
+
     # -- the loop ------------------------------------------------------------------------
 
     async def drive(self) -> int:
         """Print the header, follow the stream (answering input requests), then the outcome."""
         settings.interrupted_hint = (
-            f"run {self.run_id} stays in the store; continue it with: {self.resume_command()}"
+            f"run {self.run_id} is lost; {self.continue_hint()}"
+            if self.in_memory()
+            else f"run {self.run_id} stays in the store; {self.continue_hint()}"
         )
         if self.quiet:
             self.out = console(stderr=True)  # prompts go to stderr; stdout gets the result only
@@ -151,9 +167,9 @@ class Driver:
         self._stop_status()
         err = console(stderr=True)
         if self._interrupted:
+            kept = "is lost" if self.in_memory() else "stays in the store as it was"
             err.print(
-                f"stopped at once: run {self.run_id} stays in the store as it was; continue "
-                f"it with: {self.resume_command()}",
+                f"stopped at once: run {self.run_id} {kept}; {self.continue_hint()}",
                 markup=False,
                 soft_wrap=True,
             )
@@ -319,13 +335,13 @@ class Driver:
             out.print(
                 Text.assemble(("⏸ paused", "bold blue"), f" run {self.run_id}"), soft_wrap=True
             )
-            out.print(f"  continue it with: {self.resume_command()}", markup=False, soft_wrap=True)
+            out.print(f"  {self.continue_hint()}", markup=False, soft_wrap=True)
             return EXIT_INTERRUPTED if self._interrupted else EXIT_PAUSED
         what = f"waiting for input {wait.request_id!r}: {wait.prompt}"
         out.print(
             Text.assemble(("⏸ paused", "bold blue"), f" run {self.run_id}, {what}"), soft_wrap=True
         )
-        out.print(f"  answer it with: {self.resume_command()}", markup=False, soft_wrap=True)
+        out.print(f"  {self.continue_hint('answer it with')}", markup=False, soft_wrap=True)
         return EXIT_PAUSED
 
     def _report_failure(self, exc: WorkflowError) -> int:
@@ -341,12 +357,8 @@ class Driver:
         else:
             message = f"run {self.run_id} failed: {type(exc).__name__}: {exc}"
         err.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
-        err.print(
-            f"  its committed steps are kept; after a fix, continue it with: "
-            f"{self.resume_command()}",
-            markup=False,
-            soft_wrap=True,
-        )
+        kept = "" if self.in_memory() else "its committed steps are kept; after a fix, "
+        err.print(f"  {kept}{self.continue_hint()}", markup=False, soft_wrap=True)
         return EXIT_FAILED
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from blazen._meta import WAITING_KEY, WAITING_STATE_KEY
-from blazen.cli._common import CliError, console, run_with_store
+from blazen.cli._common import CliError, console, resolve_run, run_with_store
 from blazen.cli._drive import InputWait
 from blazen.cli._render import (
     fmt_size,
@@ -26,7 +26,7 @@ from blazen.cli._render import (
     state_size,
     status_text,
 )
-from blazen.cli._target import open_cli_store, sqlite_file, store_url
+from blazen.cli._target import open_cli_store, sqlite_file, store_label, store_url
 from blazen.errors import StoreError
 from blazen.snapshot import WorkflowSnapshot
 from blazen.stores import (
@@ -57,15 +57,8 @@ _RESERVED = "__blazen"  # prefix of the context keys the engine writes beside us
 
 
 def _open(option: str | None) -> tuple[CheckpointStore, str]:
-    url = store_url(option)
-    return open_cli_store(url, must_exist=True), sqlite_file(url) or url
-
-
-async def _record(store: CheckpointStore, run_id: str, label: str) -> RunRecord:
-    try:
-        return await store.get_run(run_id)
-    except StoreError as exc:
-        raise CliError(f"{exc} (store: {label}; see `blazen runs list`)") from exc
+    store = open_cli_store(store_url(option), must_exist=True)
+    return store, store_label(store)
 
 
 def _plural(n: int, word: str) -> str:
@@ -171,8 +164,9 @@ def show_run(option: str | None, run_id: str) -> None:
     store, label = _open(option)
 
     async def work() -> tuple[RunRecord, list[CheckpointInfo], LoadedRun]:
-        record = await _record(store, run_id, label)
-        return record, await store.checkpoints(run_id), await store.load(run_id)
+        record = await resolve_run(store, run_id, label)
+        full = record.run_id
+        return record, await store.checkpoints(full), await store.load(full)
 
     record, checkpoints, loaded = run_with_store(store, work)
     out = console()
@@ -208,7 +202,9 @@ def show_run(option: str | None, run_id: str) -> None:
     out.print()
     _emit(out, context)
     if loaded.pending:
-        out.print(f"{len(loaded.pending)} events pending (see `blazen runs events {run_id}`)")
+        out.print(
+            f"{len(loaded.pending)} events pending (see `blazen runs events {record.run_id}`)"
+        )
 
 
 def _record_lines(record: RunRecord, result: StateValue | None) -> list[tuple[str, Any]]:
@@ -247,11 +243,11 @@ def show_events(option: str | None, run_id: str) -> None:
     """``blazen runs events``: every event with its emitting and consuming commits."""
     store, label = _open(option)
 
-    async def work() -> list[tuple[int, PendingEvent, int | None]]:
-        await _record(store, run_id, label)
-        return await store.events(run_id)
+    async def work() -> tuple[str, list[tuple[int, PendingEvent, int | None]]]:
+        full = (await resolve_run(store, run_id, label)).run_id
+        return full, await store.events(full)
 
-    events = run_with_store(store, work)
+    full, events = run_with_store(store, work)
     table = _table("seq", "event", "from", "to", "handled", "data", flex="data")
     pending = 0
     for seq, event, consumed in events:
@@ -265,7 +261,7 @@ def show_events(option: str | None, run_id: str) -> None:
             Text("pending", style="yellow") if consumed is None else f"seq {consumed}",
             _cut(preview_event_data(event.event_type, event.data, 200)),
         )
-    _emit(console(), table, f"{_plural(len(events), 'event')} of run {run_id}, {pending} pending")
+    _emit(console(), table, f"{_plural(len(events), 'event')} of run {full}, {pending} pending")
 
 
 # -- resume / fork helpers -----------------------------------------------------------------
@@ -284,18 +280,21 @@ def _waits(state: dict[str, StateValue]) -> list[InputWait]:
     return waits
 
 
-async def check_forkable(store: CheckpointStore, run_id: str, seq: int | None, label: str) -> None:
-    """The run exists and has commit ``seq``."""
-    record = await _record(store, run_id, label)
+async def check_forkable(store: CheckpointStore, run_id: str, seq: int | None, label: str) -> str:
+    """The full id of the run RUN_ID names, which has commit ``seq``."""
+    record = await resolve_run(store, run_id, label)
     if seq is not None and seq > record.last_seq:
-        raise CliError(f"run {run_id} has no commit {seq} (its last is {record.last_seq})")
+        raise CliError(f"run {record.run_id} has no commit {seq} (its last is {record.last_seq})")
+    return record.run_id
 
 
 async def check_resumable(
     store: CheckpointStore, run_id: str, workflow: str, target: str, label: str
-) -> None:
-    """The run exists, belongs to ``workflow`` and has not ended (a failed run may resume)."""
-    record = await _record(store, run_id, label)
+) -> str:
+    """The full id of the run RUN_ID names, which belongs to ``workflow`` and has not ended
+    (a failed run may resume)."""
+    record = await resolve_run(store, run_id, label)
+    run_id = record.run_id
     if record.workflow_name != workflow:
         raise CliError(
             f"run {run_id} is a run of workflow {record.workflow_name!r}, but {target} is "
@@ -306,6 +305,7 @@ async def check_resumable(
             f"run {run_id} is already {record.status}: there is nothing to resume (start a new "
             f"run from one of its commits with `blazen runs fork {run_id} {target} --seq N`)"
         )
+    return run_id
 
 
 # -- export / delete -----------------------------------------------------------------------
@@ -317,14 +317,14 @@ def export(
     """``blazen runs export``: a snapshot file for ``Workflow.resume``."""
     store, label = _open(option)
 
-    async def work() -> WorkflowSnapshot:
-        await _record(store, run_id, label)
+    async def work() -> tuple[str, WorkflowSnapshot]:
+        full = (await resolve_run(store, run_id, label)).run_id
         try:
-            return await export_run(store, run_id, seq)
+            return full, await export_run(store, full, seq)
         except StoreError as exc:
             raise CliError(str(exc)) from exc
 
-    snapshot = run_with_store(store, work)
+    run_id, snapshot = run_with_store(store, work)
     data = snapshot.to_json().encode() if as_json else snapshot.to_bytes()
     out = console(stderr=output == "-")
     if output == "-":
@@ -348,8 +348,9 @@ def export(
     )
     if not snapshot.pending_events and not waiting:
         out.print(
-            "  note: nothing is left to run at this commit (the run had ended); resuming "
-            "this snapshot does nothing useful: export an earlier commit with --seq N",
+            "  note: nothing is left to run at this commit (the run had ended): resuming "
+            "this snapshot ends at once with RunStalledError; export an earlier commit with "
+            "--seq N, or start a new run from one with `blazen runs fork`",
             style="yellow",
             markup=False,
             soft_wrap=True,
@@ -360,7 +361,8 @@ def delete(option: str | None, run_id: str, yes: bool) -> None:
     """``blazen runs delete``: asks first unless ``--yes``."""
     store, label = _open(option)
     try:
-        record = run_with_store(store, lambda: _record(store, run_id, label), close=False)
+        record = run_with_store(store, lambda: resolve_run(store, run_id, label), close=False)
+        run_id = record.run_id
         question = (
             f"Delete run {run_id} ({record.workflow_name}, {record.status}, "
             f"last seq {record.last_seq}) from {label}?"

@@ -27,6 +27,7 @@ __all__ = [
     "open_cli_store",
     "parse_args",
     "sqlite_file",
+    "store_label",
     "store_url",
 ]
 
@@ -276,13 +277,20 @@ def open_cli_store(url: str, *, must_exist: bool) -> CheckpointStore:
         raise CliError(str(exc)) from exc
 
 
+def store_label(store: CheckpointStore) -> str:
+    """Where ``store`` keeps its runs, for messages: its ``location`` (a file path, or a URL
+    without its password), else its class name (a store that does not say)."""
+    location = getattr(store, "location", None)
+    return location if isinstance(location, str) and location else type(store).__name__
+
+
 def attach_store(
     wf: Workflow, option: str | None, *, must_exist: bool = False
 ) -> tuple[Workflow, CheckpointStore, str]:
     """The workflow made durable: ``--store`` wins, then the workflow's own store, then the
     default. Returns ``(workflow, store, label for messages)``."""
     if option is None and wf.store is not None:
-        return wf, wf.store, type(wf.store).__name__
+        return wf, wf.store, store_label(wf.store)
     url = store_url(option)
     store = open_cli_store(url, must_exist=must_exist)
     durable = Workflow(
@@ -292,4 +300,4 @@ def attach_store(
         session_pause_policy=wf.session_pause_policy,
         store=store,
     )
-    return durable, store, sqlite_file(url) or url
+    return durable, store, store_label(store)

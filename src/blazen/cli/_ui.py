@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from blazen.cli._common import EXIT_USAGE, CliError, console
-from blazen.cli._target import open_cli_store, sqlite_file, store_url
+from blazen.cli._target import open_cli_store, store_label, store_url
 
 __all__ = ["LOOPBACK_NAMES", "is_loopback", "serve_ui"]
 
@@ -66,7 +66,7 @@ def serve_ui(
     uvicorn, create_app = _imports()
     url = store_url(option)
     store = open_cli_store(url, must_exist=True)
-    label = sqlite_file(url) or url
+    label = store_label(store)  # no password on the page or the terminal
     hosts = [*LOOPBACK_NAMES, host] if loopback else None
     app = create_app(
         store,

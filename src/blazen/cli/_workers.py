@@ -16,7 +16,14 @@ from rich.text import Text
 
 from blazen import Workflow
 from blazen._runtime.outcome import stored_outcome
-from blazen.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, console, run_with_store
+from blazen.cli._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    CliError,
+    console,
+    resolve_run,
+    run_with_store,
+)
 from blazen.cli._target import load_workflow, open_cli_store, sqlite_file, store_url
 from blazen.errors import RunAbortedError, StoreError, WorkflowError, WorkflowTimeoutError
 from blazen.stores import CheckpointStore
@@ -123,10 +130,11 @@ def serve_worker(
 
 def wait(option: str | None, run_id: str, timeout: float | None, quiet: bool) -> int:
     """Print the result of a stored run once it ends; the exit code."""
-    store, _ = _store(option)
+    store, label = _store(option)
 
     async def work() -> Any:
-        await _known(store, run_id)
+        nonlocal run_id
+        run_id = (await resolve_run(store, run_id, label)).run_id
         return (await stored_outcome(store, run_id, timeout)).result
 
     try:
@@ -151,23 +159,17 @@ def wait(option: str | None, run_id: str, timeout: float | None, quiet: bool) ->
     return 0
 
 
-async def _known(store: CheckpointStore, run_id: str) -> None:
-    try:
-        await store.get_run(run_id)
-    except StoreError as exc:
-        raise CliError(f"{exc} (see `blazen runs list`)") from exc
-
-
 def respond(option: str | None, run_id: str, request_id: str, answer: str) -> None:
     """Record the answer to an input request of a stored run."""
-    store, _ = _store(option)
+    store, label = _store(option)
     response = _answer(answer)
 
-    async def work() -> None:
-        await _known(store, run_id)
-        await store.respond(run_id, request_id, response)
+    async def work() -> str:
+        full = (await resolve_run(store, run_id, label)).run_id
+        await store.respond(full, request_id, response)
+        return full
 
-    run_with_store(store, work)
+    run_id = run_with_store(store, work)
     console().print(
         f"answered {request_id!r} of run {run_id}; the process running it (or a worker) "
         "continues it",
@@ -178,27 +180,28 @@ def respond(option: str | None, run_id: str, request_id: str, answer: str) -> No
 
 def cancel(option: str | None, run_id: str) -> None:
     """Cancel a stored run (at once, or by its owner within a second)."""
-    store, _ = _store(option)
+    store, label = _store(option)
 
-    async def work() -> str:
-        await _known(store, run_id)
-        await store.cancel(run_id)
-        return (await store.get_run(run_id)).status
+    async def work() -> tuple[str, str]:
+        full = (await resolve_run(store, run_id, label)).run_id
+        await store.cancel(full)
+        return full, (await store.get_run(full)).status
 
-    status = run_with_store(store, work)
+    run_id, status = run_with_store(store, work)
     what = "cancelled" if status == "cancelled" else "cancel requested (its owner stops it)"
     console().print(f"run {run_id}: {what}", markup=False)
 
 
 def requeue(option: str | None, run_id: str) -> None:
     """Queue a paused or failed run for a worker."""
-    store, _ = _store(option)
+    store, label = _store(option)
 
-    async def work() -> None:
-        await _known(store, run_id)
-        await store.requeue(run_id)
+    async def work() -> str:
+        full = (await resolve_run(store, run_id, label)).run_id
+        await store.requeue(full)
+        return full
 
-    run_with_store(store, work)
+    run_id = run_with_store(store, work)
     console().print(f"run {run_id} is queued: a `blazen worker` continues it", markup=False)
 
 

@@ -55,7 +55,11 @@ TargetArg = Annotated[
     ),
 ]
 RunIdArg = Annotated[
-    str, typer.Argument(metavar="RUN_ID", help="The run id (see `blazen runs list`).")
+    str,
+    typer.Argument(
+        metavar="RUN_ID",
+        help="The run id, or its first characters when they name one run (see `blazen runs list`).",
+    ),
 ]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the result (as JSON when possible).")
@@ -222,8 +226,8 @@ def runs_resume(
     """Continue a run from its last commit (after a crash, a pause or a failure)."""
 
     async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
-        await _runs.check_resumable(st, run_id, wf.name, target, label)
-        return await wf.resume_run(run_id)
+        full = await _runs.check_resumable(st, run_id, wf.name, target, label)
+        return await wf.resume_run(full)
 
     _drive(target, store, quiet, no_input, "Resuming", start)
 
@@ -244,8 +248,8 @@ def runs_fork(
     """Start a new run from a run's state at one of its commits, and run it to the end."""
 
     async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
-        await _runs.check_forkable(st, run_id, seq, label)
-        return await wf.fork_run(run_id, seq)
+        full = await _runs.check_forkable(st, run_id, seq, label)
+        return await wf.fork_run(full, seq)
 
     _drive(target, store, quiet, no_input, f"Forked {run_id} into", start)
 

@@ -12,9 +12,10 @@ import re
 import uuid
 from typing import Any
 
+from blazen._jsoncopy import json_copy
 from blazen.errors import ContextError, SnapshotError
 from blazen.snapshot.event_data import START_EVENT_TYPE, TAG, is_tag
-from blazen.values import StateValue, json_copy
+from blazen.values import StateValue
 
 __all__ = [
     "check_json",

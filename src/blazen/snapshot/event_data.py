@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Mapping
 from typing import Any
 
+from blazen._jsoncopy import json_copy
 from blazen.errors import SnapshotError
 from blazen.events import (
     Event,
@@ -22,7 +23,7 @@ from blazen.events import (
     StopEvent,
     inline_event_class,
 )
-from blazen.values import json_copy, native_dumps
+from blazen.values import native_dumps
 
 __all__ = [
     "START_EVENT_TYPE",

@@ -73,6 +73,11 @@ class StoreBase(Coordinated, abc.ABC):
 
     _closed: bool = False
 
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data is, for people: a file path, or a URL without its password."""
+
     def _check_open(self) -> None:
         """``StoreError`` once ``close()`` was called."""
         if self._closed:
@@ -113,6 +118,10 @@ class StoreBase(Coordinated, abc.ABC):
         self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
         """Up to ``limit`` (> 0) matching runs, most recently updated first."""
+
+    @abc.abstractmethod
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` (> 0) runs whose id starts with ``id_prefix``, in id order."""
 
     @abc.abstractmethod
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
@@ -222,7 +231,7 @@ class StoreBase(Coordinated, abc.ABC):
     async def _event_error(self, run_id: str, first_seq: int, batch: EncodedBatch) -> StoreError:
         """The first misuse of event ids in a batch written after commit ``first_seq - 1``."""
         states = await self._event_states(run_id, batch.event_ids())
-        problem = event_problem(batch, run_id, first_seq, states)
+        problem = event_problem(batch, run_id, first_seq, states.get)
         if problem is not None:
             return problem
         return StoreError(
@@ -267,6 +276,15 @@ class StoreBase(Coordinated, abc.ABC):
         if limit <= 0:
             return []
         return await self._list(workflow_name, wanted, limit)
+
+    async def find_runs(self, id_prefix: str, *, limit: int = 10) -> list[RunRecord]:
+        """Up to ``limit`` runs whose id starts with ``id_prefix``, in id order."""
+        self._check_open()
+        if not isinstance(id_prefix, str):
+            raise StoreError(f"a run id prefix must be a str, not {type(id_prefix).__name__}")
+        if limit <= 0:
+            return []
+        return await self._find(id_prefix, limit)
 
     async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
         """The run's commit history, oldest first."""

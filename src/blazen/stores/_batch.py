@@ -12,12 +12,12 @@ for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from blazen.errors import StoreError
-from blazen.stores._codec import CREATE_STEP, StoredColumns, pack, stored_columns
+from blazen.stores._codec import CREATE_STEP, Packer, StoredColumns, stored_columns
 from blazen.stores._errors import duplicate_event, not_pending
 from blazen.stores.base import Commit, PendingEvent, RunStatus, run_status
 from blazen.values import StateValue
@@ -25,8 +25,7 @@ from blazen.values import StateValue
 __all__ = ["Blob", "EncodedBatch", "EncodedCommit", "EncodedEvent", "encode_batch", "event_problem"]
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedEvent:
+class EncodedEvent(NamedTuple):
     """An emitted event with its data msgpack-encoded."""
 
     event_id: str
@@ -45,7 +44,7 @@ class Blob:
     refs: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EncodedCommit:
     """One commit, encoded; ``source`` is the ``Commit`` it came from (its live values)."""
 
@@ -74,6 +73,7 @@ class EncodedBatch:
     status: RunStatus | None = None
     error: str | None = None
     intra_problem: bool = False
+    _pack: Packer = field(default_factory=Packer, repr=False)
 
     def event_ids(self) -> list[str]:
         """Every event id the batch consumes or emits, once each, in batch order."""
@@ -83,9 +83,30 @@ class EncodedBatch:
             ids.update(dict.fromkeys(ev.event_id for ev in commit.emitted))
         return list(ids)
 
+    def emitted_ids(self) -> set[str]:
+        """The ids of every event the batch emits."""
+        return {ev.event_id for commit in self.commits for ev in commit.emitted}
+
+    def _misuses_own_events(self) -> bool:
+        """Whether an id is emitted twice, consumed twice, or consumed by or before the
+        commit that emits it, within the batch alone (``event_problem`` names which)."""
+        emitted_at: dict[str, int] = {}
+        for n, commit in enumerate(self.commits):
+            for ev in commit.emitted:
+                if ev.event_id in emitted_at:
+                    return True
+                emitted_at[ev.event_id] = n
+        consumed: set[str] = set()
+        for n, commit in enumerate(self.commits):
+            for event_id in commit.consumed:
+                if event_id in consumed or emitted_at.get(event_id, -1) >= n:
+                    return True
+                consumed.add(event_id)
+        return False
+
     def _columns(self, key: str, value: StateValue | None) -> StoredColumns:
         """The stored columns of one value; a large payload joins the blob map."""
-        columns, payload = stored_columns(key, value)
+        columns, payload = stored_columns(key, value, self._pack)
         if payload is not None:
             assert columns.digest is not None
             blob = self.blobs.get(columns.digest)
@@ -101,11 +122,20 @@ class EncodedBatch:
             if type(key) is not str:
                 raise StoreError(f"context keys must be str, not {type(key).__name__}")
             writes.append((key, self._columns(key, value)))
+        pack = self._pack
         emitted = tuple(
-            EncodedEvent(ev.event_id, ev.event_type, ev.source_step, ev.target_step, pack(ev.data))
-            for ev in commit.emitted
+            [
+                EncodedEvent(e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data))
+                for e in commit.emitted
+            ]
         )
-        status = None if commit.status is None else run_status(commit.status)
+        status, error, collected, result = commit.status, commit.error, commit.collected, None
+        if status is not None:
+            self.status = status = run_status(status)
+        if error is not None:
+            self.error = error
+        if commit.result is not None:
+            result = self._columns("<result>", commit.result)
         self.commits.append(
             EncodedCommit(
                 commit,
@@ -113,14 +143,12 @@ class EncodedBatch:
                 tuple(commit.consumed),
                 emitted,
                 tuple(writes),
-                None if commit.collected is None else pack(dict(commit.collected)),
-                None if commit.result is None else self._columns("<result>", commit.result),
+                None if collected is None else pack(dict(collected)),
+                result,
                 status,
-                commit.error,
+                error,
             )
         )
-        self.status = status if status is not None else self.status
-        self.error = commit.error if commit.error is not None else self.error
 
 
 def encode_batch(commits: Sequence[Commit]) -> EncodedBatch:
@@ -128,7 +156,7 @@ def encode_batch(commits: Sequence[Commit]) -> EncodedBatch:
     batch = EncodedBatch()
     for commit in commits:
         batch.add(commit)
-    batch.intra_problem = event_problem(batch, "", 0, {}, intra_only=True) is not None
+    batch.intra_problem = batch._misuses_own_events()
     return batch
 
 
@@ -146,32 +174,23 @@ def event_problem(
     batch: EncodedBatch,
     run_id: str,
     first_seq: int,
-    pending_before: Mapping[str, bool],
-    *,
-    intra_only: bool = False,
+    pending_before: Callable[[str], bool | None],
 ) -> StoreError | None:
     """The first misuse of event ids in the batch (commit order, consumes before emits).
 
-    ``pending_before`` holds the run's events the batch names, as they were before it:
-    ``True`` pending, ``False`` consumed; an id not in it is unknown to the run. With
-    ``intra_only``, only misuses visible in the batch alone count (unknown ids are fine).
+    ``pending_before(id)`` tells how the run's event was before the batch: ``True`` pending,
+    ``False`` consumed, ``None`` unknown to the run.
     """
     consumed: set[str] = set()
     emitted: set[str] = set()
-    in_batch = {ev.event_id for c in batch.commits for ev in c.emitted} if intra_only else set()
     for n, commit in enumerate(batch.commits):
         for event_id in commit.consumed:
-            if event_id in emitted:
-                ok = True
-            elif intra_only:
-                ok = event_id not in in_batch  # else emitted by this or a later commit
-            else:
-                ok = pending_before.get(event_id, False)
+            ok = event_id in emitted or pending_before(event_id) is True
             if event_id in consumed or not ok:
                 return not_pending(run_id, first_seq + n, event_id)
             consumed.add(event_id)
         for event in commit.emitted:
-            if event.event_id in emitted or event.event_id in pending_before:
+            if event.event_id in emitted or pending_before(event.event_id) is not None:
                 return duplicate_event(run_id, first_seq + n, event.event_id)
             emitted.add(event.event_id)
     return None

@@ -63,29 +63,37 @@ def run_exists(run_id: str) -> StoreConflictError:
 def not_owner(
     run_id: str, owner: str | None, caller: str, status: str | None = None
 ) -> LeaseLostError:
-    """A commit by ``caller`` to a run that ``owner`` owns (claimed by another worker)."""
+    """A commit by ``caller`` to a run it no longer owns: what happened, and what to do.
+
+    ``owner`` is the run's owner now (``None``: nobody), ``status`` its status. The process
+    that gets this error stops running the run (its commits are refused from now on).
+    """
+    see = f"see `blazen runs show {run_id}`"
     if owner is None and status in ("completed", "failed", "cancelled"):
         return LeaseLostError(
-            f"run {run_id!r} is already {status}: {caller!r} lost its lease to the process that"
-            " ended the run, and must stop it"
+            f"run {run_id!r} was ended ({status}) by another process while this one"
+            f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
+            f" process stops running the run ({see})"
         )
     if owner is None:
         return LeaseLostError(
-            f"run {run_id!r} is not owned by {caller!r} any more: its lease was released;"
-            " claim the run again to continue it"
+            f"run {run_id!r} was released while this process ({caller!r}) was running it: this"
+            f" commit was refused (nothing written) and this process stops running the run;"
+            f" continue it with `blazen runs resume {run_id} TARGET` ({see})"
         )
     return LeaseLostError(
-        f"run {run_id!r} is owned by {owner!r}, not {caller!r}: the lease of {caller!r} was"
-        " lost (another process claimed the run after it expired); that process continues"
-        " the run, and this one must stop it"
+        f"run {run_id!r} was taken over by another process (owner {owner!r}) while this one"
+        f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
+        f" process stops running the run; the other owner continues it ({see})"
     )
 
 
 def stale_epoch(run_id: str, epoch: int, current: int) -> LeaseLostError:
     """A commit of fencing epoch ``epoch`` after the run was claimed again (``current``)."""
     return LeaseLostError(
-        f"run {run_id!r}: a commit of epoch {epoch} was refused, the run was claimed again since"
-        f" (epoch {current}); the process holding epoch {epoch} must stop the run"
+        f"run {run_id!r} was claimed again (epoch {current}) since this process claimed it"
+        f" (epoch {epoch}): this commit was refused (nothing written) and this process stops"
+        f" running the run; the newer claim continues it (see `blazen runs show {run_id}`)"
     )
 
 

@@ -127,8 +127,8 @@ class MemoryLeases:
                 return Grab.UNKNOWN
             if run.record.status in FINISHED:
                 return Grab.STATUS
-            states = run.states(batch.event_ids())
-            if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
+            first = run.record.last_seq + 1
+            if event_problem(batch, run_id, first, run.pending_before) is not None:
                 raise StoreError(f"run {run_id!r}: a posted event id is already taken")
             self._apply(run, batch, self._clock.now())
             if run.record.status == "waiting" and run.free(time.time(), ()):

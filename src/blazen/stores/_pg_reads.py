@@ -24,7 +24,7 @@ from blazen.stores._rows import (
 from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 from blazen.values import StateValue
 
-__all__ = ["checkpoints", "event_states", "events", "find_run", "list_runs", "load"]
+__all__ = ["checkpoints", "event_states", "events", "find_run", "find_runs", "list_runs", "load"]
 
 # A value's columns: kind, its inline payload, its blob's payload when smaller than
 # STREAM_LIMIT ($3), the blob's hash and size (to read a larger one in pieces).
@@ -125,6 +125,19 @@ async def list_runs(
         f" ORDER BY updated_at DESC, rid DESC LIMIT ${len(params) + 1}"
     )
     return [record_from_row(row) for row in await conn.fetch(query, *params, limit)]
+
+
+_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+async def find_runs(conn: Any, prefix: str, limit: int) -> list[RunRecord]:
+    """Up to ``limit`` runs whose id starts with ``prefix``, in id order (``LIKE 'p%'``)."""
+    query = (
+        f"SELECT {RECORD_COLUMNS} FROM runs WHERE run_id LIKE $1 || '%'"
+        ' ORDER BY run_id COLLATE "C" LIMIT $2'
+    )
+    rows = await conn.fetch(query, prefix.translate(_LIKE_SPECIAL), limit)
+    return [record_from_row(tuple(row)) for row in rows]
 
 
 async def checkpoints(conn: Any, run_id: str) -> list[CheckpointInfo] | None:

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from blazen.errors import StoreError
+from blazen.stores._codec import chunks
 from blazen.stores._sql import migrations
 
-__all__ = ["SCHEMA_VERSION", "connect", "read_txn", "write_txn"]
+__all__ = [
+    "INCREMENTAL_BLOBS",
+    "SCHEMA_VERSION",
+    "connect",
+    "insert_blob",
+    "read_blob",
+    "read_txn",
+    "write_txn",
+]
 
 APPLICATION = "blazen"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -28,7 +38,37 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 MIGRATIONS = migrations("sqlite")
+INCREMENTAL_BLOBS = sys.version_info >= (3, 11)
+"""Python >= 3.11: large blobs are written in pieces and read straight into the result
+(``blobopen``), never copied whole; before, one select reads them (a transient copy)."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def insert_blob(conn: sqlite3.Connection, digest: bytes, payload: bytes) -> None:
+    """Insert a large blob: in ``CHUNK`` pieces into a ``zeroblob`` (no whole copy)."""
+    size = len(payload)
+    if sys.version_info >= (3, 11) and INCREMENTAL_BLOBS:
+        cursor = conn.execute(
+            "INSERT INTO blobs (hash, size, data) VALUES (?, ?, zeroblob(?))", (digest, size, size)
+        )
+        assert cursor.lastrowid is not None
+        with conn.blobopen("blobs", "data", cursor.lastrowid) as handle:
+            for piece in chunks(payload):
+                handle.write(piece)
+        return
+    conn.execute("INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)", (digest, size, payload))
+
+
+def read_blob(conn: sqlite3.Connection, rowid: int) -> bytes:
+    """The payload of ``blobs`` row ``rowid``, read into the one ``bytes`` returned."""
+    if sys.version_info >= (3, 11) and INCREMENTAL_BLOBS:
+        with conn.blobopen("blobs", "data", rowid, readonly=True) as handle:
+            return handle.read()
+    row = conn.execute("SELECT data FROM blobs WHERE rowid = ?", (rowid,)).fetchone()
+    if row is None:
+        raise StoreError("the blob of a stored value is missing from the file")
+    data: bytes = row[0]
+    return data
 
 
 @contextmanager

@@ -13,9 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores._base import RunHead
 from blazen.stores._batch import Blob, EncodedBatch
-from blazen.stores._codec import DELETED, STREAM_LIMIT, Clock, chunks
+from blazen.stores._codec import DELETED, STREAM_LIMIT, Clock
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores._rows import RECORD_FIELDS, record_from_row
 from blazen.stores._sqlite_file import read_txn, write_txn
@@ -37,17 +38,29 @@ _INSERT_RUN = (
     "INSERT INTO runs (run_id, workflow_name, status, owner, metadata, created_at, updated_at,"
     " last_seq, epoch, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 )
+# sqlite3 binds None (and bytes) through its adapter lookup, which costs about as much as a
+# row's b-tree insert: the common shapes of a row get statements with NULL written in.
 _INSERT_COMMIT = (
-    "INSERT INTO commits (rid, seq, step, created_at, consumed, status, error, collected,"
-    " result_kind, result_data, result_hash, epoch, attempt, attempt_error)"
+    "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch, status, error, collected,"
+    " result_kind, result_data, result_hash, attempt, attempt_error)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_PLAIN_COMMIT = (  # no status, error, collect buffers or result; a first attempt
+    "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_WRITE = (
     "INSERT INTO writes (rid, key, seq, idx, kind, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_EVENT = (
-    "INSERT INTO events (rid, event_id, seq, idx, event_type, source_step, target_step, data)"
+_INSERT_INLINE_WRITE = (  # a value stored inline, not as a blob
+    "INSERT INTO writes (rid, key, seq, idx, kind, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT = (  # the columns of an EncodedEvent come last, in its field order
+    "INSERT INTO events (rid, seq, idx, event_id, event_type, source_step, target_step, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CONSUMED_EVENT = (  # an event a later commit of the same batch consumes
+    "INSERT INTO events (consumed_seq, rid, seq, idx, event_id, event_type, source_step,"
+    " target_step, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CONSUME = (
     "UPDATE events SET consumed_seq = ?1"
@@ -75,30 +88,68 @@ def _insert(
     conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float, epoch: int = 0
 ) -> None:
     """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``)"""
+    consumer = _consumers(batch, first)
+    plain_rows: list[tuple[Any, ...]] = []
     commit_rows: list[tuple[Any, ...]] = []
+    inline_rows: list[tuple[Any, ...]] = []
     write_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
+    consumed_rows: list[tuple[Any, ...]] = []
     consume_rows: list[tuple[int, int, str]] = []
     for seq, ec in enumerate(batch.commits, first):
-        result = ec.result or DELETED
-        head = (rid, seq, ec.step, now, len(ec.consumed), ec.status, ec.error, ec.collected)
-        tail = (epoch, ec.source.attempt, ec.source.attempt_error)
-        commit_rows.append((*head, *result, *tail))
-        write_rows.extend((rid, key, seq, i, *cols) for i, (key, cols) in enumerate(ec.writes))
-        event_rows.extend(
-            (rid, ev.event_id, seq, i, ev.event_type, ev.source_step, ev.target_step, ev.data)
-            for i, ev in enumerate(ec.emitted)
-        )
-        consume_rows.extend((seq, rid, event_id) for event_id in ec.consumed)
+        head = (rid, seq, ec.step, now, len(ec.consumed), epoch)
+        attempt, failed = ec.source.attempt, ec.source.attempt_error
+        plain = ec.status is None and ec.error is None and ec.collected is None
+        if plain and ec.result is None and attempt == 1 and failed is None:
+            plain_rows.append(head)
+        else:
+            extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED), attempt, failed)
+            commit_rows.append((*head, *extra))
+        for i, (key, (kind, data, digest)) in enumerate(ec.writes):
+            if data is not None:
+                inline_rows.append((rid, key, seq, i, kind, data))
+            else:
+                write_rows.append((rid, key, seq, i, kind, data, digest))
+        for i, event in enumerate(ec.emitted):
+            by = consumer.get(event.event_id)
+            if by is None:
+                event_rows.append((rid, seq, i, *event))
+            else:
+                consumed_rows.append((by, rid, seq, i, *event))
+        for event_id in ec.consumed:
+            if event_id not in consumer:
+                consume_rows.append((seq, rid, event_id))
     _store_blobs(conn, batch.blobs)
-    conn.executemany(_INSERT_COMMIT, commit_rows)
-    conn.executemany(_INSERT_WRITE, write_rows)
+    for sql, rows in (
+        (_INSERT_PLAIN_COMMIT, plain_rows),
+        (_INSERT_COMMIT, commit_rows),
+        (_INSERT_INLINE_WRITE, inline_rows),
+        (_INSERT_WRITE, write_rows),
+    ):
+        if rows:
+            conn.executemany(sql, rows)
     try:
         conn.executemany(_INSERT_EVENT, event_rows)
+        conn.executemany(_INSERT_CONSUMED_EVENT, consumed_rows)
     except sqlite3.IntegrityError:
         raise Refused(Refusal.EVENTS) from None
     if consume_rows and conn.executemany(_CONSUME, consume_rows).rowcount != len(consume_rows):
         raise Refused(Refusal.EVENTS)
+
+
+def _consumers(batch: EncodedBatch, first: int) -> dict[str, int]:
+    """The seq consuming each event that an earlier commit of the batch emits (so its row is
+    written consumed, with no update); ``Refused`` for one consumed twice in the batch."""
+    emitted: set[str] = set()
+    consumer: dict[str, int] = {}
+    for seq, ec in enumerate(batch.commits, first):
+        for event_id in ec.consumed:
+            if event_id in consumer:
+                raise Refused(Refusal.EVENTS)
+            if event_id in emitted:
+                consumer[event_id] = seq
+        emitted.update(event.event_id for event in ec.emitted)
+    return consumer
 
 
 def _store_blobs(conn: sqlite3.Connection, blobs: dict[bytes, Blob]) -> None:
@@ -107,19 +158,13 @@ def _store_blobs(conn: sqlite3.Connection, blobs: dict[bytes, Blob]) -> None:
         if conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (digest,)).fetchone() is not None:
             continue
         payload = blob.payload
-        size = len(payload)
-        if size < STREAM_LIMIT or not hasattr(conn, "blobopen"):  # Python < 3.11: one bind
+        if len(payload) >= STREAM_LIMIT:
+            sqlite_file.insert_blob(conn, digest, payload)
+        else:
             conn.execute(
-                "INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)", (digest, size, payload)
+                "INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+                (digest, len(payload), payload),
             )
-            continue
-        cursor = conn.execute(
-            "INSERT INTO blobs (hash, size, data) VALUES (?, ?, zeroblob(?))", (digest, size, size)
-        )
-        assert cursor.lastrowid is not None
-        with conn.blobopen("blobs", "data", cursor.lastrowid) as handle:
-            for piece in chunks(payload):
-                handle.write(piece)
 
 
 def find_run(conn: sqlite3.Connection, run_id: str) -> tuple[int, RunRecord] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores._base import EventRow
 from blazen.stores._codec import STREAM_LIMIT, unpack, value_from_columns
 from blazen.stores._rows import (
@@ -24,7 +25,7 @@ from blazen.stores._sqlite_ops import RECORD_COLUMNS, find_run
 from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
 from blazen.values import StateValue
 
-__all__ = ["checkpoints", "events", "get_run", "list_runs", "load"]
+__all__ = ["FIND_RUNS", "checkpoints", "events", "find_runs", "get_run", "list_runs", "load"]
 
 # A value's columns: kind, then its inline payload, or its blob's payload (when smaller than
 # STREAM_LIMIT, ?3), or the blob's rowid and size to read it incrementally.
@@ -69,11 +70,7 @@ def _value(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StateValue:
     value = value_from_row(kind, inline, small, size)
     if value is not None:
         return value
-    if not hasattr(conn, "blobopen"):  # Python < 3.11
-        (payload,) = conn.execute("SELECT data FROM blobs WHERE rowid = ?", (rowid,)).fetchone()
-        return value_from_columns(kind, payload)
-    with conn.blobopen("blobs", "data", rowid, readonly=True) as handle:
-        return value_from_columns(kind, handle.read())
+    return value_from_columns(kind, sqlite_file.read_blob(conn, rowid))
 
 
 def load(conn: sqlite3.Connection, run_id: str, seq: int | None) -> LoadedRun | None:
@@ -111,6 +108,41 @@ def list_runs(
     )
     with read_txn(conn):
         return [record_from_row(row) for row in conn.execute(query, (*params, limit))]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (``None``: no bound).
+
+    SQLite compares TEXT as UTF-8 bytes, whose order is code point order, so the ids starting
+    with ``prefix`` are exactly those in ``[prefix, _after_prefix(prefix))``.
+    """
+    text = prefix
+    while text:
+        point = ord(text[-1]) + 1
+        if 0xD800 <= point <= 0xDFFF:
+            point = 0xE000  # surrogates are not text
+        if point <= 0x10FFFF:
+            return text[:-1] + chr(point)
+        text = text[:-1]
+    return None
+
+
+FIND_RUNS = (
+    f"SELECT {RECORD_COLUMNS} FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT ?"
+)
+_FIND_FROM = f"SELECT {RECORD_COLUMNS} FROM runs WHERE run_id >= ? ORDER BY run_id LIMIT ?"
+
+
+def find_runs(conn: sqlite3.Connection, prefix: str, limit: int) -> list[RunRecord]:
+    """Up to ``limit`` runs whose id starts with ``prefix``, in id order (a range scan of
+    the UNIQUE index on ``run_id``)."""
+    upper = _after_prefix(prefix)
+    with read_txn(conn):
+        if upper is None:
+            rows = conn.execute(_FIND_FROM, (prefix, limit))
+        else:
+            rows = conn.execute(FIND_RUNS, (prefix, upper, limit))
+        return [record_from_row(row) for row in rows]
 
 
 def checkpoints(conn: sqlite3.Connection, run_id: str) -> list[CheckpointInfo] | None:

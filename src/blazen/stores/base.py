@@ -308,6 +308,14 @@ class CheckpointStore(Protocol):
         """Runs, most recently updated first."""
         ...
 
+    async def find_runs(self, id_prefix: str, *, limit: int = 10) -> list[RunRecord]:
+        """Up to ``limit`` runs whose id starts with ``id_prefix``, in id order.
+
+        Backends look the prefix up in their run-id index (a range or ``LIKE 'p%'`` scan),
+        so naming a run by the first characters of its id costs no full listing.
+        """
+        ...
+
     async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
         """The run's commit history, oldest first."""
         ...

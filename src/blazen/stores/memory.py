@@ -84,6 +84,11 @@ class _Run:
         """The record with a fresh copy of its metadata."""
         return dataclasses.replace(self.record, metadata=unpack(self.metadata))
 
+    def pending_before(self, event_id: str) -> bool | None:
+        """``True`` if the event is pending, ``False`` if consumed, ``None`` if unknown."""
+        event = self.events.get(event_id)
+        return None if event is None else event.consumed is None
+
     def states(self, event_ids: Sequence[str]) -> dict[str, bool]:
         """Of ``event_ids``, the run's events: ``True`` pending, ``False`` consumed."""
         found = (self.events.get(event_id) for event_id in event_ids)
@@ -150,6 +155,11 @@ class MemoryStore(MemoryLeases, StoreBase):
     def __repr__(self) -> str:
         return f"MemoryStore(runs={len(self._runs)})"
 
+    @property
+    def location(self) -> str:
+        """``memory://``: this process's memory."""
+        return "memory://"
+
     # -- blobs -----------------------------------------------------------------------------
 
     def _intern(
@@ -206,8 +216,8 @@ class MemoryStore(MemoryLeases, StoreBase):
                 raise Refused(Refusal.UNKNOWN_RUN)
             if run.record.owner != owner or epoch not in (None, run.record.epoch):
                 raise Refused(Refusal.NOT_OWNER)
-            states = run.states(batch.event_ids())
-            if event_problem(batch, run_id, run.record.last_seq + 1, states) is not None:
+            first = run.record.last_seq + 1
+            if event_problem(batch, run_id, first, run.pending_before) is not None:
                 raise Refused(Refusal.EVENTS)
             self._apply(run, batch, self._clock.now())
             if batch.status in FINISHED:
@@ -246,13 +256,20 @@ class MemoryStore(MemoryLeases, StoreBase):
                 run.record.epoch,
             )
             run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
-        record = run.record
-        run.record = dataclasses.replace(
-            record,
-            updated_at=now,
-            last_seq=seq,
-            status=record.status if batch.status is None else batch.status,
-            error=record.error if batch.error is None else batch.error,
+        old = run.record
+        run.record = RunRecord(
+            old.run_id,
+            old.workflow_name,
+            old.status if batch.status is None else batch.status,
+            old.created_at,
+            now,
+            seq,
+            old.owner,
+            old.error if batch.error is None else batch.error,
+            old.metadata,
+            old.epoch,
+            old.lease_until,
+            old.cancel_requested,
         )
 
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
@@ -319,6 +336,12 @@ class MemoryStore(MemoryLeases, StoreBase):
             ]
             runs.sort(key=lambda run: run.record.updated_at, reverse=True)
             return [run.public_record() for run in runs[:limit]]
+
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """Runs whose id starts with ``id_prefix``, in id order."""
+        with self._lock:
+            ids = sorted(run_id for run_id in self._runs if run_id.startswith(id_prefix))
+            return [self._runs[run_id].public_record() for run_id in ids[:limit]]
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         """The run's commit history, oldest first."""

@@ -25,6 +25,7 @@ from blazen.stores import _pg_reads as reads
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
 from blazen.stores._rows import record_from_row
@@ -109,6 +110,11 @@ class PostgresStore(StoreBase):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.server!r}, schema={self.schema!r})"
+
+    @property
+    def location(self) -> str:
+        """``postgresql://user@host:port/db?schema=NAME``, without the password."""
+        return public_url(self.dsn, ("schema", self.schema))
 
     # -- pools and the error seam ----------------------------------------------------------
 
@@ -260,6 +266,10 @@ class PostgresStore(StoreBase):
     ) -> list[RunRecord]:
         async with self._conn() as conn:
             return await reads.list_runs(conn, workflow_name, status, limit)
+
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        async with self._conn() as conn:
+            return await reads.find_runs(conn, id_prefix, limit)
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         async with self._conn() as conn:

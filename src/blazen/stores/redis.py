@@ -27,6 +27,7 @@ from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import STREAM_LIMIT
 from blazen.stores._errors import Refusal, Refused
+from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
 from blazen.stores._redis_lease import RedisLeases
 from blazen.stores._rows import load_seq
@@ -119,6 +120,11 @@ class RedisStore(RedisLeases, StoreBase):
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where!r}, prefix={self.prefix!r})"
+
+    @property
+    def location(self) -> str:
+        """``redis://user@host:port/db?prefix=NAME``, without the password."""
+        return public_url(self._url, ("prefix", self.prefix))
 
     # -- connection ------------------------------------------------------------------------
 
@@ -320,6 +326,20 @@ class RedisStore(RedisLeases, StoreBase):
             for rid, row in zip(ids, rows, strict=True)
             if row
         ]
+
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        """A ``ZSCAN`` of the run index matching ``prefix*``, then the records found."""
+        client = await self._conn()
+        pattern = id_prefix.translate(_GLOB_SPECIAL) + "*"
+        scan = client.zscan_iter(self.keys.runs, match=pattern, count=1000)
+        with self._errors():
+            ids = sorted({member.decode() async for member, _ in scan})[:limit]
+            async with client.pipeline(transaction=False) as pipe:
+                for run_id in ids:
+                    pipe.hgetall(self.keys.run(run_id)[0])
+                rows = await pipe.execute()
+        found = zip(ids, cast(list[dict[bytes, bytes]], rows), strict=True)
+        return [codec.record(run_id, fields) for run_id, fields in found if fields]
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         client = await self._conn()

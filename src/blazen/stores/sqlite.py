@@ -86,6 +86,11 @@ class SQLiteStore(StoreBase):
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
+    @property
+    def location(self) -> str:
+        """The file's path, as given."""
+        return self.path
+
     # -- the worker thread -----------------------------------------------------------------
 
     def _open(self, busy_timeout: float) -> None:
@@ -201,6 +206,9 @@ class SQLiteStore(StoreBase):
         self, workflow_name: str | None, status: RunStatus | None, limit: int
     ) -> list[RunRecord]:
         return await self._call(reads.list_runs, workflow_name, status, limit)
+
+    async def _find(self, id_prefix: str, limit: int) -> list[RunRecord]:
+        return await self._call(reads.find_runs, id_prefix, limit)
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
         return await self._call(reads.checkpoints, run_id)
