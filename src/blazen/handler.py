@@ -120,6 +120,8 @@ class WorkflowHandler:
         else:
             with using_registry(run.session_refs):  # a live response travels by reference
                 answer = InputResponseEvent(request_id=request_id, response=response)
+        if run.hooks is not None and answer.request_id in run.waiting:
+            await run.hooks.before_input()  # a durable run waiting for input holds no lease
         run.respond(answer, answer.request_id)
 
     async def usage_total(self) -> TokenUsage:

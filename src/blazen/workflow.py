@@ -10,7 +10,15 @@ import pydantic
 from blazen._graph import build_graph
 from blazen._ids import new_run_id
 from blazen._meta import TRACE_KEY
-from blazen._runtime.durable import adopt_snapshot, fork_durable, resume_durable, start_durable
+from blazen._runtime.claims import (
+    adopt_snapshot,
+    fork_durable,
+    recover_runs,
+    resume_durable,
+    start_durable,
+    submit_run,
+)
+from blazen._runtime.outcome import stored_outcome
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions
@@ -19,7 +27,6 @@ from blazen.draw import describe, render
 from blazen.errors import (
     SnapshotError,
     StartEventError,
-    StoreError,
     WorkflowError,
     WorkflowValidationError,
 )
@@ -29,8 +36,7 @@ from blazen.result import WorkflowResult
 from blazen.session_policy import SessionPausePolicy, normalize_policy
 from blazen.session_refs import SERIALIZED_REFS_KEY
 from blazen.snapshot import WorkflowSnapshot
-from blazen.status import FINISHED
-from blazen.stores.base import CheckpointStore, open_store
+from blazen.stores.base import DEFAULT_LEASE, CheckpointStore, open_store
 from blazen.usage import RetryConfig
 
 __all__ = ["Workflow"]
@@ -87,13 +93,27 @@ def _check_timeout(name: str, timeout: object) -> float | None:
     return None if timeout is None else float(timeout)
 
 
+def _check_lease(name: str, lease: object) -> float:
+    if (
+        isinstance(lease, bool)
+        or not isinstance(lease, (int, float))
+        or not 0 < lease < float("inf")
+    ):
+        raise WorkflowValidationError(
+            f"workflow {name!r}: lease must be a number of seconds > 0, not {lease!r}"
+        )
+    return float(lease)
+
+
 class Workflow:
     """A named set of steps. ``result = await wf.run(**kwargs)`` runs it to the end;
     ``handler = await wf.run_with_handler(**kwargs)`` starts it and returns at once.
 
     ``store=`` (a ``CheckpointStore`` or a store URL such as ``"sqlite:///runs.db"``) makes
     runs durable: every step is committed, and ``resume_run``/``recover`` continue a run
-    whose process died.
+    whose process died. A process holds a durable run under a lease of ``lease`` seconds,
+    renewed in the background; ``submit`` queues a run for ``blazen worker`` processes and
+    ``wait`` gives the result of a run executed anywhere (see docs/workers.md).
     """
 
     def __init__(
@@ -106,6 +126,7 @@ class Workflow:
         retry_config: RetryConfig | None = None,
         *,
         store: CheckpointStore | str | None = None,
+        lease: float = DEFAULT_LEASE,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise WorkflowValidationError("a workflow needs a non-empty str name")
@@ -132,6 +153,7 @@ class Workflow:
         self.auto_publish_events = bool(auto_publish_events)
         self.retry_config = retry_config  # configures LLM calls upstream; kept, not applied
         self.graph = build_graph(name, self.steps)
+        self.lease = _check_lease(name, lease)
         self._store_arg = store
         self._store: CheckpointStore | None = None
         self._options = RunOptions(name, self.graph, self.timeout, policy, self.auto_publish_events)
@@ -158,11 +180,30 @@ class Workflow:
         start = self._start_event(kwargs)
         store = self.store
         if store is not None:
-            await start_durable(run, store, start)
+            await start_durable(run, store, start, self.lease)
         else:
             run.route(start, None)
         run.start()
         return WorkflowHandler(run)
+
+    async def submit(self, **kwargs: Any) -> str:
+        """Store a queued run with ``StartEvent(**kwargs)`` without running it; its id.
+
+        A ``blazen worker`` process (or ``recover()``) claims and runs it; ``wait(run_id)``
+        gives its result.
+        """
+        run_id = new_run_id()
+        start = self._start_event(kwargs)
+        await submit_run(self._options, self._require_store(), start, run_id)
+        return run_id
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> WorkflowResult:
+        """The result of the stored run ``run_id`` once it ends, wherever it runs.
+
+        A failed run raises ``WorkflowError`` with its stored error, a cancelled one
+        ``RunAbortedError``; ``WorkflowTimeoutError`` after ``timeout`` seconds.
+        """
+        return WorkflowResult(await stored_outcome(self._require_store(), run_id, timeout))
 
     def _start_event(self, kwargs: dict[str, Any]) -> StartEvent:
         """The run's ``StartEvent``, of the class the start steps annotate, checked.
@@ -211,7 +252,7 @@ class Workflow:
         store = self.store
         try:
             if store is not None:
-                await adopt_snapshot(run, store, snapshot)
+                await adopt_snapshot(run, store, snapshot, self.lease)
             else:
                 restore_run(run, snapshot)
         except WorkflowError:
@@ -224,36 +265,30 @@ class Workflow:
         return WorkflowHandler(run)
 
     async def resume_run(self, run_id: str) -> WorkflowHandler:
-        """Continue a durable run from its last commit (e.g. after its process died)."""
-        run = await resume_durable(self._options, self._require_store(), run_id)
+        """Continue a durable run from its last commit (e.g. after its process died).
+
+        The run is claimed atomically: a finished run (a failed one may be retried) or a run
+        that a live process holds is refused with ``StoreConflictError``.
+        """
+        run = await resume_durable(self._options, self._require_store(), run_id, self.lease)
         run.start()
         return WorkflowHandler(run)
 
     async def recover(self) -> list[WorkflowHandler]:
-        """Resume every unfinished run of this workflow found in the store.
+        """Claim and continue every unfinished run of this workflow that no process holds.
 
-        Runs that finish or are taken by another process meanwhile are skipped.
+        Any number of processes may call it at once: each run is claimed by one of them.
+        Runs that are finished or owned by a live process (also meanwhile) are skipped; the
+        handlers of the runs this call got are returned.
         """
-        store = self._require_store()
-        run_ids: dict[str, None] = {}
-        for status in ("running", "paused", "waiting"):
-            for record in await store.list_runs(
-                workflow_name=self.name, status=status, limit=1_000_000
-            ):
-                run_ids[record.run_id] = None
-        handlers = []
-        for run_id in run_ids:
-            try:
-                handlers.append(await self.resume_run(run_id))
-            except (WorkflowError, StoreError):
-                record = await store.get_run(run_id)
-                if record.status not in FINISHED:
-                    raise
-        return handlers
+        runs = await recover_runs(self._options, self._require_store(), self.lease)
+        for run in runs:
+            run.start()
+        return [WorkflowHandler(run) for run in runs]
 
     async def fork_run(self, run_id: str, seq: int | None = None) -> WorkflowHandler:
         """Start a new run from the state of ``run_id`` after commit ``seq``."""
-        run = await fork_durable(self._options, self._require_store(), run_id, seq)
+        run = await fork_durable(self._options, self._require_store(), run_id, seq, self.lease)
         run.start()
         return WorkflowHandler(run)
 

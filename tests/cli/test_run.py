@@ -190,7 +190,9 @@ def test_no_input_pauses_then_resume_answers(
     run_id = run_id_of(res.out)
     assert f"⏸ paused run {run_id}, waiting for input 'name': What is your name?" in res.out
     assert f"blazen runs resume {run_id} {flow('ask')}" in res.out
-    assert [r.status for r in cli_store.records()] == ["paused"]
+    # Paused while waiting for input: the store says "waiting" (listed by `-s waiting`).
+    assert [r.status for r in cli_store.records()] == ["waiting"]
+    assert run_id in cli("runs", "list", "-s", "waiting").out
     show = cli("runs", "show", run_id)
     assert "waiting     name: What is your name?" in show.out
     res = cli("runs", "resume", run_id, flow("ask"), "-q", input="Grace\n")

@@ -62,7 +62,7 @@ def test_a_unique_prefix_names_the_run(cli: Blazen, tmp_path: Path, cli_store: C
 
     show = cli("runs", "show", prefix)
     assert show.code == 0, show.err
-    assert show.out.startswith(f"Run {first}\n  workflow    cli-ask\n  status      paused\n")
+    assert show.out.startswith(f"Run {first}\n  workflow    cli-ask\n  status      waiting\n")
     events = cli("runs", "events", prefix)
     assert events.out.splitlines()[-1].startswith(f"1 event of run {first},"), events.out
     exported = cli("runs", "export", prefix, "--json")

@@ -13,6 +13,7 @@ import pytest
 from blazen import (
     Context,
     Event,
+    LeaseLostError,
     StartEvent,
     StopEvent,
     StoreConflictError,
@@ -85,7 +86,8 @@ async def test_paused_run_resumes_from_the_store_with_a_new_workflow_object(
         await asyncio.sleep(0.005)
     assert (await store.get_run(handler.run_id)).status == "waiting"
     await handler.pause()
-    assert (await store.get_run(handler.run_id)).status == "paused"
+    # Paused while only an answer could move it: the stored run still says it waits.
+    assert (await store.get_run(handler.run_id)).status == "waiting"
 
     wf2 = Workflow("ticks", STEPS, store=store)
     resumed = await wf2.resume_run(handler.run_id)
@@ -161,9 +163,12 @@ async def test_bad_input_is_a_clear_error(store: CheckpointStore) -> None:
     assert (await resumed.result()).result["label"] == "z"
 
 
-async def test_a_second_owner_takes_over_and_the_first_one_fails(tmp_path: Path) -> None:
+async def test_a_live_run_is_not_resumed_twice_and_a_taken_over_one_stops(
+    tmp_path: Path,
+) -> None:
     path = str(tmp_path / "own.db")
     gate = asyncio.Event()
+    started = asyncio.Event()
 
     @step
     async def slow_start(ctx: Context, ev: StartEvent) -> Tick:
@@ -171,18 +176,28 @@ async def test_a_second_owner_takes_over_and_the_first_one_fails(tmp_path: Path)
 
     @step
     async def slow(ctx: Context, ev: Tick) -> Tick | StopEvent:
+        started.set()
         await gate.wait()
         return StopEvent(result="first") if ev.i else Tick(i=1)
 
     s1, s2 = SQLiteStore.from_url(path), SQLiteStore.from_url(path)
     try:
         first = await Workflow("own", [slow_start, slow], store=s1).run_with_handler()
-        await asyncio.sleep(0.05)
+        await started.wait()
+        with pytest.raises(StoreConflictError, match=r"is owned by .*, which is running it"):
+            await Workflow("own", [slow_start, slow], store=s2).resume_run(first.run_id)
+        # As if the first owner had stalled past its lease: another process takes it over.
+        taken = await s2.claim(first.run_id, "intruder")
+        assert await s2.release(first.run_id, "intruder", taken.epoch)
         second = await Workflow("own", [slow_start, slow], store=s2).resume_run(first.run_id)
         gate.set()
-        with pytest.raises(StoreConflictError):
+        with pytest.raises(LeaseLostError, match=first.run_id):
             await first.result()
         assert (await second.result()).result == "first"
+        history = await s2.checkpoints(first.run_id)
+        resumed = next(c.seq for c in history if c.step == "<resume>")
+        assert {c.epoch for c in history if c.seq >= resumed} == {taken.epoch + 1}
+        assert all(c.epoch == 1 for c in history if c.seq < resumed)
     finally:
         await s1.close()
         await s2.close()

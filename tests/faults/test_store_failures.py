@@ -55,12 +55,14 @@ class FailingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+    async def commit(
+        self, run_id: str, commits: Sequence[Commit], *, owner: str, epoch: int | None = None
+    ) -> int:
         first, self.commits = self.commits + 1, self.commits + len(commits)
         if first <= self.fail_at <= self.commits or (self.down and self.failed_calls):
             self.failed_calls += 1
             raise InjectedFailure(f"{INJECTED} {self.fail_at}")
-        return await self.inner.commit(run_id, commits, owner=owner)
+        return await self.inner.commit(run_id, commits, owner=owner, epoch=epoch)
 
 
 @pytest.fixture

@@ -26,11 +26,13 @@ class BrokenStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+    async def commit(
+        self, run_id: str, commits: Sequence[Commit], *, owner: str, epoch: int | None = None
+    ) -> int:
         self.calls += 1
         if any(c.writes.get(f"done{self.fail_at}") is not None for c in commits):
             raise ConnectionResetError("the store went away")
-        return await self.inner.commit(run_id, commits, owner=owner)
+        return await self.inner.commit(run_id, commits, owner=owner, epoch=epoch)
 
 
 async def _committed(store: MemoryStore, run_id: str, key: str) -> None:

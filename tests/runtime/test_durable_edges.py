@@ -74,11 +74,16 @@ async def test_a_snapshot_adopted_by_a_durable_workflow_keeps_its_deliveries_and
     assert sorted(p.data["i"] for p in loaded.pending) == [2, 3]
     assert {(p.source_step, p.target_step) for p in loaded.pending} == {("scatter", "square")}
     assert [d["sq"] for d in loaded.collected[Squared.event_type]] == [0, 1]
-    # Another process takes the stored run over and finishes it.
+    # While the first process holds it, nobody else continues it...
+    with pytest.raises(StoreConflictError, match=r"is owned by .*, which is running it"):
+        await _fan("adopt", set(), store).resume_run(stuck.run_id)
+    # ...until, as if it had stalled past its lease, another process takes it over.
+    claim = await store.claim(stuck.run_id, "intruder")
+    assert await store.release(stuck.run_id, "intruder", claim.epoch)
     taken = await _fan("adopt", set(), store).resume_run(stuck.run_id)
     assert (await asyncio.wait_for(taken.result(), 10)).result == [0, 1, 4, 9]
-    with pytest.raises(StoreConflictError, match="was taken over by another process"):
-        await stuck.abort()  # the first process lost the run: the store refuses its commit
+    with pytest.raises(StoreConflictError, match="lost its lease"):
+        await stuck.result()  # the first process lost the run: the store refused its commits
     await store.close()
 
 
@@ -119,7 +124,7 @@ async def test_a_paused_durable_run_keeps_its_stream_open_until_it_ends() -> Non
     reader = asyncio.ensure_future(_read(handler, seen))
     await next_request(handler)
     assert await handler.pause() is not None
-    assert (await store.get_run(handler.run_id)).status == "paused"
+    assert (await store.get_run(handler.run_id)).status == "waiting"  # paused while waiting
     await handler.resume_in_place()
     await handler.respond_to_input("q", "yes")
     assert (await handler.result()).result == "yes"

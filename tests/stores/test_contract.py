@@ -223,7 +223,11 @@ async def test_status_result_error_update_the_record(store: CheckpointStore) -> 
     )
     record = await store.get_run("r1")
     assert (record.status, record.error, record.last_seq) == ("failed", "boom", 3)
-    await store.commit("r1", [Commit("<end>", status="completed", result=B(BIG))], owner="me")
+    assert (record.owner, record.lease_until) == (None, None)  # a final status ends the lease
+    lease = await store.acquire("r1", "me", failed=True)
+    await store.commit(
+        "r1", [Commit("<end>", status="completed", result=B(BIG))], owner="me", epoch=lease.epoch
+    )
     record = await store.get_run("r1")
     assert (record.status, record.error) == ("completed", "boom")
     results = [(await store.load("r1", seq)).result for seq in range(5)]
@@ -547,6 +551,12 @@ async def test_store_errors_have_one_wording(store: CheckpointStore) -> None:
     cases = [
         (store.commit("r1", [Commit("s")], owner="alice"), taken),
         (store.commit("r1", [], owner="alice"), taken),
+        (
+            store.commit("r1", [Commit("s")], owner="bob", epoch=1),
+            "run 'r1' was claimed again (epoch 2) since this process claimed it (epoch 1): this"
+            " commit was refused (nothing written) and this process stops running the run; the"
+            " newer claim continues it (see `blazen runs show r1`)",
+        ),
         (new_run(store), "run 'r1' already exists"),
         (store.load("r1", 5), "run 'r1' has no commit 5 (last is 0)"),
         (store.commit(QUOTED, [Commit("s")], owner="bob"), f"unknown run id {QUOTED!r}"),
@@ -579,7 +589,7 @@ async def test_the_backends_atomic_write_refuses_a_batch_misusing_its_own_events
     encoded = encode_batch(batch)
     assert encoded.intra_problem
     with pytest.raises(Refused) as info:
-        await store._append("r1", "me", encoded)
+        await store._append("r1", "me", None, encoded)
     assert info.value.refusal is Refusal.EVENTS
     assert (await store.get_run("r1")).last_seq == 1
     assert [p.event_id for p in (await store.load("r1")).pending] == ["e1"]

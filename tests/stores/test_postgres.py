@@ -26,6 +26,7 @@ from .helpers import B, J, ev, new_run
 pytestmark = pytest.mark.postgres
 postgres = pytest.importorskip("blazen.stores.postgres")
 pg_ops = pytest.importorskip("blazen.stores._pg_ops")
+pg_schema = pytest.importorskip("blazen.stores._pg_schema")
 PostgresStore = postgres.PostgresStore
 
 
@@ -50,7 +51,7 @@ async def test_a_new_schema_is_created_with_the_marker(schema: str) -> None:
     await store.close()
     assert _tables(schema) == ["blazen_meta", "blobs", "commits", "events", "runs", "writes"]
     meta = dict(admin(f'SELECT key, value FROM "{schema}".blazen_meta'))
-    assert meta == {"application": "blazen", "schema_version": "1"}
+    assert meta == {"application": "blazen", "schema_version": str(pg_schema.SCHEMA_VERSION)}
 
 
 async def test_a_foreign_schema_is_refused_and_left_intact(schema: str) -> None:
@@ -119,6 +120,7 @@ async def test_a_blob_freed_after_the_existence_check_is_sent_again(
 CHILD = """
 import asyncio, os, sys, time
 from blazen.stores.base import Commit, PendingEvent
+from blazen.stores._pg_schema import SCHEMA_VERSION
 from blazen.stores.postgres import PostgresStore
 from blazen.values import StateValue
 
@@ -194,7 +196,7 @@ async def test_the_engine_runs_resumes_and_recovers(schema: str) -> None:
     done = await wf.run_with_handler(label="plain")
     assert (await done.result()).result == {"label": "plain", "last": 5}
     run_id = await paused_run(wf, "p")
-    assert (await first.get_run(run_id)).status == "paused"
+    assert (await first.get_run(run_id)).status == "waiting"  # paused while waiting for input
 
     second = PostgresStore.from_url(store_url(schema))
     wf2 = Workflow("pg-ticks", STEPS, store=second)

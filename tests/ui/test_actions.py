@@ -16,7 +16,7 @@ from blazen.stores.sqlite import SQLiteStore
 from blazen.ui import create_app
 
 from .conftest import BASE, MakeClient
-from .flows import pipeline
+from .flows import asking, pipeline
 
 ACTIONS = ["respond", "cancel", "resume", "fork"]
 
@@ -134,28 +134,111 @@ def test_fork_errors(make_fresh_client: MakeClient, fresh_db: tuple[Path, dict[s
     assert "there is no run &#39;no-such-run&#39;" in res.text
 
 
+class LegacyStore:
+    """A third-party store without the cross-process operations (it forwards the rest)."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("respond", "cancel", "requeue"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return "LegacyStore()"
+
+
 @pytest.mark.parametrize(
     ("action", "operation"),
     [("respond", "respond(run_id, request_id, response)"), ("cancel", "cancel(run_id)"),
      ("resume", "requeue(run_id)")],
 )  # fmt: skip
 def test_store_without_run_control_says_which_operation_is_missing(
-    make_fresh_client: MakeClient,
-    fresh_db: tuple[Path, dict[str, str]],
-    action: str,
-    operation: str,
+    fresh_db: tuple[Path, dict[str, str]], action: str, operation: str
 ) -> None:
-    _, ids = fresh_db
-    client = make_fresh_client(allow_actions=True)
-    csrf = _csrf(client.get(f"/runs/{ids['asking']}").text)
-    res = client.post(
-        f"/runs/{ids['asking']}/{action}",
-        data={"csrf": csrf, "request_id": "approve", "response": "yes"},
-        headers={"Accept": "application/json"},
-    )
+    path, ids = fresh_db
+    app = create_app(LegacyStore(SQLiteStore(path)), allow_actions=True, close_store=True)  # type: ignore[arg-type]
+    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
+        csrf = _csrf(client.get(f"/runs/{ids['asking']}").text)
+        res = client.post(
+            f"/runs/{ids['asking']}/{action}",
+            data={"csrf": csrf, "request_id": "approve", "response": "yes"},
+            headers={"Accept": "application/json"},
+        )
     assert res.status_code == 501
     assert f"needs the store operation {operation}" in res.json()["error"]
-    assert "which SQLiteStore does not provide yet" in res.json()["error"]
+    assert "which LegacyStore does not provide yet" in res.json()["error"]
+
+
+def _stored(path: Path, run_id: str) -> tuple[str, list[str], list[Any]]:
+    """The run's status, its checkpoint steps and its posted answers' data."""
+
+    async def read() -> tuple[str, list[str], list[Any]]:
+        store = open_store(f"sqlite:///{path}")
+        try:
+            record = await store.get_run(run_id)
+            steps = [c.step for c in await store.checkpoints(run_id)]
+            return record.status, steps, [p.data for p in await store.inbox(run_id)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_answer_from_the_viewer_queues_the_run_for_a_worker(
+    make_fresh_client: MakeClient, fresh_db: tuple[Path, dict[str, str]]
+) -> None:
+    path, ids = fresh_db
+    run_id = ids["asking"]
+    client = make_fresh_client(allow_actions=True)
+    csrf = _csrf(client.get(f"/runs/{run_id}").text)
+    res = client.post(
+        f"/runs/{run_id}/respond",
+        data={"csrf": csrf, "request_id": "approve", "response": '{"ok": true}'},
+        headers={"Accept": "application/json"},
+    )
+    assert res.json() == {"ok": True, "action": "respond", "run_id": run_id}
+    status, _, posted = _stored(path, run_id)
+    assert status == "queued"
+    assert posted == [{"request_id": "approve", "response": {"ok": True}}]
+    res = client.post(
+        f"/runs/{run_id}/respond",
+        data={"csrf": csrf, "request_id": "approve", "response": "again"},
+        headers={"Accept": "application/json"},
+    )
+    assert res.status_code == 409
+    assert "is not waiting for input request 'approve'" in res.json()["error"]
+
+    async def work() -> Any:
+        store = open_store(f"sqlite:///{path}")
+        try:
+            (handler,) = await asking(store).recover()  # as a worker would
+            return (await handler.result()).result
+        finally:
+            await store.close()
+
+    assert asyncio.run(work()) == {"answer": {"ok": True}}
+    assert _stored(path, run_id)[0] == "completed"
+
+
+def test_cancel_and_resume_from_the_viewer_change_the_stored_run(
+    make_fresh_client: MakeClient, fresh_db: tuple[Path, dict[str, str]]
+) -> None:
+    path, ids = fresh_db
+    client = make_fresh_client(allow_actions=True)
+    csrf = _csrf(client.get(f"/runs/{ids['asking']}").text)
+    res = client.post(f"/runs/{ids['asking']}/cancel", data={"csrf": csrf})
+    assert res.status_code == 303
+    status, steps, _ = _stored(path, ids["asking"])
+    assert (status, steps[-1]) == ("cancelled", "<cancelled>")
+    res = client.post(f"/runs/{ids['failed']}/resume", data={"csrf": csrf})
+    assert res.status_code == 303
+    assert _stored(path, ids["failed"])[0] == "queued"
+    res = client.post(
+        f"/runs/{ids['failed']}/resume", data={"csrf": csrf}, headers={"Accept": "application/json"}
+    )
+    assert res.json() == {"ok": True, "action": "resume", "run_id": ids["failed"]}
 
 
 class ControlledStore(SQLiteStore):

@@ -29,7 +29,7 @@ def test_runs_list_shows_every_run_newest_first(client: TestClient, ids: dict[st
     assert (workflow, status, last_step) == ("ui-pipeline", "completed", "collect")
     assert int(commits) == 8  # <create>, fan_out, 3 work, 3 collect (the last ends the run)
     assert rows[ids["failed"]][1:3] == ["ui-failing", "failed"]
-    assert rows[ids["asking"]][1:3] == ["ui-asking", "paused"]
+    assert rows[ids["asking"]][1:3] == ["ui-asking", "waiting"]  # paused while waiting
     assert f'href="/runs/{ids["pipeline"]}"' in res.text
 
 

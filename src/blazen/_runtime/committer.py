@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 
+from blazen._owners import new_owner
 from blazen._runtime.stream import EventStream
-from blazen.errors import StoreError
+from blazen.errors import LeaseLostError, StoreError
 from blazen.events import Event
 from blazen.stores.base import CheckpointStore, Commit
 
@@ -19,16 +17,13 @@ BACKLOG = 4096
 """Queued commits past which a finishing step waits for the store (backpressure)."""
 
 
-def new_owner() -> str:
-    """A unique owner id for this process's claim on a run: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 class Committer:
     """Writes a run's commits in order, batching whatever queued up during the last write.
 
     Events held back with a commit (stream events, input requests) are published right
-    after the transaction holding that commit succeeds, in commit order.
+    after the transaction holding that commit succeeds, in commit order. Every write carries
+    the claim's ``owner`` and fencing ``epoch``; once ``stop()`` is called (the lease was
+    lost) nothing more is written.
     """
 
     def __init__(
@@ -40,6 +35,9 @@ class Committer:
         fail: Callable[[BaseException], None],
     ) -> None:
         self.store, self.run_id, self.owner = store, run_id, owner
+        self.epoch: int | None = None
+        self.stopped = False
+        self.refused = 0  # batches the store refused because the lease was lost
         self.stream = stream
         self.fail = fail
         self.buf: list[Commit] = []
@@ -52,6 +50,8 @@ class Committer:
         self, commit: Commit, publish: Sequence[Event] | None = None
     ) -> asyncio.Future[None] | None:
         """Queue ``commit``; an awaitable is returned when the backlog is full."""
+        if self.stopped:
+            return None
         self.buf.append(commit)
         self.held.append(publish or None)
         if self.task is None:
@@ -74,11 +74,15 @@ class Committer:
                 batch, self.buf = self.buf, []
                 held, self.held = self.held, []
                 self._release()
-                await self.store.commit(self.run_id, batch, owner=self.owner)
+                await self.store.commit(self.run_id, batch, owner=self.owner, epoch=self.epoch)
+                if self.stopped:
+                    return
                 for events in held:
                     for event in events or ():
                         self.stream.publish(event)
         except Exception as exc:
+            if isinstance(exc, LeaseLostError):
+                self.refused += 1
             err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
             if err is not exc:
                 err.__cause__ = exc
@@ -89,6 +93,18 @@ class Committer:
             self.fail(err)
         finally:
             self.task = None
+
+    def stop(self) -> None:
+        """Write nothing more: queued commits are dropped, later ones ignored."""
+        self.stopped = True
+        self.buf.clear()
+        self.held.clear()
+        self._release()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a write is queued or under way."""
+        return self.task is not None
 
     async def drain(self) -> None:
         """Wait until every submitted commit has landed; raise the first failure."""

@@ -194,8 +194,11 @@ class Run(StepRunner):
         if self.hooks is not None:
             self.hooks.waiting_changed()
 
-    def respond(self, event: Event, request_id: str) -> None:
-        """Deliver an input response; the run must be waiting for ``request_id``."""
+    def respond(self, event: Event, request_id: str, consumed: str | None = None) -> None:
+        """Deliver an input response; the run must be waiting for ``request_id``.
+
+        ``consumed``: the stored id of the response (an answer posted by another process).
+        """
         if request_id not in self.waiting:
             raise WorkflowError(
                 f"run {self.run_id} is not waiting for input request {request_id!r} "
@@ -209,7 +212,7 @@ class Run(StepRunner):
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
-            hooks.step_done(STEP_INPUT, None, call)
+            hooks.step_done(STEP_INPUT, consumed, call)
 
     def status_now(self) -> RunStatus:
         """The status a caller sees: ``waiting`` while only an input answer can move the run."""
@@ -248,7 +251,11 @@ class Run(StepRunner):
             self.stream.close()
 
     def check_stalled(self) -> None:
-        if self.finished or self.waiting or self.busy or self.ready or self.status == "paused":
+        if self.finished or self.busy or self.ready or self.status == "paused":
+            return
+        if self.waiting:
+            if self.hooks is not None:
+                self.hooks.idle_waiting()  # only an answer can move the run now
             return
         self.fail(
             RunStalledError(
@@ -263,6 +270,11 @@ class Run(StepRunner):
         if self._timer is not None:
             self._timer.cancel()
         self.stop_dispatching()
+
+    def hand_over(self) -> None:
+        """Another process continues the run: stop here, leaving ``done`` to the caller."""
+        if not self.finished:
+            self._end()
 
     def halt(self, status: RunStatus, error: BaseException) -> None:
         """End an aborted run: wake everyone, fail ``done`` quietly, close the stream."""

@@ -64,6 +64,10 @@ class StepRunner(Dispatcher):
         """Run one delivery of ``spec``: call it, route what it returns, commit it."""
         event, _source, eid = item
         hooks = self.hooks
+        if hooks is not None and not hooks.lease_fresh():
+            await hooks.lease_checked()  # the process stalled past its lease: confirm it first
+            if self.finished:
+                return
         call = StepCall(spec.name, hooks is not None, self)
         if self.auto_publish:
             self.stream.publish(

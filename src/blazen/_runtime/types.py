@@ -88,3 +88,18 @@ class RunHooks:
     async def resumed(self) -> None:
         """A paused run continues in this process (``resume_in_place``)."""
         raise NotImplementedError
+
+    def idle_waiting(self) -> None:
+        """Nothing runs and nothing is queued: only an answer to an input request can move
+        the run (a durable run then releases its lease)."""
+
+    def lease_fresh(self) -> bool:
+        """Whether this process surely still holds the run (a step may start)."""
+        return True
+
+    async def lease_checked(self) -> None:
+        """Wait until the run's lease is confirmed (or lost: the run then ends)."""
+
+    async def before_input(self) -> None:
+        """Called before an answer is delivered in this process (a durable run that released
+        its lease claims it again)."""

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from typing import Any
 
 import typer
@@ -216,6 +217,12 @@ def _record_lines(record: RunRecord, result: StateValue | None) -> list[tuple[st
     ]
     if record.owner:
         lines.append(("owner", record.owner))
+        if record.lease_until is not None:
+            left = record.lease_until - time.time()
+            ends = f"ends in {left:.1f} s" if left > 0 else "expired"
+            lines.append(("lease", f"epoch {record.epoch}, {ends}"))
+    if record.cancel_requested:
+        lines.append(("cancel", Text("requested (its owner stops it)", style="yellow")))
     meta = record.metadata if isinstance(record.metadata, dict) else {}
     forked = meta.get("forked_from")
     if isinstance(forked, dict):

@@ -14,7 +14,7 @@ import typer
 
 import blazen
 from blazen import Workflow, WorkflowHandler
-from blazen.cli import _runs
+from blazen.cli import _runs, _workers
 from blazen.cli._common import EXIT_USAGE, CliError, guarded, run_with_store, settings
 from blazen.cli._drive import Driver
 from blazen.cli._target import attach_store, load_workflow, parse_args, store_url
@@ -154,9 +154,21 @@ def run(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
     no_input: NoInputOpt = False,
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help="Only queue the run in the store and print its id: a `blazen worker` runs it.",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow durably: every step is committed to the store as it finishes."""
     kwargs = parse_args(arg or (), json_args)
+    if submit:
+        if store is not None:
+            store_url(store)
+        _workers.submit(target, store, kwargs, quiet)
+        return
 
     async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
         return await wf.run_with_handler(**kwargs)
@@ -277,6 +289,95 @@ def runs_delete(
 ) -> None:
     """Delete a run and everything stored only for it."""
     _runs.delete(store, run_id, yes)
+
+
+@runs_app.command("wait")
+@guarded
+def runs_wait(
+    run_id: RunIdArg,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0, help="Give up after this many seconds (exit code 1)."),
+    ] = None,
+    quiet: QuietOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Wait until a run ends, wherever it runs, and print its result (exit code 1: it failed)."""
+    code = _workers.wait(store, run_id, timeout, quiet)
+    if code:
+        raise typer.Exit(code)
+
+
+@runs_app.command("respond")
+@guarded
+def runs_respond(
+    run_id: RunIdArg,
+    request_id: Annotated[
+        str, typer.Argument(metavar="REQUEST_ID", help="The input request to answer.")
+    ],
+    answer: Annotated[
+        str,
+        typer.Argument(
+            metavar="JSON", help='The answer: JSON when it parses (5, true, "text"), else text.'
+        ),
+    ],
+    store: StoreOpt = None,
+) -> None:
+    """Answer an input request of a stored run, from any process."""
+    _workers.respond(store, run_id, request_id, answer)
+
+
+@runs_app.command("cancel")
+@guarded
+def runs_cancel(run_id: RunIdArg, store: StoreOpt = None) -> None:
+    """Cancel a run: at once if no process runs it, else its owner stops it."""
+    _workers.cancel(store, run_id)
+
+
+@runs_app.command("requeue")
+@guarded
+def runs_requeue(run_id: RunIdArg, store: StoreOpt = None) -> None:
+    """Queue a paused or failed run so that a `blazen worker` continues it."""
+    _workers.requeue(store, run_id)
+
+
+@app.command()
+@guarded
+def worker(
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TARGET...",
+            help="The workflows to run (path/to/file.py:attr or module:attr), one or more.",
+            show_default=False,
+        ),
+    ],
+    store: StoreOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
+    ] = 8,
+    lease: Annotated[
+        float | None,
+        typer.Option(
+            "--lease",
+            min=0.1,
+            help="Seconds a claim lasts unless renewed (default: the workflow's, 30).",
+            show_default=False,
+        ),
+    ] = None,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout",
+            min=0,
+            help="On SIGTERM, seconds to let running runs finish before releasing them.",
+        ),
+    ] = 10.0,
+) -> None:
+    """Run queued runs (and take over runs whose worker died) until SIGTERM or Ctrl-C."""
+    if store is not None:
+        store_url(store)
+    _workers.serve_worker(targets, store, concurrency, lease, drain_timeout)
 
 
 @app.command()

@@ -17,15 +17,18 @@ from typing import Any, TypeVar
 from blazen.errors import StoreError
 from blazen.stores._batch import EncodedBatch, encode_batch, encode_start, event_problem
 from blazen.stores._codec import pack
+from blazen.stores._coord import Coordinated, check_lease
 from blazen.stores._errors import (
     Refusal,
     Refused,
     closed,
     not_owner,
     run_exists,
+    stale_epoch,
     unknown_run,
 )
 from blazen.stores.base import (
+    DEFAULT_LEASE,
     CheckpointInfo,
     Commit,
     LoadedRun,
@@ -46,16 +49,26 @@ EventRow = tuple[int, PendingEvent, int | None]
 
 @dataclass(frozen=True, slots=True)
 class RunHead:
-    """The run record ``create_run`` writes beside commit 0 (``metadata`` msgpack-encoded)."""
+    """The run record ``create_run`` writes beside commit 0 (``metadata`` msgpack-encoded).
+
+    With an ``owner`` the run starts claimed: epoch 1, a lease of ``lease`` seconds; without
+    one (a ``queued`` run) it has epoch 0 and no lease.
+    """
 
     run_id: str
     workflow_name: str
     status: RunStatus
-    owner: str
+    owner: str | None
     metadata: bytes
+    lease: float = DEFAULT_LEASE
+
+    @property
+    def epoch(self) -> int:
+        """The run's first fencing epoch."""
+        return 0 if self.owner is None else 1
 
 
-class StoreBase(abc.ABC):
+class StoreBase(Coordinated, abc.ABC):
     """The shared half of every backend: validation, encoding, refusals and error texts."""
 
     _closed: bool = False
@@ -77,17 +90,20 @@ class StoreBase(abc.ABC):
         """Write the run and its commit 0 atomically, or raise ``Refused(RUN_EXISTS)``."""
 
     @abc.abstractmethod
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         """Append the batch atomically and return the last seq, or raise ``Refused``
-        (``UNKNOWN_RUN``, ``NOT_OWNER``, or ``EVENTS`` when an event rule is broken)."""
+        (``UNKNOWN_RUN``, ``NOT_OWNER`` also for a stale ``epoch``, or ``EVENTS`` when an
+        event rule is broken). Each commit row records the run's epoch; a batch setting a
+        final status ends the lease (no owner any more)."""
 
     @abc.abstractmethod
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
         """Of the given ids, the run's events: ``True`` pending, ``False`` consumed."""
 
     @abc.abstractmethod
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
-        """Set the run's owner; its record, or ``None`` when the run is unknown."""
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
+        """Set the run's owner whatever its lease (epoch + 1, a new lease); its record, or
+        ``None`` when the run is unknown."""
 
     @abc.abstractmethod
     async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
@@ -130,16 +146,25 @@ class StoreBase(abc.ABC):
         run_id: str,
         workflow_name: str,
         *,
-        owner: str,
+        owner: str | None,
         context_state: Mapping[str, StateValue],
         pending: Sequence[PendingEvent],
         collected: Mapping[str, list[Any]],
         metadata: Mapping[str, Any],
         status: RunStatus = "running",
+        lease: float = DEFAULT_LEASE,
     ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
+        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists.
+
+        With an ``owner`` the run is claimed at once (epoch 1, a lease of ``lease`` seconds);
+        a ``queued`` run (or ``owner=None``) has no owner until a worker claims it.
+        """
         batch = encode_start(pending, context_state, collected)
-        head = RunHead(run_id, workflow_name, run_status(status), owner, pack(dict(metadata)))
+        state = run_status(status)
+        holder = None if state == "queued" else owner
+        head = RunHead(
+            run_id, workflow_name, state, holder, pack(dict(metadata)), check_lease(lease)
+        )
         self._check_open()
         if batch.intra_problem:
             if await self._get(run_id) is not None:
@@ -148,34 +173,45 @@ class StoreBase(abc.ABC):
         try:
             await self._insert_run(head, batch)
         except Refused as exc:
-            raise await self._explain(exc.refusal, run_id, owner, batch) from None
+            raise await self._explain(exc.refusal, run_id, owner or "", None, batch) from None
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+    async def commit(
+        self, run_id: str, commits: Sequence[Commit], *, owner: str, epoch: int | None = None
+    ) -> int:
         """Apply ``commits`` in order, in one transaction; return the last seq.
 
-        Raises ``StoreConflictError`` when ``owner`` no longer owns the run.
+        Raises ``LeaseLostError`` when ``owner`` no longer owns the run, or (``epoch`` given)
+        when the run was claimed again since that epoch. A commit setting a final status
+        also ends the lease.
         """
         batch = encode_batch(commits)
         self._check_open()
         if not batch.commits or batch.intra_problem:
-            record = await self._owned(run_id, owner)
+            record = await self._owned(run_id, owner, epoch)
             if not batch.commits:
                 return record.last_seq
             raise await self._event_error(run_id, record.last_seq + 1, batch)
         try:
-            return await self._append(run_id, owner, batch)
+            return await self._append(run_id, owner, epoch, batch)
         except Refused as exc:
-            raise await self._explain(exc.refusal, run_id, owner, batch) from None
+            raise await self._explain(exc.refusal, run_id, owner, epoch, batch) from None
 
-    async def _owned(self, run_id: str, owner: str) -> RunRecord:
+    async def _owned(self, run_id: str, owner: str, epoch: int | None) -> RunRecord:
         """The run's record if ``owner`` owns it; the unknown-run or owner error if not."""
         record = _known(run_id, await self._get(run_id))
         if record.owner != owner:
             raise not_owner(run_id, record.owner, owner, record.status)
+        if epoch is not None and record.epoch != epoch:
+            raise stale_epoch(run_id, epoch, record.epoch)
         return record
 
     async def _explain(
-        self, refusal: Refusal, run_id: str, owner: str, batch: EncodedBatch
+        self,
+        refusal: Refusal,
+        run_id: str,
+        owner: str,
+        epoch: int | None,
+        batch: EncodedBatch,
     ) -> StoreError:
         """The error naming why a write was refused (reading the run where that needs it)."""
         if refusal is Refusal.UNKNOWN_RUN:
@@ -186,6 +222,8 @@ class StoreBase(abc.ABC):
         if refusal is Refusal.NOT_OWNER:
             if record is None:
                 return unknown_run(run_id)
+            if record.owner == owner and epoch is not None and record.epoch != epoch:
+                return stale_epoch(run_id, epoch, record.epoch)
             return not_owner(run_id, record.owner, owner, record.status)
         first = 0 if record is None else record.last_seq + 1
         return await self._event_error(run_id, first, batch)
@@ -202,9 +240,10 @@ class StoreBase(abc.ABC):
         )
 
     async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
+        """Make ``owner`` the run's owner whatever its lease (a new epoch; the old owner's
+        commits fail). ``acquire`` is the safe claim."""
         self._check_open()
-        return _known(run_id, await self._claim(run_id, owner))
+        return _known(run_id, await self._claim(run_id, owner, DEFAULT_LEASE))
 
     async def delete_run(self, run_id: str) -> None:
         """Delete the run and everything only it references."""

@@ -8,18 +8,24 @@ the problem with the constructors below, so every backend says exactly the same 
 from __future__ import annotations
 
 import enum
+import time
 
-from blazen.errors import StoreConflictError, StoreError
+from blazen.errors import LeaseLostError, StoreConflictError, StoreError
 
 __all__ = [
     "Refusal",
     "Refused",
+    "bad_lease",
     "closed",
     "duplicate_event",
+    "held",
     "no_commit",
+    "not_claimable",
     "not_owner",
     "not_pending",
+    "not_waiting",
     "run_exists",
+    "stale_epoch",
     "unknown_run",
 ]
 
@@ -32,6 +38,8 @@ class Refusal(enum.Enum):
     NOT_OWNER = "not owner"
     EVENTS = "events"
     """A consumed event is not pending, or an emitted event id is not new."""
+    FINISHED = "finished"
+    """An event was posted to a run that has finished."""
 
 
 class Refused(Exception):
@@ -54,7 +62,7 @@ def run_exists(run_id: str) -> StoreConflictError:
 
 def not_owner(
     run_id: str, owner: str | None, caller: str, status: str | None = None
-) -> StoreConflictError:
+) -> LeaseLostError:
     """A commit by ``caller`` to a run it no longer owns: what happened, and what to do.
 
     ``owner`` is the run's owner now (``None``: nobody), ``status`` its status. The process
@@ -62,22 +70,61 @@ def not_owner(
     """
     see = f"see `blazen runs show {run_id}`"
     if owner is None and status in ("completed", "failed", "cancelled"):
-        return StoreConflictError(
+        return LeaseLostError(
             f"run {run_id!r} was ended ({status}) by another process while this one"
             f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
             f" process stops running the run ({see})"
         )
     if owner is None:
-        return StoreConflictError(
+        return LeaseLostError(
             f"run {run_id!r} was released while this process ({caller!r}) was running it: this"
             f" commit was refused (nothing written) and this process stops running the run;"
             f" continue it with `blazen runs resume {run_id} TARGET` ({see})"
         )
-    return StoreConflictError(
+    return LeaseLostError(
         f"run {run_id!r} was taken over by another process (owner {owner!r}) while this one"
         f" ({caller!r}) was running it: this commit was refused (nothing written) and this"
         f" process stops running the run; the other owner continues it ({see})"
     )
+
+
+def stale_epoch(run_id: str, epoch: int, current: int) -> LeaseLostError:
+    """A commit of fencing epoch ``epoch`` after the run was claimed again (``current``)."""
+    return LeaseLostError(
+        f"run {run_id!r} was claimed again (epoch {current}) since this process claimed it"
+        f" (epoch {epoch}): this commit was refused (nothing written) and this process stops"
+        f" running the run; the newer claim continues it (see `blazen runs show {run_id}`)"
+    )
+
+
+def held(run_id: str, owner: str | None, lease_until: float | None) -> StoreConflictError:
+    """A claim of a run whose lease another live owner holds."""
+    left = "" if lease_until is None else f"; its lease ends in {lease_until - time.time():.1f} s"
+    return StoreConflictError(
+        f"run {run_id!r} is owned by {owner!r}, which is running it{left} unless renewed"
+        " (a run is continued by one process at a time)"
+    )
+
+
+def not_claimable(run_id: str, status: str) -> StoreConflictError:
+    """A claim of a finished run (or of a failed one without ``failed=True``)."""
+    return StoreConflictError(
+        f"run {run_id!r} is already {status}; there is nothing to resume (fork_run starts a new"
+        " run from one of its checkpoints)"
+    )
+
+
+def not_waiting(run_id: str, request_id: str, waiting: list[str]) -> StoreConflictError:
+    """``respond`` to a request the run does not wait for."""
+    return StoreConflictError(
+        f"run {run_id!r} is not waiting for input request {request_id!r}"
+        f" (waiting for {sorted(waiting)})"
+    )
+
+
+def bad_lease(lease: object) -> StoreError:
+    """A lease length that is not a positive number of seconds."""
+    return StoreError(f"a lease must be a number of seconds > 0, not {lease!r}")
 
 
 def not_pending(run_id: str, seq: int, event_id: str) -> StoreError:

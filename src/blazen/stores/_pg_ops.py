@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_STATES",
     "KNOWN_BLOBS",
     "RECORD_COLUMNS",
+    "WRITE",
     "arrays",
     "copy_source",
     "streamed",
@@ -36,6 +37,8 @@ RETRIES = 5
 """Attempts of a write that hit a deadlock, a serialization failure or a blob race."""
 _RETRY_CODES = frozenset({"40001", "40P01", "BZ003"})
 COMMIT = "SELECT blazen_commit(" + ", ".join(f"${i}" for i in range(1, 34)) + ")"
+WRITE = "SELECT blazen_write(" + ", ".join(f"${i}" for i in range(1, 39)) + ")"
+"""``blazen_commit`` fenced by the epoch, with the lease rules and attempts (schema 2)."""
 DELETE_RUN = "SELECT blazen_delete_run($1)"
 KNOWN_BLOBS = "SELECT hash FROM blobs WHERE hash = ANY($1::bytea[])"
 EVENT_STATES = (
@@ -110,16 +113,24 @@ def _append(columns: list[list[Any]], row: tuple[Any, ...]) -> None:
         column.append(cell)
 
 
-async def write(conn: Any, schema: str, head: tuple[Any, ...], batch: EncodedBatch) -> int:
-    """Call ``blazen_commit`` (``head``: its first 7 arguments), retrying a write that hit a
-    deadlock or a blob freed or streamed meanwhile; ``Refused`` when the server refuses."""
+async def write(
+    conn: Any,
+    schema: str,
+    head: tuple[Any, ...],
+    batch: EncodedBatch,
+    call: str = COMMIT,
+    prefix: tuple[Any, ...] = (),
+) -> int:
+    """Call ``blazen_commit`` (``head``: its first 7 arguments; or ``call`` with ``prefix``
+    arguments first), retrying a write that hit a deadlock or a blob freed or streamed
+    meanwhile; ``Refused`` when the server refuses."""
     ask = True  # whether to ask the server which blobs it has (not after one vanished)
     for attempt in range(1, RETRIES + 1):
         known: set[bytes] = set()
         if batch.blobs and ask:
             known = {row[0] for row in await conn.fetch(KNOWN_BLOBS, list(batch.blobs))}
         try:
-            return await _commit(conn, schema, head, batch, known)
+            return await _commit(conn, schema, (*prefix, *head), batch, known, call)
         except asyncpg.PostgresError as exc:
             refusal = _refusal(exc, create=bool(head[0]))
             if refusal is not None:
@@ -131,12 +142,17 @@ async def write(conn: Any, schema: str, head: tuple[Any, ...], batch: EncodedBat
 
 
 async def _commit(
-    conn: Any, schema: str, head: tuple[Any, ...], batch: EncodedBatch, known: set[bytes]
+    conn: Any,
+    schema: str,
+    head: tuple[Any, ...],
+    batch: EncodedBatch,
+    known: set[bytes],
+    call: str = COMMIT,
 ) -> int:
     """One ``blazen_commit`` call; large blobs to stream make it ``COPY`` + call in one txn."""
     big = streamed(batch, known)
     if not big:
-        return int(await conn.fetchval(COMMIT, *head, *arrays(batch, known)))
+        return int(await conn.fetchval(call, *head, *arrays(batch, known)))
     async with conn.transaction():
         await conn.copy_to_table(
             "blobs",
@@ -145,7 +161,7 @@ async def _commit(
             source=copy_source(big),
             format="binary",
         )
-        return int(await conn.fetchval(COMMIT, *head, *arrays(batch, known | big.keys())))
+        return int(await conn.fetchval(call, *head, *arrays(batch, known | big.keys())))
 
 
 def _refusal(exc: asyncpg.PostgresError, *, create: bool) -> Refusal | None:

@@ -55,8 +55,8 @@ _EVENTS = (
     " WHERE rid = $1 ORDER BY seq, idx"
 )
 _COMMITS = (
-    "SELECT seq, step, extract(epoch FROM created_at)::float8, consumed FROM commits"
-    " WHERE rid = $1 ORDER BY seq"
+    "SELECT seq, step, extract(epoch FROM created_at)::float8, consumed, attempt,"
+    " coalesce(attempt_error, error), epoch FROM commits WHERE rid = $1 ORDER BY seq"
 )
 
 

@@ -43,7 +43,7 @@ _NIL = msgpack.packb(None)
 def entry(commit: EncodedCommit) -> bytes:
     """The msgpack log entry of one encoded commit (without its time stamp)."""
     packer = msgpack.Packer(use_bin_type=True)
-    parts = [packer.pack_array_header(8), packer.pack(commit.step), packer.pack(commit.consumed)]
+    parts = [packer.pack_array_header(10), packer.pack(commit.step), packer.pack(commit.consumed)]
     parts.append(packer.pack_array_header(len(commit.emitted)))
     for ev in commit.emitted:
         parts += [packer.pack_array_header(5), packer.pack(ev.event_id), packer.pack(ev.event_type)]
@@ -52,6 +52,7 @@ def entry(commit: EncodedCommit) -> bytes:
     parts.append(_NIL if commit.collected is None else commit.collected)
     parts.append(packer.pack(commit.result))
     parts += [packer.pack(commit.status), packer.pack(commit.error)]
+    parts += [packer.pack(commit.source.attempt), packer.pack(commit.source.attempt_error)]
     return b"".join(parts)
 
 
@@ -89,6 +90,9 @@ def record(run_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
     row["run_id"] = run_id
     row["created_at"] = int(row["created_at"]) / 1e6
     row["updated_at"] = int(row["updated_at"]) / 1e6
+    until = row["lease_until"]
+    row["lease_until"] = None if until is None else int(until) / 1e6
+    row["cancel_requested"] = row["cancel_requested"] == b"1"
     return record_from_row(row[name] for name in RECORD_FIELDS)
 
 
@@ -157,9 +161,22 @@ def _decode(value: _Value, blobs: Mapping[bytes, bytes]) -> StateValue:
     return value_from_columns(columns.kind, payload)
 
 
-def checkpoints(log: Sequence[tuple[float, list[Any]]]) -> list[CheckpointInfo]:
-    """The commit history described by a run's log."""
-    rows = [(seq, body[0], created, len(body[1])) for seq, (created, body) in enumerate(log)]
+def checkpoints(
+    log: Sequence[tuple[float, list[Any]]], epochs: Sequence[int] = ()
+) -> list[CheckpointInfo]:
+    """The commit history described by a run's log (``epochs``: each commit's epoch)."""
+    rows = [
+        (
+            seq,
+            body[0],
+            created,
+            len(body[1]),
+            body[8] if len(body) > 8 else 1,
+            body[9] if len(body) > 9 and body[9] is not None else body[7],
+            epochs[seq] if seq < len(epochs) else 0,
+        )
+        for seq, (created, body) in enumerate(log)
+    ]
     writes = [(seq, write[0]) for seq, (_, body) in enumerate(log) for write in body[3]]
     emitted = [(seq, row[0]) for seq, (_, body) in enumerate(log) for row in body[2]]
     return checkpoint_infos(rows, writes, emitted)

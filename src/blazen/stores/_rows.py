@@ -7,7 +7,7 @@ rows into ``CheckpointInfo`` and one mapping turns event rows into ``PendingEven
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from blazen.errors import StoreError
@@ -35,13 +35,17 @@ RECORD_FIELDS = (
     "owner",
     "error",
     "metadata",
+    "epoch",
+    "lease_until",
+    "cancel_requested",
 )
 """The run columns every backend reads, in ``record_from_row``'s order (metadata packed)."""
 
 
 def record_from_row(row: Iterable[Any]) -> RunRecord:
     """A ``RunRecord`` from the values of ``RECORD_FIELDS``, in that order."""
-    run_id, workflow_name, status, created_at, updated_at, last_seq, owner, error, meta = row
+    (run_id, workflow_name, status, created_at, updated_at, last_seq, owner, error, meta, epoch,
+     lease_until, cancel) = row  # fmt: skip
     return RunRecord(
         run_id,
         workflow_name,
@@ -52,6 +56,9 @@ def record_from_row(row: Iterable[Any]) -> RunRecord:
         owner,
         error,
         unpack(meta),
+        int(epoch or 0),
+        None if lease_until is None or owner is None else float(lease_until),
+        bool(cancel),
     )
 
 
@@ -71,24 +78,36 @@ def load_seq(record: RunRecord, seq: int | None) -> int:
 
 
 def checkpoint_infos(
-    commits: Iterable[tuple[int, str, float, int]],
+    commits: Iterable[Sequence[Any]],
     writes: Iterable[tuple[int, str]],
     emitted: Iterable[tuple[int, str]],
 ) -> list[CheckpointInfo]:
-    """``CheckpointInfo`` per commit row ``(seq, step, created_at, consumed count)``, with the
-    keys written and event ids emitted by each seq (rows in commit order)."""
+    """``CheckpointInfo`` per commit row ``(seq, step, created_at, consumed count, attempt,
+    error, epoch)``, with the keys written and event ids emitted by each seq (rows in commit
+    order)."""
     keys: dict[int, list[str]] = {}
     for seq, key in writes:
         keys.setdefault(seq, []).append(key)
     ids: dict[int, list[str]] = {}
     for seq, event_id in emitted:
         ids.setdefault(seq, []).append(event_id)
-    return [
-        CheckpointInfo(
-            seq, step, created, tuple(keys.get(seq, ())), tuple(ids.get(seq, ())), consumed
+    infos = []
+    for row in commits:
+        seq, step, created, consumed, attempt, error, epoch = row
+        infos.append(
+            CheckpointInfo(
+                seq,
+                step,
+                created,
+                tuple(keys.get(seq, ())),
+                tuple(ids.get(seq, ())),
+                consumed,
+                int(attempt or 1),
+                error,
+                int(epoch or 0),
+            )
         )
-        for seq, step, created, consumed in commits
-    ]
+    return infos
 
 
 def value_from_row(

@@ -9,6 +9,7 @@ buffer in pieces through ``blobopen`` (no copy of the whole payload).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from blazen.stores.base import RunRecord
 __all__ = [
     "RECORD_COLUMNS",
     "append",
+    "append_in_txn",
     "claim",
     "delete_run",
     "event_states",
@@ -34,16 +36,17 @@ __all__ = [
 RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, workflow_name, status, owner, metadata, created_at, updated_at,"
-    " last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
+    " last_seq, epoch, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 )
 # sqlite3 binds None (and bytes) through its adapter lookup, which costs about as much as a
 # row's b-tree insert: the common shapes of a row get statements with NULL written in.
 _INSERT_COMMIT = (
-    "INSERT INTO commits (rid, seq, step, created_at, consumed, status, error, collected,"
-    " result_kind, result_data, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch, status, error, collected,"
+    " result_kind, result_data, result_hash, attempt, attempt_error)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_PLAIN_COMMIT = (  # no status, error, collect buffers or result
-    "INSERT INTO commits (rid, seq, step, created_at, consumed) VALUES (?, ?, ?, ?, ?)"
+_INSERT_PLAIN_COMMIT = (  # no status, error, collect buffers or result; a first attempt
+    "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_WRITE = (
     "INSERT INTO writes (rid, key, seq, idx, kind, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -67,6 +70,8 @@ _UPDATE_RUN = (
     "UPDATE runs SET last_seq = ?, updated_at = ?, status = coalesce(?, status),"
     " error = coalesce(?, error) WHERE rid = ?"
 )
+_END_LEASE = "UPDATE runs SET owner = NULL, lease_until = NULL WHERE rid = ?"
+_FINAL = frozenset({"completed", "failed", "cancelled"})
 _RUN_BLOBS = (
     "SELECT hash FROM writes WHERE rid = ?1 AND hash IS NOT NULL"
     " UNION SELECT result_hash FROM commits WHERE rid = ?1 AND result_hash IS NOT NULL"
@@ -80,9 +85,9 @@ _MAX_PARAMS = 500
 
 
 def _insert(
-    conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float
+    conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float, epoch: int = 0
 ) -> None:
-    """Write an encoded batch as commits ``first``, ``first + 1``, …"""
+    """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``)"""
     consumer = _consumers(batch, first)
     plain_rows: list[tuple[Any, ...]] = []
     commit_rows: list[tuple[Any, ...]] = []
@@ -92,11 +97,13 @@ def _insert(
     consumed_rows: list[tuple[Any, ...]] = []
     consume_rows: list[tuple[int, int, str]] = []
     for seq, ec in enumerate(batch.commits, first):
-        head = (rid, seq, ec.step, now, len(ec.consumed))
-        if ec.status is None and ec.error is None and ec.collected is None and ec.result is None:
+        head = (rid, seq, ec.step, now, len(ec.consumed), epoch)
+        attempt, failed = ec.source.attempt, ec.source.attempt_error
+        plain = ec.status is None and ec.error is None and ec.collected is None
+        if plain and ec.result is None and attempt == 1 and failed is None:
             plain_rows.append(head)
         else:
-            extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED))
+            extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED), attempt, failed)
             commit_rows.append((*head, *extra))
         for i, (key, (kind, data, digest)) in enumerate(ec.writes):
             if data is not None:
@@ -175,28 +182,51 @@ def insert_run(conn: sqlite3.Connection, clock: Clock, head: RunHead, batch: Enc
             raise Refused(Refusal.RUN_EXISTS)
         now = clock.now()
         row = (head.run_id, head.workflow_name, head.status, head.owner, head.metadata, now, now)
-        cursor = conn.execute(_INSERT_RUN, row)
+        lease_until = None if head.owner is None else time.time() + head.lease
+        cursor = conn.execute(_INSERT_RUN, (*row, head.epoch, lease_until))
         assert cursor.lastrowid is not None
-        _insert(conn, cursor.lastrowid, 0, batch, now)
+        _insert(conn, cursor.lastrowid, 0, batch, now, head.epoch)
 
 
 def append(
-    conn: sqlite3.Connection, clock: Clock, run_id: str, owner: str, batch: EncodedBatch
+    conn: sqlite3.Connection,
+    clock: Clock,
+    run_id: str,
+    owner: str | None,
+    epoch: int | None,
+    batch: EncodedBatch,
 ) -> int:
-    """Append the batch to the run in one transaction; return the last seq."""
+    """Append the batch to the run in one transaction; return the last seq.
+
+    ``owner`` None appends whoever owns the run (a posted event).
+    """
     with write_txn(conn):
-        row = conn.execute(
-            "SELECT rid, owner, last_seq FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        if row is None:
-            raise Refused(Refusal.UNKNOWN_RUN)
-        rid, holder, last = row
-        if holder != owner:
-            raise Refused(Refusal.NOT_OWNER)
-        now = clock.now()
-        _insert(conn, rid, last + 1, batch, now)
-        last += len(batch.commits)
-        conn.execute(_UPDATE_RUN, (last, now, batch.status, batch.error, rid))
+        return append_in_txn(conn, clock, run_id, owner, epoch, batch)
+
+
+def append_in_txn(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    run_id: str,
+    owner: str | None,
+    epoch: int | None,
+    batch: EncodedBatch,
+) -> int:
+    """``append`` inside the caller's write transaction."""
+    row = conn.execute(
+        "SELECT rid, owner, last_seq, epoch FROM runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
+        raise Refused(Refusal.UNKNOWN_RUN)
+    rid, holder, last, current = row
+    if owner is not None and (holder != owner or epoch not in (None, current)):
+        raise Refused(Refusal.NOT_OWNER)
+    now = clock.now()
+    _insert(conn, rid, last + 1, batch, now, current)
+    last += len(batch.commits)
+    conn.execute(_UPDATE_RUN, (last, now, batch.status, batch.error, rid))
+    if batch.status in _FINAL:
+        conn.execute(_END_LEASE, (rid,))
     return int(last)
 
 
@@ -218,10 +248,13 @@ def event_states(conn: sqlite3.Connection, run_id: str, ids: Sequence[str]) -> d
     return states
 
 
-def claim(conn: sqlite3.Connection, run_id: str, owner: str) -> RunRecord | None:
+def claim(conn: sqlite3.Connection, run_id: str, owner: str, lease: float) -> RunRecord | None:
     """Make ``owner`` the run's owner; the updated record, or ``None`` for an unknown run."""
     with write_txn(conn):
-        conn.execute("UPDATE runs SET owner = ? WHERE run_id = ?", (owner, run_id))
+        conn.execute(
+            "UPDATE runs SET owner = ?, epoch = epoch + 1, lease_until = ? WHERE run_id = ?",
+            (owner, time.time() + lease, run_id),
+        )
         found = find_run(conn, run_id)
     return None if found is None else found[1]
 

@@ -158,7 +158,8 @@ def checkpoints(conn: sqlite3.Connection, run_id: str) -> list[CheckpointInfo] |
             "SELECT seq, event_id FROM events WHERE rid = ? ORDER BY seq, idx", (rid,)
         ).fetchall()
         rows = conn.execute(
-            "SELECT seq, step, created_at, consumed FROM commits WHERE rid = ? ORDER BY seq",
+            "SELECT seq, step, created_at, consumed, attempt, coalesce(attempt_error, error),"
+            " epoch FROM commits WHERE rid = ? ORDER BY seq",
             (rid,),
         ).fetchall()
     return checkpoint_infos(rows, keys, ids)

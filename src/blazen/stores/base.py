@@ -20,6 +20,7 @@ from blazen.status import FINISHED, RUN_STATUSES, RunStatus
 from blazen.values import StateValue
 
 __all__ = [
+    "DEFAULT_LEASE",
     "DEFAULT_STORE_ENV",
     "DEFAULT_STORE_FILE",
     "FINISHED",
@@ -27,10 +28,14 @@ __all__ = [
     "CheckpointInfo",
     "CheckpointStore",
     "Commit",
+    "Lease",
     "LoadedRun",
+    "NextRun",
     "PendingEvent",
+    "Renewal",
     "RunRecord",
     "RunStatus",
+    "Subscription",
     "open_store",
     "run_status",
 ]
@@ -48,6 +53,8 @@ def run_status(text: str) -> RunStatus:
 
 DEFAULT_STORE_ENV = "BLAZEN_STORE"
 DEFAULT_STORE_FILE = "blazen.db"
+DEFAULT_LEASE = 30.0
+"""Seconds a claim on a run lasts unless renewed (its owner renews it in the background)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,13 @@ class RunRecord:
     owner: str | None = None
     error: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    epoch: int = 0
+    """The fencing epoch: incremented by every claim; a commit of an older epoch is refused."""
+    lease_until: float | None = None
+    """When the owner's lease ends (seconds since the epoch, the store's clock); ``None``:
+    the run has no owner."""
+    cancel_requested: bool = False
+    """``cancel(run_id)`` asked the owner to stop the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,8 @@ class CheckpointInfo:
     consumed: int
     attempt: int = 1
     error: str | None = None
+    epoch: int = 0
+    """The fencing epoch of the claim that made the commit (see ``RunRecord.epoch``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +151,50 @@ class LoadedRun:
     result: StateValue | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """``owner``'s claim on a run: commits carry ``epoch``; ``record`` is the run as claimed."""
+
+    run_id: str
+    owner: str
+    epoch: int
+    record: RunRecord
+
+
+@dataclass(frozen=True, slots=True)
+class NextRun:
+    """What ``acquire_next`` found: a claimed run, or when to look again.
+
+    ``retry_in`` is the number of seconds until the earliest lease of a matching unfinished
+    run ends (``None``: no such lease); a worker with nothing to do sleeps that long at most.
+    """
+
+    lease: Lease | None
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """The answer to ``renew``: runs whose lease was lost, runs asked to cancel, and runs
+    with answers posted (by ``respond``) that their owner has not consumed yet."""
+
+    lost: frozenset[str] = frozenset()
+    cancel: frozenset[str] = frozenset()
+    inbox: frozenset[str] = frozenset()
+
+
+class Subscription(Protocol):
+    """Wake-ups of a store: new queued work, answers, cancel requests and finished runs."""
+
+    async def wait(self, timeout: float) -> bool:
+        """Return after a notification (``True``) or ``timeout`` seconds (``False``)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop listening."""
+        ...
+
+
 @runtime_checkable
 class CheckpointStore(Protocol):
     """Durable storage of runs; every method is safe to call from the event loop."""
@@ -144,25 +204,90 @@ class CheckpointStore(Protocol):
         run_id: str,
         workflow_name: str,
         *,
-        owner: str,
+        owner: str | None,
         context_state: Mapping[str, StateValue],
         pending: Sequence[PendingEvent],
         collected: Mapping[str, list[Any]],
         metadata: Mapping[str, Any],
         status: RunStatus = "running",
+        lease: float = DEFAULT_LEASE,
     ) -> None:
-        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists."""
+        """Write commit 0 of a new run; ``StoreConflictError`` if the id exists.
+
+        With an ``owner`` the run is claimed at once (epoch 1, a lease of ``lease`` seconds);
+        a ``queued`` run (or ``owner=None``) has no owner until a worker claims it.
+        """
         ...
 
-    async def commit(self, run_id: str, commits: Sequence[Commit], *, owner: str) -> int:
+    async def commit(
+        self, run_id: str, commits: Sequence[Commit], *, owner: str, epoch: int | None = None
+    ) -> int:
         """Apply ``commits`` in order, in one transaction; return the last seq.
 
-        Raises ``StoreConflictError`` when ``owner`` no longer owns the run.
+        Raises ``LeaseLostError`` when ``owner`` no longer owns the run, or (``epoch`` given)
+        when the run was claimed again since that epoch. A commit setting a final status
+        also ends the lease.
         """
         ...
 
     async def claim(self, run_id: str, owner: str) -> RunRecord:
-        """Make ``owner`` the run's owner (a later commit by the old owner fails)."""
+        """Make ``owner`` the run's owner whatever its lease (a new epoch; the old owner's
+        commits fail). ``acquire`` is the safe claim."""
+        ...
+
+    async def acquire(
+        self, run_id: str, owner: str, *, lease: float = DEFAULT_LEASE, failed: bool = False
+    ) -> Lease:
+        """Claim an unfinished run whose lease is free or expired, atomically: a new epoch.
+
+        ``failed=True`` also claims a failed run (to retry it). Raises ``StoreConflictError``
+        when the run is finished or another live owner holds it. A lease held by a process of
+        this host that no longer exists counts as expired.
+        """
+        ...
+
+    async def acquire_next(
+        self, owner: str, workflows: Sequence[str], *, lease: float = DEFAULT_LEASE
+    ) -> NextRun:
+        """Claim one run of ``workflows`` that needs a worker: queued, or unfinished with an
+        expired lease (oldest first), atomically; several workers never get the same run."""
+        ...
+
+    async def renew(
+        self, held: Mapping[str, tuple[str, int]], *, lease: float = DEFAULT_LEASE
+    ) -> Renewal:
+        """Extend the given leases (run id -> (owner, epoch)) by ``lease`` seconds from now;
+        report the lost ones, the cancel requests and the runs with posted answers."""
+        ...
+
+    async def release(self, run_id: str, owner: str, epoch: int, *, requeue: bool = False) -> bool:
+        """End ``owner``'s lease (``requeue``: the run becomes ``queued`` for any worker).
+
+        ``False`` when the lease was lost already. Answers posted meanwhile make a waiting
+        run ``queued`` too, so no answer is left unseen.
+        """
+        ...
+
+    async def inbox(self, run_id: str) -> list[PendingEvent]:
+        """Events posted to the run by ``respond`` and not consumed yet, oldest first."""
+        ...
+
+    async def respond(self, run_id: str, request_id: str, response: Any) -> None:
+        """Record the answer to an input request; the run becomes claimable by any worker
+        (or its owner delivers it)."""
+        ...
+
+    async def cancel(self, run_id: str) -> None:
+        """Cancel the run: at once if no process owns it, else its owner stops it."""
+        ...
+
+    async def requeue(self, run_id: str) -> None:
+        """Queue a paused, failed (or answered) run so that a worker continues it."""
+        ...
+
+    def subscribe(self) -> Subscription:
+        """Wake-ups on new work and finished runs (a notification channel where the backend
+        has one, else polling)."""
         ...
 
     async def load(self, run_id: str, seq: int | None = None) -> LoadedRun:

@@ -13,19 +13,32 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from blazen._meta import STEP_INPUT
 from blazen.errors import StoreError
+from blazen.status import FINISHED
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch, EncodedEvent, event_problem
 from blazen.stores._codec import Clock, unpack
 from blazen.stores._errors import Refusal, Refused
+from blazen.stores._memory_lease import MemoryLeases
+from blazen.stores._memory_signals import Signals
 from blazen.stores._rows import event_from_row, load_seq
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    RunRecord,
+    RunStatus,
+)
 from blazen.values import StateValue
 
 __all__ = ["MemoryStore"]
+
+POSTED = STEP_INPUT
+"""The source step of events posted by ``respond`` (their target step is ``None``)."""
 
 _BlobKey = tuple[str, bytes]
 
@@ -81,8 +94,48 @@ class _Run:
         found = (self.events.get(event_id) for event_id in event_ids)
         return {ev.event.event_id: ev.consumed is None for ev in found if ev is not None}
 
+    def posted(self) -> list[_Event]:
+        """Pending events without a target step (answers posted by ``respond``)."""
+        return [
+            ev
+            for ev in self.events.values()
+            if ev.consumed is None
+            and ev.event.target_step is None
+            and ev.event.source_step == POSTED
+        ]
 
-class MemoryStore(StoreBase):
+    def free(self, now: float, dead: Sequence[str]) -> bool:
+        """Whether no live lease holds the run."""
+        record = self.record
+        return (
+            record.owner is None
+            or record.lease_until is None
+            or record.lease_until <= now
+            or record.owner in dead
+        )
+
+    def take(self, owner: str, lease: float, now: float) -> None:
+        """Claim the run: a new epoch and lease; ``queued`` becomes ``running``."""
+        record = self.record
+        self.record = dataclasses.replace(
+            record,
+            owner=owner,
+            epoch=record.epoch + 1,
+            lease_until=now + lease,
+            status="running" if record.status == "queued" else record.status,
+        )
+
+    def drop(self, status: RunStatus | None = None) -> None:
+        """End the lease (and set ``status``)."""
+        self.record = dataclasses.replace(
+            self.record,
+            owner=None,
+            lease_until=None,
+            status=self.record.status if status is None else status,
+        )
+
+
+class MemoryStore(MemoryLeases, StoreBase):
     """A ``CheckpointStore`` held in this process's memory; thread-safe, lost at exit."""
 
     def __init__(self) -> None:
@@ -90,6 +143,7 @@ class MemoryStore(StoreBase):
         self._blobs: dict[_BlobKey, tuple[StateValue, int]] = {}
         self._lock = threading.Lock()
         self._clock = Clock()
+        self._signals = Signals()
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -136,26 +190,42 @@ class MemoryStore(StoreBase):
             if head.run_id in self._runs:
                 raise Refused(Refusal.RUN_EXISTS)
             now = self._clock.now()
+            lease_until = None if head.owner is None else time.time() + head.lease
             record = RunRecord(
-                head.run_id, head.workflow_name, head.status, now, now, -1, head.owner
+                head.run_id,
+                head.workflow_name,
+                head.status,
+                now,
+                now,
+                -1,
+                head.owner,
+                epoch=head.epoch,
+                lease_until=lease_until,
             )
             run = _Run(record, head.metadata)
             self._apply(run, batch, now)
             self._runs[head.run_id] = run
+        if head.status == "queued":
+            self._signals.notify()
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         """Check the owner and the event rules, then apply the batch (all or nothing)."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 raise Refused(Refusal.UNKNOWN_RUN)
-            if run.record.owner != owner:
+            if run.record.owner != owner or epoch not in (None, run.record.epoch):
                 raise Refused(Refusal.NOT_OWNER)
             first = run.record.last_seq + 1
             if event_problem(batch, run_id, first, run.pending_before) is not None:
                 raise Refused(Refusal.EVENTS)
             self._apply(run, batch, self._clock.now())
-            return run.record.last_seq
+            if batch.status in FINISHED:
+                run.drop()
+            last = run.record.last_seq
+        if batch.status in FINISHED:
+            self._signals.notify()
+        return last
 
     def _apply(self, run: _Run, batch: EncodedBatch, now: float) -> None:
         """Append a validated batch to the run's history and update its record."""
@@ -173,6 +243,7 @@ class MemoryStore(StoreBase):
                 held.append(self._intern(run, values[key], columns.digest))
             result = commit.source.result
             digest = None if commit.result is None else commit.result.digest
+            source = commit.source
             info = CheckpointInfo(
                 seq,
                 commit.step,
@@ -180,6 +251,9 @@ class MemoryStore(StoreBase):
                 tuple(key for key, _ in commit.writes),
                 tuple(ev.event_id for ev in commit.emitted),
                 len(commit.consumed),
+                source.attempt,
+                source.attempt_error if source.attempt_error is not None else source.error,
+                run.record.epoch,
             )
             run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
         old = run.record
@@ -192,6 +266,10 @@ class MemoryStore(StoreBase):
             seq,
             old.owner,
             old.error if batch.error is None else batch.error,
+            old.metadata,
+            old.epoch,
+            old.lease_until,
+            old.cancel_requested,
         )
 
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
@@ -200,13 +278,13 @@ class MemoryStore(StoreBase):
             run = self._runs.get(run_id)
             return {} if run is None else run.states(event_ids)
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
         """Make ``owner`` the run's owner."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 return None
-            run.record = dataclasses.replace(run.record, owner=owner)
+            run.take(owner, lease, time.time())
             return run.public_record()
 
     async def _delete(self, run_id: str) -> bool:

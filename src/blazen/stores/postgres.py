@@ -11,7 +11,7 @@ is imported only here and in the ``_pg_*`` modules; its errors become ``StoreErr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,15 +19,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from blazen.errors import StoreError
+from blazen.stores import _pg_lease as lease_ops
 from blazen.stores import _pg_ops as ops
 from blazen.stores import _pg_reads as reads
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
+from blazen.stores._coord import Grab, Grabbed
 from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
 from blazen.stores._rows import record_from_row
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    PendingEvent,
+    Renewal,
+    RunRecord,
+    RunStatus,
+    Subscription,
+)
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore", "split_url"]
 
@@ -119,9 +129,13 @@ class PostgresStore(StoreBase):
                 raise StoreError(f"{where}: {exc}") from exc
             raise StoreError(f"cannot reach PostgreSQL at {self.server}: {exc}") from exc
 
+    def _settings(self) -> dict[str, str]:
+        """The session settings of every connection: the store's schema first."""
+        return {"search_path": quote_ident(self.schema), "application_name": "blazen"}
+
     async def _open(self) -> Any:
         """Create the running loop's pool; the first one checks, creates or migrates the schema."""
-        settings = {"search_path": quote_ident(self.schema), "application_name": "blazen"}
+        settings = self._settings()
         min_size, max_size = self._sizes
         with self._errors():
             pool = await asyncpg.create_pool(
@@ -160,24 +174,83 @@ class PostgresStore(StoreBase):
 
     async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
         run = (head.run_id, head.owner, head.workflow_name, head.status, None, head.metadata)
+        prefix = lease_ops.write_args("create", None, head.lease, batch)
         async with self._conn() as conn:
-            await ops.write(conn, self.schema, (True, *run), batch)
+            await ops.write(conn, self.schema, (True, *run), batch, ops.WRITE, prefix)
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         run = (run_id, owner, None, batch.status, batch.error, None)
+        prefix = lease_ops.write_args("commit", epoch, 0.0, batch)
         async with self._conn() as conn:
-            return await ops.write(conn, self.schema, (False, *run), batch)
+            return await ops.write(conn, self.schema, (False, *run), batch, ops.WRITE, prefix)
 
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
         async with self._conn() as conn:
             return await reads.event_states(conn, run_id, event_ids)
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
         """Set the owner (waiting for an in-flight commit of the run)."""
-        sql = f"UPDATE runs SET owner = $2 WHERE run_id = $1 RETURNING {ops.RECORD_COLUMNS}"
+        sql = (
+            "UPDATE runs SET owner = $2, epoch = epoch + 1,"
+            " lease_until = extract(epoch FROM clock_timestamp()) + $3"
+            f" WHERE run_id = $1 RETURNING {ops.RECORD_COLUMNS}"
+        )
         async with self._conn() as conn:
-            row = await conn.fetchrow(sql, run_id, owner)
+            row = await conn.fetchrow(sql, run_id, owner, lease)
         return None if row is None else record_from_row(row)
+
+    # -- leases, the queue and control (see Coordinated) -----------------------------------
+
+    async def _acquire(
+        self,
+        run_id: str,
+        owner: str,
+        lease: float,
+        dead: Sequence[str],
+        statuses: frozenset[RunStatus],
+    ) -> Grabbed:
+        async with self._conn() as conn:
+            return await lease_ops.acquire(conn, run_id, owner, lease, dead, statuses)
+
+    async def _acquire_next(
+        self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
+    ) -> tuple[RunRecord | None, float | None, list[str]]:
+        async with self._conn() as conn:
+            return await lease_ops.acquire_next(conn, owner, workflows, lease, dead)
+
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        async with self._conn() as conn:
+            return await lease_ops.holders(conn, workflows, host)
+
+    async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
+        async with self._conn() as conn:
+            return await lease_ops.renew(conn, held, lease)
+
+    async def _end_lease(self, run_id: str, owner: str, epoch: int, requeue: bool) -> bool:
+        async with self._conn() as conn:
+            return await lease_ops.end_lease(conn, run_id, owner, epoch, requeue)
+
+    async def _post(self, run_id: str, batch: EncodedBatch) -> Grab:
+        async with self._conn() as conn:
+            return await lease_ops.post(conn, self.schema, run_id, batch)
+
+    async def _flag_cancel(self, run_id: str) -> Grabbed:
+        async with self._conn() as conn:
+            return await lease_ops.flag_cancel(conn, run_id)
+
+    async def _requeue(
+        self, run_id: str, dead: Sequence[str], statuses: frozenset[RunStatus]
+    ) -> Grabbed:
+        async with self._conn() as conn:
+            return await lease_ops.requeue(conn, run_id, dead, statuses)
+
+    async def _inbox(self, run_id: str) -> list[PendingEvent] | None:
+        async with self._conn() as conn:
+            return await lease_ops.inbox(conn, run_id)
+
+    def subscribe(self) -> Subscription:
+        """A ``LISTEN`` on the schema's channel (its own connection, opened on first wait)."""
+        return lease_ops.Listener(self.dsn, self._settings(), lease_ops.channel(self.schema))
 
     async def _load(self, run_id: str, seq: int | None) -> LoadedRun | None:
         async with self._conn() as conn:

@@ -20,6 +20,8 @@ from redis import exceptions as rexc
 from blazen.errors import StoreError
 from blazen.stores import _redis_blobs as blobs
 from blazen.stores import _redis_codec as codec
+from blazen.stores import _redis_lease as lease_lua
+from blazen.stores import _redis_lease_lua as lease_scripts
 from blazen.stores import _redis_lua as lua
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
@@ -27,13 +29,19 @@ from blazen.stores._codec import STREAM_LIMIT
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
+from blazen.stores._redis_lease import RedisLeases
 from blazen.stores._rows import load_seq
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    RunRecord,
+    RunStatus,
+)
 
 __all__ = ["APPLICATION", "SCHEMA_VERSION", "RedisStore", "parse_url"]
 
 APPLICATION = "blazen"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "blazen"
 CONNECT_TIMEOUT_S = 10.0
 _ATTEMPTS = 4
@@ -96,7 +104,7 @@ class _Client:
     scripts: dict[str, Any]
 
 
-class RedisStore(StoreBase):
+class RedisStore(RedisLeases, StoreBase):
     """A ``CheckpointStore`` in Redis; each event loop gets its own client on its first call."""
 
     def __init__(self, url: str = "redis://localhost:6379/0") -> None:
@@ -133,7 +141,8 @@ class RedisStore(StoreBase):
     async def _open(self) -> _Client:
         """A client for the running loop, with the store's scripts registered on it."""
         client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-        scripts = {name: client.register_script(text) for name, text in lua.SCRIPTS.items()}
+        texts = {**lua.SCRIPTS, **lease_scripts.SCRIPTS}
+        scripts = {name: client.register_script(text) for name, text in texts.items()}
         return _Client(client, scripts)
 
     async def _client(self) -> _Client:
@@ -165,6 +174,8 @@ class RedisStore(StoreBase):
                 f"Redis at {self.where}: prefix {self.prefix!r} was written by a newer blazen"
                 f" (schema version {int(version)}; this blazen reads up to {SCHEMA_VERSION})"
             )
+        if int(version) < SCHEMA_VERSION:
+            await client.scripts["MIGRATE"](keys=[self.keys.meta], args=[self.keys.tag])
 
     async def _mark_new(self, client: _Client) -> dict[bytes, bytes]:
         """Write the marker on an empty prefix; ``StoreError`` if it holds foreign keys."""
@@ -191,18 +202,27 @@ class RedisStore(StoreBase):
     # -- writes (see StoreBase) ------------------------------------------------------------
 
     async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
-        run = [head.owner, head.status, "", head.workflow_name, head.metadata]
-        await self._write(head.run_id, ["create", *run], batch)
+        run = [head.owner or "", head.status, "", head.workflow_name, head.metadata]
+        prefix = lease_lua.write_prefix("create", None, head.lease, batch)
+        await self._write(head.run_id, ["create", *run], batch, "WRITE", prefix)
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         error = "" if batch.error is None else "=" + batch.error
-        return await self._write(
-            run_id, ["commit", owner, batch.status or "", error, "", b""], batch
-        )
+        prefix = lease_lua.write_prefix("commit", epoch, 0.0, batch)
+        head = ["commit", owner, batch.status or "", error, "", b""]
+        return await self._write(run_id, head, batch, "WRITE", prefix)
 
-    async def _write(self, run_id: str, head: list[Any], batch: EncodedBatch) -> int:
-        """Run the commit script; a blob the server lacks is sent (large ones staged) and the
-        script run again. Staging keys left by a refused write are deleted."""
+    async def _write(
+        self,
+        run_id: str,
+        head: list[Any],
+        batch: EncodedBatch,
+        script: str = "COMMIT",
+        prefix: Sequence[Any] = (),
+    ) -> int:
+        """Run the commit script (or ``script`` with ``prefix`` arguments first); a blob the
+        server lacks is sent (large ones staged) and the script run again. Staging keys left
+        by a refused write are deleted."""
         keys = [*self.keys.run(run_id), self.keys.clock]
         args = [self.keys.tag, run_id, *head, *codec.commit_args(batch)]
         how: dict[bytes, tuple[str, bytes | str]] = {
@@ -212,7 +232,7 @@ class RedisStore(StoreBase):
         staged: list[str] = []
         try:
             for _ in range(_ATTEMPTS):
-                reply = await self._script("COMMIT", keys, [*args, *codec.blob_args(how)])
+                reply = await self._script(script, keys, [*prefix, *args, *codec.blob_args(how)])
                 if reply[0] != lua.R_MISSING_BLOBS:
                     return _commit_result(reply)
                 for digest in (bytes.fromhex(h.decode()) for h in reply[1]):
@@ -248,11 +268,13 @@ class RedisStore(StoreBase):
             states = await client.hmget(self.keys.run(run_id)[2], list(event_ids))
         return {eid: s == b"p" for eid, s in zip(event_ids, states, strict=True) if s is not None}
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
-        reply = await self._script("CLAIM", self.keys.run(run_id)[:1], [owner])
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
+        args = [self.keys.tag, run_id, owner, int(lease * 1e6)]
+        reply = await self._script("CLAIM_LEASED", [], args)
         return None if reply is None else codec.record(run_id, _fields(reply))
 
     async def _delete(self, run_id: str) -> bool:
+        await self._script("FORGET", [], [self.keys.tag, run_id])
         return not await self._script("DELETE", self.keys.run(run_id), [self.keys.tag, run_id])
 
     # -- reads -----------------------------------------------------------------------------
@@ -320,8 +342,18 @@ class RedisStore(StoreBase):
         return [codec.record(run_id, fields) for run_id, fields in found if fields]
 
     async def _checkpoints(self, run_id: str) -> list[CheckpointInfo] | None:
-        read = await self._read(run_id)
-        return None if read is None else codec.checkpoints(codec.decode_log(read[1]))
+        client = await self._conn()
+        run_key, log_key = self.keys.run(run_id)[:2]
+        with self._errors():
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(run_key)
+                pipe.lrange(log_key, 0, -1)
+                pipe.lrange(lease_lua.extra_keys(self.keys.tag, run_id)[0], 0, -1)
+                fields, log, marks = await pipe.execute()
+        if not fields:
+            return None
+        epochs = lease_lua.epochs_by_seq(marks, len(log) - 1)
+        return codec.checkpoints(codec.decode_log(log), epochs)
 
     async def _events(self, run_id: str) -> list[EventRow] | None:
         read = await self._read(run_id)
@@ -348,6 +380,7 @@ def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
 
 
 _REFUSALS = {
+    lease_scripts.R_FINISHED: Refusal.FINISHED,
     lua.R_UNKNOWN: Refusal.UNKNOWN_RUN,
     lua.R_EXISTS: Refusal.RUN_EXISTS,
     lua.R_CONFLICT: Refusal.NOT_OWNER,

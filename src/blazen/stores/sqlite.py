@@ -12,19 +12,29 @@ import asyncio
 import functools
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Concatenate, ParamSpec, TypeVar
 
 from blazen.errors import StoreError
+from blazen.stores import _sqlite_lease as lease_ops
 from blazen.stores import _sqlite_ops as ops
 from blazen.stores import _sqlite_reads as reads
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import Clock
+from blazen.stores._coord import Grab, Grabbed, PollingSubscription
 from blazen.stores._errors import closed
 from blazen.stores._sqlite_file import BUSY_TIMEOUT_S, connect
-from blazen.stores.base import CheckpointInfo, LoadedRun, RunRecord, RunStatus
+from blazen.stores.base import (
+    CheckpointInfo,
+    LoadedRun,
+    PendingEvent,
+    Renewal,
+    RunRecord,
+    RunStatus,
+    Subscription,
+)
 
 __all__ = ["SQLiteStore", "sqlite_path"]
 
@@ -129,14 +139,59 @@ class SQLiteStore(StoreBase):
     async def _insert_run(self, head: RunHead, batch: EncodedBatch) -> None:
         await self._call(ops.insert_run, self._clock, head, batch)
 
-    async def _append(self, run_id: str, owner: str, batch: EncodedBatch) -> int:
-        return await self._call(ops.append, self._clock, run_id, owner, batch)
+    async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
+        return await self._call(ops.append, self._clock, run_id, owner, epoch, batch)
 
     async def _event_states(self, run_id: str, event_ids: Sequence[str]) -> dict[str, bool]:
         return await self._call(ops.event_states, run_id, event_ids)
 
-    async def _claim(self, run_id: str, owner: str) -> RunRecord | None:
-        return await self._call(ops.claim, run_id, owner)
+    async def _claim(self, run_id: str, owner: str, lease: float) -> RunRecord | None:
+        return await self._call(ops.claim, run_id, owner, lease)
+
+    # -- leases, the queue and control (see Coordinated) -----------------------------------
+
+    async def _acquire(
+        self,
+        run_id: str,
+        owner: str,
+        lease: float,
+        dead: Sequence[str],
+        statuses: frozenset[RunStatus],
+    ) -> Grabbed:
+        return await self._call(lease_ops.acquire, run_id, owner, lease, dead, statuses)
+
+    async def _acquire_next(
+        self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
+    ) -> tuple[RunRecord | None, float | None, list[str]]:
+        return await self._call(lease_ops.acquire_next, owner, workflows, lease, dead)
+
+    async def _holders(self, workflows: Sequence[str], host: str) -> list[str]:
+        return await self._call(lease_ops.holders, workflows, host)
+
+    async def _renew(self, held: Mapping[str, tuple[str, int]], lease: float) -> Renewal:
+        return await self._call(lease_ops.renew, held, lease)
+
+    async def _end_lease(self, run_id: str, owner: str, epoch: int, requeue: bool) -> bool:
+        ended, _ = await self._call(lease_ops.end_lease, run_id, owner, epoch, requeue)
+        return ended
+
+    async def _post(self, run_id: str, batch: EncodedBatch) -> Grab:
+        return await self._call(lease_ops.post, self._clock, run_id, batch)
+
+    async def _flag_cancel(self, run_id: str) -> Grabbed:
+        return await self._call(lease_ops.flag_cancel, run_id)
+
+    async def _requeue(
+        self, run_id: str, dead: Sequence[str], statuses: frozenset[RunStatus]
+    ) -> Grabbed:
+        return await self._call(lease_ops.requeue, run_id, dead, statuses)
+
+    async def _inbox(self, run_id: str) -> list[PendingEvent] | None:
+        return await self._call(lease_ops.inbox, run_id)
+
+    def subscribe(self) -> Subscription:
+        """SQLite has no notifications: waiters poll (the worker backs off while idle)."""
+        return PollingSubscription()
 
     async def _delete(self, run_id: str) -> bool:
         return await self._call(ops.delete_run, run_id)

@@ -5,21 +5,23 @@ change in the store that a process running the workflow (a worker) acts on. ``Ru
 is the interface the web app calls; ``StoreActions`` implements it on a ``CheckpointStore``:
 
 - ``fork`` copies the state at a commit into a new run, through the protocol methods every
-  store has; the new run is ``paused`` until a worker (or ``blazen runs resume``) takes it.
-- ``respond``, ``cancel`` and ``resume`` need store operations that reach a run owned by
-  another process (the ``RunControl`` methods below). A store without them answers
-  ``ActionUnavailable`` (HTTP 501) naming the missing operation.
+  store has; the new run is ``paused`` (and unowned) until a worker or ``blazen runs
+  resume`` takes it.
+- ``respond``, ``cancel`` and ``resume`` use the store operations that reach a run owned by
+  another process (the ``RunControl`` methods below, which every blazen store has: see
+  docs/workers.md). A third-party store without them answers ``ActionUnavailable`` (HTTP
+  501) naming the missing operation.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import contextlib
 import uuid
+from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from blazen._meta import WAITING_STATE_KEY
-from blazen.errors import StoreError, WorkflowError
+from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.stores.base import FINISHED, CheckpointStore
 
 __all__ = [
@@ -108,12 +110,14 @@ class StoreActions:
             "answering an input request", "respond(run_id, request_id, response)"
         )
         await self._unfinished(run_id, "answer")
-        await control.respond(run_id, request_id, response)
+        with _conflicts():
+            await control.respond(run_id, request_id, response)
 
     async def cancel(self, run_id: str) -> None:
         control = self._control("cancel", "cancel(run_id)")
         await self._unfinished(run_id, "cancel")
-        await control.cancel(run_id)
+        with _conflicts():
+            await control.cancel(run_id)
 
     async def resume(self, run_id: str) -> None:
         control = self._control("resume", "requeue(run_id)")
@@ -122,7 +126,8 @@ class StoreActions:
             raise ActionError(
                 f"cannot resume run {run_id}: it is already {record.status} (fork it instead)"
             )
-        await control.requeue(run_id)
+        with _conflicts():
+            await control.requeue(run_id)
 
     async def fork(self, run_id: str, seq: int) -> str:
         loaded = await self.store.load(run_id, seq)
@@ -142,7 +147,7 @@ class StoreActions:
             await self.store.create_run(
                 new_id,
                 loaded.record.workflow_name,
-                owner=f"blazen-ui:{socket.gethostname()}:{os.getpid()}",
+                owner=None,  # nobody runs it yet: any process may claim it
                 context_state=loaded.context_state,
                 pending=loaded.pending,
                 collected=loaded.collected,
@@ -152,3 +157,12 @@ class StoreActions:
         except StoreError as exc:
             raise ActionError(f"could not fork run {run_id}: {exc}", 500) from exc
         return new_id
+
+
+@contextlib.contextmanager
+def _conflicts() -> Iterator[None]:
+    """A refusal by the store (the run's state does not allow it) is an HTTP 409."""
+    try:
+        yield
+    except StoreConflictError as exc:
+        raise ActionError(str(exc)) from exc

@@ -1,0 +1,107 @@
+"""Checks of a store's history against the side-effect log, after faults.
+
+* every run completed with its exact result;
+* no committed step ran again: every execution of a step instance started before that
+  instance's commit (an execution after it would be a re-run of committed work);
+* no commit was accepted from a stale epoch: along each run's history the epochs never go
+  down, and a new epoch starts only with the ``<resume>`` commit of the claim that made it;
+* every duplicated execution (beyond the one that was committed) comes from a process that
+  was disrupted (killed, stopped past its lease, or that lost a lease): it was in flight.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from blazen.stores.base import CheckpointInfo, CheckpointStore
+
+from .flows import PARTS, expected
+
+
+@dataclass
+class Audit:
+    runs: int = 0
+    completed: int = 0
+    executions: int = 0
+    duplicates: int = 0
+    after_commit: list[str] = field(default_factory=list)
+    undisrupted_duplicates: list[str] = field(default_factory=list)
+    epoch_problems: list[str] = field(default_factory=list)
+    wrong_results: list[str] = field(default_factory=list)
+    claims: int = 0
+
+    def problems(self) -> list[str]:
+        return [*self.after_commit, *self.undisrupted_duplicates, *self.epoch_problems,
+                *self.wrong_results]  # fmt: skip
+
+
+def _instances(history: list[CheckpointInfo]) -> dict[str, CheckpointInfo]:
+    """The commit of each step instance of a fan-out run: begin, work0..3, gather."""
+    found: dict[str, CheckpointInfo] = {}
+    for c in history:
+        if c.step == "begin":
+            found["begin"] = c
+        elif c.step == "work":
+            for i in range(PARTS):
+                if f"by{i}" in c.writes:
+                    found[f"work{i}"] = c
+    found["gather"] = history[-1]
+    return found
+
+
+def _epochs(run_id: str, history: list[CheckpointInfo]) -> list[str]:
+    problems = []
+    for prev, cur in itertools.pairwise(history):
+        if cur.epoch < prev.epoch:
+            problems.append(
+                f"{run_id}: commit {cur.seq} of epoch {cur.epoch} after epoch {prev.epoch}"
+            )
+        elif cur.epoch > prev.epoch and cur.step != "<resume>":
+            problems.append(f"{run_id}: epoch {cur.epoch} starts with {cur.step!r}, not <resume>")
+    return problems
+
+
+async def audit(
+    store: CheckpointStore,
+    run_seeds: dict[str, int],
+    log: list[tuple[float, str, str, int]],
+    disrupted: set[int],
+) -> Audit:
+    """Check every run of ``run_seeds`` (see the module docstring)."""
+    out = Audit(runs=len(run_seeds), executions=len(log))
+    by_instance: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
+    for t, run_id, name, pid in log:
+        by_instance[(run_id, name)].append((t, pid))
+    for run_id, seed in run_seeds.items():
+        record = await store.get_run(run_id)
+        if record.status != "completed":
+            out.wrong_results.append(f"{run_id}: {record.status} ({record.error})")
+            continue
+        out.completed += 1
+        result: Any = (await store.load(run_id)).result
+        value = None if result is None else result.as_json()
+        if value != expected(seed):
+            out.wrong_results.append(f"{run_id}: result {value!r}, expected {expected(seed)!r}")
+        history = await store.checkpoints(run_id)
+        out.claims += sum(1 for c in history if c.step == "<resume>")
+        out.epoch_problems += _epochs(run_id, history)
+        for name, commit in _instances(history).items():
+            runs = by_instance.get((run_id, name), [])
+            if not runs:
+                out.wrong_results.append(f"{run_id}: {name} committed but never executed")
+            for t, pid in runs:
+                if t > commit.created_at:
+                    out.after_commit.append(
+                        f"{run_id}: {name} executed by {pid} at {t:.6f}, after its commit"
+                        f" {commit.seq} at {commit.created_at:.6f}"
+                    )
+            if len(runs) > 1:
+                out.duplicates += len(runs) - 1
+                pids = Counter(pid for _, pid in runs)
+                calm = [pid for pid in pids if pid not in disrupted]
+                if len(calm) > 1 or any(pids[pid] > 1 for pid in calm):
+                    out.undisrupted_duplicates.append(f"{run_id}: {name} executed by {dict(pids)}")
+    return out
