@@ -64,7 +64,8 @@ def test_a_unique_prefix_names_the_run(cli: Blazen, tmp_path: Path, cli_store: C
     assert show.code == 0, show.err
     assert show.out.startswith(f"Run {first}\n  workflow    cli-ask\n  status      waiting\n")
     events = cli("runs", "events", prefix)
-    assert events.out.splitlines()[-1].startswith(f"1 event of run {first},"), events.out
+    # the StartEvent, and the input request the run waits on (its history keeps it)
+    assert events.out.splitlines()[-1] == f"2 events of run {first}, 1 pending", events.out
     exported = cli("runs", "export", prefix, "--json")
     assert exported.code == 0, exported.err
     assert (tmp_path / f"{first}.json").exists()

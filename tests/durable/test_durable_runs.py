@@ -13,6 +13,7 @@ import pytest
 from blazen import (
     Context,
     Event,
+    InputRequestEvent,
     LeaseLostError,
     StartEvent,
     StopEvent,
@@ -348,3 +349,34 @@ async def test_fork_after_the_last_step_is_a_clear_error(store: CheckpointStore)
     last = (await store.get_run(handler.run_id)).last_seq
     with pytest.raises(WorkflowError, match="nothing left to run"):
         await wf.fork_run(handler.run_id, last)
+
+
+async def test_input_requests_and_their_answers_are_in_the_history(
+    store: CheckpointStore,
+) -> None:
+    # An audit trail: what the run asked (emitted by the asking step), and the commit that
+    # answered it (which consumes the request), answered in process and through the store.
+    async def requests(run_id: str) -> list[tuple[str | None, str, int | None]]:
+        return [
+            (e.source_step, e.data["prompt"], done)
+            for _, e, done in await store.events(run_id)
+            if e.event_type == InputRequestEvent.event_type
+        ]
+
+    wf = Workflow("ticks", STEPS, store=store)
+    for via_store in (False, True):
+        handler = await wf.run_with_handler(label=f"audit-{via_store}", ask=True)
+        async for event in handler.stream_events():
+            if isinstance(event, InputRequestEvent):
+                break  # published once the asking step's commit (with the request) landed
+        assert await requests(handler.run_id) == [("tick", "continue?", None)]
+        if via_store:
+            await handler.pause()  # this process lets go; the answer goes through the store
+            await store.respond(handler.run_id, "more", "yes")
+            handler = await Workflow("ticks", STEPS, store=store).resume_run(handler.run_id)
+        else:
+            await handler.respond_to_input("more", "yes")
+        assert (await handler.result()).result == {"label": f"audit-{via_store}", "last": 5}
+        ((_, _, answered_at),) = await requests(handler.run_id)
+        history = {c.seq: c.step for c in await store.checkpoints(handler.run_id)}
+        assert history[answered_at] == ("<resume>" if via_store else "<input>")

@@ -2,7 +2,8 @@
 
 * every run completed with its exact result;
 * no committed step ran again: every execution of a step instance started before that
-  instance's commit (an execution after it would be a re-run of committed work);
+  instance's commit (one started after it would be a re-run of committed work; the log
+  holds each execution's start time);
 * no commit was accepted from a stale epoch: along each run's history the epochs never go
   down, and a new epoch starts only with the ``<resume>`` commit of the claim that made it;
 * every duplicated execution (beyond the one that was committed) comes from a process that

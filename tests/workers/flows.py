@@ -28,13 +28,14 @@ class Done(Event):
     value: int
 
 
-def effect(ctx: Context, name: str) -> None:
-    """Append ``time run step pid`` to the side-effect log, durably (the thing that must not
-    repeat once committed)."""
+def effect(ctx: Context, name: str, started: float) -> None:
+    """Append ``start-time run step pid`` to the side-effect log, durably (the thing that
+    must not repeat once committed). The time is when the step began: a process frozen
+    (SIGSTOP) mid-step writes its effect later, but its step was in flight at the freeze."""
     path = os.environ.get(LOG_ENV)
     if not path:
         return
-    line = f"{time.time():.6f} {ctx.run_id()} {name} {os.getpid()}\n"
+    line = f"{started:.6f} {ctx.run_id()} {name} {os.getpid()}\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
@@ -45,14 +46,14 @@ def effect(ctx: Context, name: str) -> None:
 
 @step
 async def begin(ctx: Context, ev: StartEvent) -> list[Part]:
-    effect(ctx, "begin")
+    effect(ctx, "begin", time.time())
     ctx.set("seed", ev.seed)
     return [Part(i=i, seed=ev.seed) for i in range(PARTS)]
 
 
 @step
 async def work(ctx: Context, ev: Part) -> Done:
-    effect(ctx, f"work{ev.i}")
+    effect(ctx, f"work{ev.i}", time.time())
     low, high = (float(x) for x in os.environ.get(SLEEP_ENV, "0.005,0.03").split(","))
     await asyncio.sleep(random.uniform(low, high))
     ctx.set(f"by{ev.i}", os.getpid())
@@ -61,10 +62,11 @@ async def work(ctx: Context, ev: Part) -> Done:
 
 @step
 async def gather(ctx: Context, ev: Done) -> StopEvent | None:
+    started = time.time()
     got = ctx.collect_events(ev, [Done] * PARTS)
     if got is None:
         return None
-    effect(ctx, "gather")
+    effect(ctx, "gather", started)
     return StopEvent(result={"seed": ctx.get("seed"), "total": sum(d.value for d in got)})
 
 

@@ -151,6 +151,11 @@ def _restore_loaded(run: Run, loaded: LoadedRun) -> list[PendingEvent]:
     posted = []
     for pe in loaded.pending:
         target = pe.target_step
+        if target is None and pe.event_type == InputRequestEvent.event_type:
+            request_id = pe.data.get("request_id") if isinstance(pe.data, dict) else None
+            if isinstance(request_id, str):
+                run.request_eids[request_id] = pe.event_id  # consumed when it is answered
+            continue
         if target is None and pe.source_step == STEP_INPUT:
             posted.append(pe)
             continue
@@ -168,6 +173,7 @@ def _resume_commit(run: Run, hooks: DurableHooks, posted: list[PendingEvent]) ->
     """The ``<resume>`` commit: the answers posted to the run are routed with it."""
     call = StepCall(STEP_RESUME, durable=True)
     classes = run.options.graph.classes
+    answered: list[str] = []  # the requests these answers close
     for pe in posted:
         hooks.delivered.add(pe.event_id)
         event = decode_event(pe.event_type, pe.data, classes)
@@ -176,6 +182,9 @@ def _resume_commit(run: Run, hooks: DurableHooks, posted: list[PendingEvent]) ->
             del run.waiting[str(rid)]
             hooks.waiting_changed()
             run.route(event, None, call)
+            asked = run.request_eids.pop(str(rid), None)
+            if asked is not None:
+                answered.append(asked)
     emitted = tuple(
         PendingEvent(eid, ev.event_type, encode_event(ev), None, target)
         for eid, ev, target in (call.emitted or ())
@@ -183,7 +192,7 @@ def _resume_commit(run: Run, hooks: DurableHooks, posted: list[PendingEvent]) ->
     status: RunStatus = "waiting" if run.waiting else "running"
     return Commit(
         step=STEP_RESUME,
-        consumed=tuple(pe.event_id for pe in posted),
+        consumed=(*(pe.event_id for pe in posted), *answered),
         emitted=emitted,
         writes=hooks.take_writes(),
         status=status,

@@ -77,7 +77,7 @@ class DurableHooks(LeasedHooks):
         return f"{self.prefix}{self.n}"
 
     def step_done(
-        self, step: str, consumed: str | None, call: StepCall
+        self, step: str, consumed: tuple[str, ...], call: StepCall
     ) -> asyncio.Future[None] | None:
         emitted = tuple(
             PendingEvent(eid, ev.event_type, encode_event(ev), call.step, target)
@@ -95,7 +95,7 @@ class DurableHooks(LeasedHooks):
             status, result = "completed", result_value(call.stop)
         commit = Commit(
             step=step,
-            consumed=(consumed,) if consumed else (),
+            consumed=consumed,
             emitted=emitted,
             writes=writes,
             collected=self._collected() if changed else None,

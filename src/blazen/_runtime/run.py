@@ -65,6 +65,7 @@ class Run(StepRunner):
         "options",
         "paused_snapshot",
         "pausing",
+        "request_eids",
         "result_event",
         "routes",
         "run_id",
@@ -94,6 +95,7 @@ class Run(StepRunner):
         self.finished = False
         self.status: RunStatus = "running"
         self.waiting: dict[str, tuple[str | None, InputRequestEvent]] = {}
+        self.request_eids: dict[str, str] = {}  # durable runs: request id -> its stored event
         self.stream = EventStream()
         self.done: asyncio.Future[StopEvent] = self.loop.create_future()
         self.pausing: asyncio.Future[Any] | None = None  # the pause under way, if any
@@ -187,6 +189,11 @@ class Run(StepRunner):
         self, event: InputRequestEvent, source: str | None, call: StepCall | None
     ) -> None:
         self.waiting[event.request_id] = (source, event)
+        if self.hooks is not None and call is not None and call.emitted is not None:
+            # Kept in the run's history (no step takes it); the answer's commit consumes it.
+            eid = self.hooks.new_event_id()
+            call.emitted.append((eid, event, None))
+            self.request_eids[event.request_id] = eid
         if call is not None and call.published is not None:
             call.published.append(event)  # shown once the asking step's commit has landed
         else:
@@ -212,7 +219,8 @@ class Run(StepRunner):
         self.route(event, None, call)
         self.want_worker()
         if hooks is not None:
-            hooks.step_done(STEP_INPUT, consumed, call)
+            answered = (consumed, self.request_eids.pop(request_id, None))
+            hooks.step_done(STEP_INPUT, tuple(x for x in answered if x), call)
 
     def status_now(self) -> RunStatus:
         """The status a caller sees: ``waiting`` while only an input answer can move the run."""

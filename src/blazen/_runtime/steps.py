@@ -100,7 +100,7 @@ class StepRunner(Dispatcher):
             self.emit(out, call)
         if hooks is not None and self.status != "failed":
             try:
-                backlog = hooks.step_done(spec.name, eid, call)
+                backlog = hooks.step_done(spec.name, (eid,) if eid else (), call)
             except Exception as exc:  # e.g. an emitted event that cannot be encoded
                 self.fail(exc if isinstance(exc, WorkflowError) else commit_error(spec, exc))
                 return

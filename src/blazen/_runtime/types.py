@@ -58,8 +58,11 @@ class RunHooks:
         """A unique id for one delivery, so a commit can name what it consumed."""
         raise NotImplementedError
 
-    def step_done(self, step: str, consumed: str | None, call: StepCall) -> Awaitable[None] | None:
-        """Commit one finished step; may return an awaitable to slow a run down (backlog)."""
+    def step_done(
+        self, step: str, consumed: tuple[str, ...], call: StepCall
+    ) -> Awaitable[None] | None:
+        """Commit one finished step (``consumed``: the stored events it took); may return an
+        awaitable to slow a run down (backlog)."""
         raise NotImplementedError
 
     def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:

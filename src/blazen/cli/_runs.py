@@ -178,16 +178,25 @@ def show_run(option: str | None, run_id: str) -> None:
         out.print(Text.assemble(f"  {name:<12}", value), no_wrap=True, overflow="ellipsis")
 
     history = _table(
-        "seq", "step", "at", "consumed", "emitted", "writes", flex="writes", title="Checkpoints"
+        "seq",
+        "step",
+        "attempt",
+        "at",
+        "consumed",
+        "emitted",
+        "writes / error",
+        flex="writes / error",
+        title="Checkpoints",
     )
     for c in checkpoints:
         history.add_row(
             str(c.seq),
             c.step,
+            str(c.attempt) if c.attempt > 1 or c.error else "",
             f"+{max(c.created_at - record.created_at, 0.0):.3f}s",
             str(c.consumed),
             str(len(c.emitted)),
-            _cut(", ".join(c.writes)),
+            _cut(f"failed: {c.error}" if c.error else ", ".join(c.writes)),
         )
     out.print()
     _emit(out, history)
