@@ -16,6 +16,8 @@ from blazen import (
     InputRequestEvent,
     LeaseLostError,
     StartEvent,
+    StepError,
+    StepFailedEvent,
     StopEvent,
     StoreConflictError,
     StoreError,
@@ -380,3 +382,42 @@ async def test_input_requests_and_their_answers_are_in_the_history(
         ((_, _, answered_at),) = await requests(handler.run_id)
         history = {c.seq: c.step for c in await store.checkpoints(handler.run_id)}
         assert history[answered_at] == ("<resume>" if via_store else "<input>")
+
+
+async def test_every_failed_attempt_is_in_the_history_also_the_last(
+    store: CheckpointStore,
+) -> None:
+    @step(retries=2)
+    async def always(ctx: Context, ev: StartEvent) -> StopEvent:
+        raise ConnectionError(f"try {ctx.attempt()}")
+
+    wf = Workflow("attempts-failing", [always], store=store)
+    handler = await wf.run_with_handler()
+    with pytest.raises(StepError, match="try 3"):
+        await handler.result()
+    history = await store.checkpoints(handler.run_id)
+    failed = [(c.step, c.attempt, c.error) for c in history if c.step == "always"]
+    assert failed == [
+        ("always", 1, "ConnectionError: try 1"),
+        ("always", 2, "ConnectionError: try 2"),
+        ("always", 3, "ConnectionError: try 3"),
+    ]
+    assert history[-1].step == "<end>"
+
+    @step
+    async def handled(ctx: Context, ev: StepFailedEvent) -> StopEvent:
+        return StopEvent(result=ev.attempts)
+
+    wf = Workflow("attempts-handled", [always, handled], store=store)
+    handler = await wf.run_with_handler()
+    assert (await handler.result()).result == 3
+    steps = [
+        (c.step, c.attempt, c.error is not None) for c in await store.checkpoints(handler.run_id)
+    ]
+    assert steps[1:] == [
+        ("always", 1, True),
+        ("always", 2, True),
+        ("always", 3, True),  # the final failure, recorded before the handler got it
+        ("always", 3, False),  # the commit that hands the StepFailedEvent on
+        ("handled", 1, False),
+    ]

@@ -23,6 +23,7 @@ from blazen._runtime.durable import DurableHooks, waiting_value
 from blazen._runtime.persist import restore_run
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunOptions, RunStatus
+from blazen._tracing import observer_for
 from blazen.draw import describe
 from blazen.errors import StoreConflictError, StoreError, WorkflowError
 from blazen.events import InputRequestEvent, InputResponseEvent, StartEvent
@@ -114,9 +115,19 @@ async def submit_run(
         context_state={},
         pending=_start_pending(options, start, lambda: f"{prefix}-s{next(ids)}"),
         collected={},
-        metadata=_metadata(options, submitted=True),
+        metadata=_metadata(options, submitted=True, **_submission_trace(options, run_id)),
         status="queued",
     )
+
+
+def _submission_trace(options: RunOptions, run_id: str) -> dict[str, Any]:
+    """A traced submission: a short span that the workers' spans of the run continue."""
+    observer = observer_for(options.name, run_id)
+    if observer is None:
+        return {}
+    carrier = observer.carrier()
+    observer.run_ended("queued", None)
+    return {"trace": carrier}
 
 
 def check_matches(options: RunOptions, run_id: str, workflow_name: str, metadata: Any) -> None:
@@ -211,7 +222,9 @@ async def continue_claimed(
 
     On any error the claim is released (the run is left as it was) and the error raised.
     """
-    run = Run(options, lease.run_id, _trace_of(lease.record.metadata), resumed=True)
+    record = lease.record
+    resumed = record.last_seq > 0  # a queued run starts here; anything else continues
+    run = Run(options, lease.run_id, _trace_of(record.metadata), resumed=resumed)
     hooks = DurableHooks(run, store, lease_length, follow=follow)
     hooks.took(lease.owner, lease.epoch)
     try:

@@ -144,8 +144,9 @@ class DurableHooks(LeasedHooks):
     def _collected(self) -> dict[str, list[Any]]:
         return {t: [data for _, data in entries] for t, entries in self.shadow.items()}
 
-    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:
-        self.committer.submit(Commit(step, attempt=attempt, attempt_error=error), (notice,))
+    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event | None) -> None:
+        published = (notice,) if notice is not None else None
+        self.committer.submit(Commit(step, attempt=attempt, attempt_error=error), published)
 
     def waiting_changed(self) -> None:
         """Waiting requests are persisted with the next commit (a reserved write)."""

@@ -22,6 +22,7 @@ __all__ = [
 
 FAILED_TYPE = StepFailedEvent.event_type
 log = logging.getLogger("blazen")
+log.addHandler(logging.NullHandler())  # a library logs; the application decides what shows
 
 
 def error_type(exc: BaseException) -> str:

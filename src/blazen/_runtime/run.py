@@ -280,9 +280,14 @@ class Run(StepRunner):
         self.stop_dispatching()
 
     def hand_over(self) -> None:
-        """Another process continues the run: stop here, leaving ``done`` to the caller."""
+        """Another process continues the run: stop here, leaving ``done`` to the caller.
+
+        The trace's span for this process's part of the run ends here (the status the run
+        had; whoever continues it continues the trace)."""
         if not self.finished:
             self._end()
+            if self.observer is not None:
+                self.observer.run_ended(self.status_now(), None)
 
     def halt(self, status: RunStatus, error: BaseException) -> None:
         """End an aborted run: wake everyone, fail ``done`` quietly, close the stream."""

@@ -124,7 +124,10 @@ class StepRunner(Dispatcher):
         self, spec: StepSpec, event: Event, call: StepCall, exc: Exception
     ) -> Event | None:
         """A step's final failure: a ``StepFailedEvent`` to route when a step handles those,
-        else ``None`` after failing the run with the step's error."""
+        else ``None`` after failing the run with the step's error. A durable run's history
+        records the failed attempt either way."""
+        if self.hooks is not None:
+            self.hooks.attempt_failed(spec.name, call.attempt, f"{error_type(exc)}: {exc}", None)
         if self.graph.handles_failures and FAILED_TYPE not in spec.accepts:
             return failed_event(spec, event, call, exc)
         self.fail(step_error(spec, self.run_id, exc, f"{error_type(exc)}: {exc}"))

@@ -65,8 +65,8 @@ class RunHooks:
         awaitable to slow a run down (backlog)."""
         raise NotImplementedError
 
-    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event) -> None:
-        """Record a failed attempt that will be retried; ``notice`` is streamed once stored."""
+    def attempt_failed(self, step: str, attempt: int, error: str, notice: Event | None) -> None:
+        """Record a failed attempt (``notice``, streamed once stored, when it is retried)."""
         raise NotImplementedError
 
     def waiting_changed(self) -> None:
