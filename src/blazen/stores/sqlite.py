@@ -236,4 +236,7 @@ def _why(exc: sqlite3.Error | UnicodeDecodeError) -> str:
     """What went wrong: a text column that is not UTF-8 can only be a corrupted file."""
     if isinstance(exc, UnicodeDecodeError):
         return f"the file is corrupt (text that is not UTF-8: {exc})"
+    if not str(exc) and isinstance(exc, sqlite3.DatabaseError):
+        # Python 3.10's sqlite3 drops an error message it cannot decode: the same corruption.
+        return "the file is corrupt (SQLite's error text is not UTF-8)"
     return str(exc)
