@@ -50,7 +50,9 @@ def describe(graph: Graph, *, name: str | None = None) -> dict[str, Any]:
             edges.append(_edge(_event_id(etype), _step_id(spec.name), "accepts"))
     for spec in graph.steps.values():
         returned = _returned_types(spec)
-        for etype in spec.emits or ():
+        declared = list(spec.emits or ())
+        # emits= adds to the return annotation: a step may return one type and send another.
+        for etype in declared + [t for t in returned if t not in declared]:
             types[etype] = None
             kind = "returns" if etype in returned else "emits"
             edges.append(_edge(_step_id(spec.name), _event_id(etype), kind))
@@ -130,7 +132,7 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _returned_types(spec: StepSpec) -> set[str]:
+def _returned_types(spec: StepSpec) -> list[str]:
     """Event types named by the step function's return annotation (best effort)."""
     fn = spec.fn
     try:
@@ -138,12 +140,12 @@ def _returned_types(spec: StepSpec) -> set[str]:
     except Exception:
         raw = getattr(fn, "__annotations__", {}).get("return")
         if not isinstance(raw, str):
-            return set()
+            return []
         names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", raw))
-        return {c.event_type for c in spec.event_classes if c.__name__ in names}
+        return list(dict.fromkeys(c.event_type for c in spec.event_classes if c.__name__ in names))
     if hint is None:
-        return set()
-    return {c.event_type for c in _event_classes_in(hint)}
+        return []
+    return list(dict.fromkeys(c.event_type for c in _event_classes_in(hint)))
 
 
 def _event_classes_in(hint: Any) -> list[type[Event]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["ACTIVE", "FINISHED", "RUN_STATUSES", "RunStatus"]
+__all__ = ["ACTIVE", "FINISHED", "REQUEUEABLE", "RUN_STATUSES", "RunStatus"]
 
 RunStatus = Literal["queued", "running", "waiting", "paused", "completed", "failed", "cancelled"]
 """``queued``: stored, not started; ``running``: steps are being executed; ``waiting``: for an
@@ -18,3 +18,6 @@ FINISHED: frozenset[RunStatus] = frozenset({"completed", "failed", "cancelled"})
 
 ACTIVE: frozenset[RunStatus] = frozenset({"queued", "running", "waiting", "paused"})
 """Statuses of runs that can still make progress."""
+
+REQUEUEABLE: frozenset[RunStatus] = frozenset({"queued", "running", "paused", "failed"})
+"""Statuses ``requeue`` turns into ``queued`` (a ``running`` one only when nobody owns it)."""

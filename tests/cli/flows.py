@@ -65,6 +65,8 @@ class Odd:
 
 @step
 async def odd_result(ctx: Context, ev: StartEvent) -> StopEvent:
+    if getattr(ev, "keys", False):
+        return StopEvent(result={1: "one"})  # not JSON as it is: int keys
     return StopEvent(result={"value": Odd()})
 
 

@@ -90,6 +90,24 @@ def test_json_nested_too_deeply_is_a_usage_error(
     assert not (tmp_path / "blazen.db").exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["--submit"]], ids=["run", "submit"])
+def test_arguments_that_do_not_fit_a_typed_start_event_are_a_usage_error(
+    cli: Blazen, tmp_path: Path, extra: list[str]
+) -> None:
+    (tmp_path / "typed.py").write_text(
+        "from blazen import Context, StartEvent, StopEvent, Workflow, step\n"
+        "class Order(StartEvent):\n"
+        "    qty: int\n"
+        "@step\n"
+        "async def go(ctx: Context, ev: Order) -> StopEvent:\n"
+        "    return StopEvent(result=ev.qty)\n"
+        "wf = Workflow('orders', [go])\n"
+    )
+    res = cli("run", "typed.py", "--arg", "qty=many", *extra)
+    _one_line_error(res, 2, "the run's arguments do not fit Order: qty:", "check the --arg values")
+    assert cli("run", "typed.py", "--arg", "qty=3", "-q").out.strip() == "3"
+
+
 @pytest.mark.parametrize(
     "command",
     [["run", flow("echo")], ["runs", "list"], ["runs", "show", "x"], ["runs", "delete", "x"]],

@@ -105,6 +105,16 @@ def test_non_json_result_is_pretty_printed(cli: Blazen) -> None:
     res = cli("run", flow("odd"))
     assert res.code == 0, res.err
     assert "{'value': Odd()}" in res.out
+    keys = cli("run", flow("odd"), "--arg", "keys=true", "-q")
+    assert (keys.code, keys.out.strip()) == (0, "{1: 'one'}")  # not turned into {"1": "one"}
+
+
+def test_wait_on_a_pickled_result_shows_it_without_unpickling(cli: Blazen) -> None:
+    run_id = run_id_of(cli("run", flow("odd")).out)
+    res = cli("runs", "wait", run_id, "-q")
+    assert res.code == 0, res.err
+    assert res.out.startswith("<pickled Python object, "), res.out
+    assert "wf.wait(run_id) in Python gives it" in res.out
 
 
 def test_failure_names_the_step_and_error(cli: Blazen, tmp_path: Path, cli_store: CliStore) -> None:

@@ -66,7 +66,9 @@ def test_list(cli: Blazen, pipeline_run: tuple[str, object], cli_store: CliStore
     only = cli("runs", "list", "--workflow", "durable-pipeline").out
     assert run_id in only
     assert failed not in only
-    assert "there may be more" in cli("runs", "list", "-n", "1").out
+    assert "there are more: raise --limit" in cli("runs", "list", "-n", "1").out
+    assert cli("runs", "list", "-n", "2").out.strip().endswith(f"2 runs in {cli_store.label}")
+    assert len(json.loads(cli("runs", "list", "-n", "1", "--json").out)) == 1
     listed = json.loads(cli("runs", "list", "--json").out)
     assert [(r["run_id"], r["status"]) for r in listed] == [
         (failed, "failed"),
@@ -126,6 +128,16 @@ def test_events_shows_pending_ones(cli: Blazen) -> None:
     assert res.code == 0, res.err
     assert "pending" in res.out.splitlines()[2]
     assert res.out.splitlines()[-1].endswith("1 pending")
+
+
+def test_show_a_waiting_run_hides_the_engine_keys(cli: Blazen) -> None:
+    run_id = run_id_of(cli("run", flow("ask"), "--no-input").out)
+    res = cli("runs", "show", run_id)
+    assert res.code == 0, res.err
+    assert "waiting     name: What is your name?" in res.out
+    assert "__blazen" not in res.out  # the wait is the engine's key, not the user's
+    assert "Context at commit 2: empty" in res.out
+    assert res.out.splitlines()[-1].startswith("1 event pending (see `blazen runs events ")
 
 
 def _resume_in_subprocess(tmp_path: Path, snapshot: Path) -> object:
@@ -200,9 +212,9 @@ def test_fork_from_a_checkpoint(
     cli: Blazen, tmp_path: Path, pipeline_run: tuple[str, object], cli_store: CliStore
 ) -> None:
     run_id, result = pipeline_run
-    res = cli("runs", "fork", run_id, PIPELINE, "--seq", "1")
+    res = cli("runs", "fork", run_id[:8], PIPELINE, "--seq", "1")  # a prefix names the run
     assert res.code == 0, res.err
-    assert f"Forked {run_id} into durable-pipeline" in res.out
+    assert f"Forked {run_id} into durable-pipeline" in res.out  # its full id is printed
     new_id = run_id_of(res.out)
     assert new_id != run_id
     out = res.out

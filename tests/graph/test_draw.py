@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from blazen import WorkflowError
+from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowError, step
 from blazen.draw import FORMAT_VERSION, describe, render, to_dot, to_mermaid
 
 from .flows import crawler
@@ -147,3 +147,21 @@ def test_draw_does_not_import_the_workflow_module() -> None:
     } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert "blazen.workflow" not in imported
     assert not {m for m in imported if m.startswith(("blazen.ui", "blazen.cli", "starlette"))}
+
+
+def test_emits_adds_to_the_return_annotation() -> None:
+    class Side(Event):
+        n: int = 0
+
+    @step(emits=[Side])
+    async def ask(ctx: Context, ev: StartEvent) -> StopEvent:
+        ctx.send_event(Side())
+        return StopEvent(result=1)
+
+    @step
+    async def side(ctx: Context, ev: Side) -> None:
+        return None
+
+    edges = _edges(describe(Workflow("both", [ask, side]).graph))
+    assert ("step:ask", "event:Side", "emits") in edges
+    assert ("step:ask", "event:blazen::StopEvent", "returns") in edges

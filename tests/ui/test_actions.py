@@ -48,12 +48,14 @@ def test_pages_hide_actions_unless_allowed(make_client: MakeClient, ids: dict[st
     assert 'name="csrf"' not in plain
     allowed = make_client(allow_actions=True).get(f"/runs/{ids['asking']}").text
     assert f'action="/runs/{ids["asking"]}/cancel"' in allowed
-    assert f'action="/runs/{ids["asking"]}/resume"' in allowed
+    assert "/resume" not in allowed  # a waiting run wants an answer, not a worker
     assert f'action="/runs/{ids["asking"]}/respond"' in allowed
     assert "Fork here" in allowed
     done = make_client(allow_actions=True).get(f"/runs/{ids['pipeline']}").text
     assert "/cancel" not in done  # a finished run cannot be cancelled or resumed
     assert "/resume" not in done
+    failed = make_client(allow_actions=True).get(f"/runs/{ids['failed']}").text
+    assert f'action="/runs/{ids["failed"]}/resume"' in failed
 
 
 @pytest.mark.parametrize("action", ACTIONS)

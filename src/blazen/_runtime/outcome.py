@@ -17,7 +17,7 @@ from blazen.status import FINISHED
 from blazen.stores.base import CheckpointStore, RunRecord
 from blazen.values import StateValue
 
-__all__ = ["python_value", "stored_outcome"]
+__all__ = ["python_value", "stored_outcome", "stored_result"]
 
 _FIRST_POLL = 0.05
 _MAX_POLL = 1.0
@@ -50,6 +50,13 @@ async def stored_outcome(
     A failed run raises ``WorkflowError`` with the stored error, a cancelled one
     ``RunAbortedError``; ``WorkflowTimeoutError`` when ``timeout`` seconds pass first.
     """
+    return StopEvent(result=python_value(await stored_result(store, run_id, timeout)))
+
+
+async def stored_result(
+    store: CheckpointStore, run_id: str, timeout: float | None = None
+) -> StateValue | None:
+    """As ``stored_outcome``, but the result as stored (nothing unpickled: for tools)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     subscription = store.subscribe()
     polling = getattr(subscription, "polling", False)
@@ -75,11 +82,10 @@ async def stored_outcome(
         await asyncio.shield(subscription.close())
 
 
-async def _ending(store: CheckpointStore, record: RunRecord) -> StopEvent:
-    """The ``StopEvent`` of a completed run, or the error of a failed or cancelled one."""
+async def _ending(store: CheckpointStore, record: RunRecord) -> StateValue | None:
+    """The stored result of a completed run, or the error of a failed or cancelled one."""
     if record.status == "completed":
-        loaded = await store.load(record.run_id)
-        return StopEvent(result=python_value(loaded.result))
+        return (await store.load(record.run_id)).result
     if record.status == "cancelled":
         raise RunAbortedError(f"run {record.run_id} was cancelled")
     raise WorkflowError(f"run {record.run_id} failed: {record.error or 'no error recorded'}")

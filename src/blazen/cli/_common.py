@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from blazen.errors import StepError, StoreError, WorkflowError
+from blazen.errors import StartEventError, StepError, StoreError, WorkflowError
 from blazen.stores import CheckpointStore, RunRecord
 
 __all__ = [
@@ -103,6 +103,9 @@ def guarded(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         except CliError as exc:
             report_error(str(exc), exc.__cause__ or exc)
             raise typer.Exit(exc.code) from None
+        except StartEventError as exc:  # the command line's --arg values: a usage error
+            report_error(f"{exc} (check the --arg values)", exc)
+            raise typer.Exit(EXIT_USAGE) from None
         except WorkflowError as exc:
             report_error(describe(exc), exc)
             raise typer.Exit(EXIT_FAILED) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -31,7 +30,7 @@ from blazen.cli._common import (
     report_error,
     settings,
 )
-from blazen.cli._render import preview
+from blazen.cli._render import json_text, preview
 from blazen.errors import StoreError, WorkflowError, WorkflowTimeoutError
 from blazen.stores import CheckpointStore
 from blazen.stores.memory import MemoryStore
@@ -317,14 +316,14 @@ class Driver:
 
     async def _report_result(self, result: Any) -> None:
         if self.quiet:
-            print(_as_json(result) or repr(result))
+            print(json_text(result) or repr(result))
             return
         commits = await self._commits()
         self.out.print(
             Text.assemble(("✔ completed", "bold green"), f" in {self._elapsed():.2f}s{commits}")
         )
         self.out.print(Text("Result:", style="bold"))
-        text = _as_json(result)
+        text = json_text(result, indent=2)
         self.out.print(JSON(text) if text is not None else Pretty(result))
         self.out.print(Text.assemble("run id: ", (self.run_id, "bold")))
 
@@ -367,10 +366,3 @@ def _interactive() -> bool:
         return sys.stdin is not None and sys.stdin.isatty()
     except (OSError, ValueError):
         return False
-
-
-def _as_json(value: Any) -> str | None:
-    try:
-        return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
-        return None

@@ -17,11 +17,13 @@ from blazen.values import StateValue
 __all__ = [
     "fmt_size",
     "fmt_time",
+    "json_text",
     "preview",
     "preview_event_data",
     "state_size",
     "state_preview",
     "status_text",
+    "stored_text",
 ]
 
 _STATUS_STYLES = {
@@ -131,6 +133,39 @@ def state_size(sv: StateValue) -> int:
     if isinstance(sv, (StateValue.Bytes, StateValue.Native)):
         return len(sv.data)
     return 0
+
+
+def json_text(value: Any, indent: int | None = None) -> str | None:
+    """``value`` as JSON text, or ``None`` unless it is JSON as it is (string keys only, no
+    tuples, finite numbers): ``json.dumps`` would quietly turn ``{1: "a"}`` into ``{"1": "a"}``."""
+    if not _is_json(value):
+        return None
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def stored_text(sv: StateValue | None) -> str:
+    """A stored result as text: JSON as it is, bytes as size and hex head, a pickle as its
+    size (never unpickled: a tool may not have the run's classes)."""
+    if sv is None:
+        return "null"
+    if isinstance(sv, StateValue.Json):
+        return json.dumps(sv.value, ensure_ascii=False)
+    if isinstance(sv, StateValue.Bytes):
+        return f"<{fmt_size(len(sv.data))} of bytes: {state_preview(sv)}>"
+    size = fmt_size(state_size(sv))
+    return f"<pickled Python object, {size}: wf.wait(run_id) in Python gives it>"
 
 
 def state_preview(sv: StateValue, width: int = 50) -> str:

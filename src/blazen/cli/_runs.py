@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import typer
@@ -120,9 +121,11 @@ def list_runs(
         lambda: store.list_runs(
             workflow_name=workflow,
             status=None if status is None else run_status(status),
-            limit=limit,
+            limit=limit + 1,  # one more tells whether there are more
         ),
     )
+    more = "; there are more: raise --limit" if len(records) > limit else ""
+    records = records[:limit]
     if as_json:
         print(json.dumps([_record_json(r) for r in records], indent=2))
         return
@@ -140,7 +143,6 @@ def list_runs(
         if not narrow:
             cells.append(fmt_time(r.created_at, short=True))
         table.add_row(*cells, fmt_time(r.updated_at, short=True))
-    more = "; there may be more: raise --limit" if len(records) == limit else ""
     _emit(out, table, f"{_plural(len(records), 'run')} in {label}{more}")
 
 
@@ -196,24 +198,31 @@ def show_run(option: str | None, run_id: str) -> None:
             f"+{max(c.created_at - record.created_at, 0.0):.3f}s",
             str(c.consumed),
             str(len(c.emitted)),
-            _cut(f"failed: {c.error}" if c.error else ", ".join(c.writes)),
+            _cut(f"failed: {c.error}" if c.error else ", ".join(_user_keys(c.writes))),
         )
     out.print()
     _emit(out, history)
 
-    keys = sorted(k for k in loaded.context_state if not k.startswith(_RESERVED))
-    title = f"Context at commit {loaded.seq} ({_plural(len(keys), 'key')})"
-    context = _table("key", "kind", "size", "value", flex="value", title=title)
-    context.columns[2].justify = "right"
-    for key in keys:
-        sv: StateValue = loaded.context_state[key]
-        context.add_row(key, sv.kind, fmt_size(state_size(sv)), _cut(state_preview(sv, 200)))
+    keys = sorted(_user_keys(loaded.context_state))
     out.print()
-    _emit(out, context)
+    if not keys:
+        out.print(f"Context at commit {loaded.seq}: empty", markup=False)
+    else:
+        title = f"Context at commit {loaded.seq} ({_plural(len(keys), 'key')})"
+        context = _table("key", "kind", "size", "value", flex="value", title=title)
+        context.columns[2].justify = "right"
+        for key in keys:
+            sv: StateValue = loaded.context_state[key]
+            context.add_row(key, sv.kind, fmt_size(state_size(sv)), _cut(state_preview(sv, 200)))
+        _emit(out, context)
     if loaded.pending:
-        out.print(
-            f"{len(loaded.pending)} events pending (see `blazen runs events {record.run_id}`)"
-        )
+        pending = _plural(len(loaded.pending), "event")
+        out.print(f"{pending} pending (see `blazen runs events {record.run_id}`)", markup=False)
+
+
+def _user_keys(keys: Iterable[str]) -> list[str]:
+    """The context keys a user wrote (the engine's own, ``__blazen__...``, left out)."""
+    return [k for k in keys if not k.startswith(_RESERVED)]
 
 
 def _record_lines(record: RunRecord, result: StateValue | None) -> list[tuple[str, Any]]:

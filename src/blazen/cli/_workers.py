@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from blazen import Workflow
-from blazen._runtime.outcome import stored_outcome
+from blazen._runtime.outcome import stored_result
 from blazen.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -24,6 +24,7 @@ from blazen.cli._common import (
     resolve_run,
     run_with_store,
 )
+from blazen.cli._render import stored_text
 from blazen.cli._target import load_workflow, open_cli_store, sqlite_file, store_url
 from blazen.errors import RunAbortedError, StoreError, WorkflowError, WorkflowTimeoutError
 from blazen.stores import CheckpointStore
@@ -135,7 +136,7 @@ def wait(option: str | None, run_id: str, timeout: float | None, quiet: bool) ->
     async def work() -> Any:
         nonlocal run_id
         run_id = (await resolve_run(store, run_id, label)).run_id
-        return (await stored_outcome(store, run_id, timeout)).result
+        return await stored_result(store, run_id, timeout)
 
     try:
         result = run_with_store(store, work)
@@ -149,13 +150,13 @@ def wait(option: str | None, run_id: str, timeout: float | None, quiet: bool) ->
             raise
         console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(exc)))
         return EXIT_FAILED
-    text = _as_json(result)
+    text = stored_text(result)
     if quiet:
-        print(text if text is not None else repr(result))
+        print(text)
     else:
         out = console()
         out.print(Text.assemble(("✔ completed", "bold green"), f" run {run_id}"))
-        out.print(text if text is not None else repr(result), markup=False, highlight=False)
+        out.print(text, markup=False, highlight=False)
     return 0
 
 
@@ -211,10 +212,3 @@ def _answer(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _as_json(value: Any) -> str | None:
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
-        return None

@@ -113,7 +113,7 @@ def _drive(
     store: str | None,
     quiet: bool,
     no_input: bool,
-    title: str,
+    title: str | Callable[[], str],
     start: Callable[[Workflow, CheckpointStore, str], Awaitable[WorkflowHandler]],
     *,
     new_store: bool = False,
@@ -125,7 +125,8 @@ def _drive(
 
     async def work() -> int:
         handler = await start(wf, st, label)
-        driver = Driver(handler, st, wf.name, target, label, store, quiet, no_input, title)
+        heading = title if isinstance(title, str) else title()  # may name what start found
+        driver = Driver(handler, st, wf.name, target, label, store, quiet, no_input, heading)
         return await driver.drive()
 
     code = run_with_store(st, work)
@@ -247,11 +248,14 @@ def runs_fork(
 ) -> None:
     """Start a new run from a run's state at one of its commits, and run it to the end."""
 
-    async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
-        full = await _runs.check_forkable(st, run_id, seq, label)
-        return await wf.fork_run(full, seq)
+    source = run_id
 
-    _drive(target, store, quiet, no_input, f"Forked {run_id} into", start)
+    async def start(wf: Workflow, st: CheckpointStore, label: str) -> WorkflowHandler:
+        nonlocal source
+        source = await _runs.check_forkable(st, run_id, seq, label)
+        return await wf.fork_run(source, seq)
+
+    _drive(target, store, quiet, no_input, lambda: f"Forked {source} into", start)
 
 
 @runs_app.command("export")

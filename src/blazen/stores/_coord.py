@@ -25,7 +25,7 @@ from blazen._owners import HOST, is_dead, new_owner
 from blazen.errors import StoreConflictError, StoreError
 from blazen.events import InputResponseEvent
 from blazen.snapshot import encode_event
-from blazen.status import FINISHED, RunStatus
+from blazen.status import FINISHED, REQUEUEABLE, RunStatus
 from blazen.stores._batch import EncodedBatch, encode_batch
 from blazen.stores._errors import bad_lease, held, not_claimable, not_waiting, unknown_run
 from blazen.stores.base import (
@@ -43,7 +43,6 @@ from blazen.values import StateValue
 
 __all__ = [
     "ACQUIRABLE",
-    "REQUEUEABLE",
     "Coordinated",
     "Grab",
     "Grabbed",
@@ -53,8 +52,6 @@ __all__ = [
 
 ACQUIRABLE: frozenset[RunStatus] = frozenset({"queued", "running", "waiting", "paused"})
 """Statuses of runs a claim may take (``failed`` too when a failed run is retried)."""
-REQUEUEABLE: frozenset[RunStatus] = frozenset({"queued", "running", "paused", "failed"})
-"""Statuses ``requeue`` turns into ``queued`` (a ``running`` one only when nobody owns it)."""
 CONTROL_LEASE = 10.0
 """The lease ``cancel`` takes on an unowned run for the one commit that cancels it."""
 DEAD_CHECK = 0.5

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from blazen.status import REQUEUEABLE
 from blazen.ui._data import STATUSES, RunDetail, RunPage
 from blazen.ui._graph_svg import graph_svg
 from blazen.ui._timeline import timeline_bars, timeline_svg
@@ -105,6 +106,7 @@ class Pages:
             notice=notice,
             forked=_forked(record.metadata),
             pending_total=sum(1 for _, _, consumed in detail.events if consumed is None),
+            resumable=record.status in REQUEUEABLE,
         )
 
     def error(self, status: int, message: str) -> str:
