@@ -6,7 +6,7 @@ a ``leases:<wf>`` sorted set of owned runs (by lease end), so a claim finds work
 scan; ``epochs:<run>`` lists ``first_seq:epoch`` at each change of the committing epoch, and
 ``inbox:<run>`` holds the answers posted by ``respond``. Every change that gives a worker
 something to do appends to the ``signals`` stream, which idle workers read blocking. Each
-operation is one Lua script (``_redis_lease_lua.py``).
+operation is one Lua script (``_lua/*.lua``, loaded by ``_redis_lua.py``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from blazen.errors import StoreError
 from blazen.stores import _redis_blobs as blobs
 from blazen.stores import _redis_codec as codec
 from blazen.stores import _redis_lease as lease_lua
-from blazen.stores import _redis_lease_lua as lease_scripts
 from blazen.stores import _redis_lua as lua
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
@@ -141,7 +140,7 @@ class RedisStore(RedisLeases, StoreBase):
     async def _open(self) -> _Client:
         """A client for the running loop, with the store's scripts registered on it."""
         client = aioredis.Redis.from_url(self._url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-        texts = {**lua.SCRIPTS, **lease_scripts.SCRIPTS}
+        texts = lua.SCRIPTS
         scripts = {name: client.register_script(text) for name, text in texts.items()}
         return _Client(client, scripts)
 
@@ -380,7 +379,7 @@ def _fields(reply: Sequence[bytes]) -> dict[bytes, bytes]:
 
 
 _REFUSALS = {
-    lease_scripts.R_FINISHED: Refusal.FINISHED,
+    lua.R_FINISHED: Refusal.FINISHED,
     lua.R_UNKNOWN: Refusal.UNKNOWN_RUN,
     lua.R_EXISTS: Refusal.RUN_EXISTS,
     lua.R_CONFLICT: Refusal.NOT_OWNER,
