@@ -232,13 +232,10 @@ class Run(StepRunner):
     def finish(self, stop: StopEvent, call: StepCall | None = None) -> None:
         if self.finished:
             return
-        self.status = "completed"
         self.result_event = stop
         if call is not None:
             call.stop = stop
-        self._end()
-        if self.observer is not None:
-            self.observer.run_ended("completed", None)
+        self._ended("completed", None)
         if self.hooks is not None:
             self.hooks.finished(None, self.done, call)
         else:
@@ -248,10 +245,7 @@ class Run(StepRunner):
     def fail(self, error: BaseException, status: RunStatus = "failed") -> None:
         if self.finished:
             return
-        self.status = status
-        self._end()
-        if self.observer is not None:
-            self.observer.run_ended(status, error)
+        self._ended(status, error)
         if self.hooks is not None:
             self.hooks.finished(error, self.done, None)
         else:
@@ -271,6 +265,13 @@ class Run(StepRunner):
                 f"pending, no step is running and no StopEvent was returned"
             )
         )
+
+    def _ended(self, status: RunStatus, error: BaseException | None) -> None:
+        """The run ends with ``status``: stop everything and close its trace span."""
+        self.status = status
+        self._end()
+        if self.observer is not None:
+            self.observer.run_ended(status, error)
 
     def _end(self) -> None:
         self.finished = True
@@ -293,10 +294,7 @@ class Run(StepRunner):
         """End an aborted run: wake everyone, fail ``done`` quietly, close the stream."""
         if self.finished:
             return
-        self.status = status
-        self._end()
-        if self.observer is not None:
-            self.observer.run_ended(status, error)
+        self._ended(status, error)
         if self.hooks is None:
             self.stream.close()
         if not self.done.done():

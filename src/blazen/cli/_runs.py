@@ -127,7 +127,7 @@ def list_runs(
     more = "; there are more: raise --limit" if len(records) > limit else ""
     records = records[:limit]
     if as_json:
-        print(json.dumps([_record_json(r) for r in records], indent=2))
+        print(json.dumps([r.summary() for r in records], indent=2))
         return
     if not records:
         out.print(f"No runs in {label}.", markup=False)
@@ -144,18 +144,6 @@ def list_runs(
             cells.append(fmt_time(r.created_at, short=True))
         table.add_row(*cells, fmt_time(r.updated_at, short=True))
     _emit(out, table, f"{_plural(len(records), 'run')} in {label}{more}")
-
-
-def _record_json(r: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": r.run_id,
-        "workflow": r.workflow_name,
-        "status": r.status,
-        "last_seq": r.last_seq,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-        "error": r.error,
-    }
 
 
 # -- show ----------------------------------------------------------------------------------

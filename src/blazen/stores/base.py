@@ -117,6 +117,18 @@ class RunRecord:
     cancel_requested: bool = False
     """``cancel(run_id)`` asked the owner to stop the run."""
 
+    def summary(self) -> dict[str, Any]:
+        """The fields a listing shows, as JSON data (``blazen runs list --json``, the viewer)."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow_name,
+            "status": self.status,
+            "last_seq": self.last_seq,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "error": self.error,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CheckpointInfo:

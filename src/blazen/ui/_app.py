@@ -152,18 +152,7 @@ class _Views:
 
     async def _run_json(self, request: Request) -> Response:
         r = await get_record(self.store, request.path_params["run_id"])
-        return JSONResponse(
-            {
-                "run_id": r.run_id,
-                "workflow": r.workflow_name,
-                "status": r.status,
-                "last_seq": r.last_seq,
-                "created_at": r.created_at,
-                "updated_at": r.updated_at,
-                "duration": duration(r),
-                "error": r.error,
-            }
-        )
+        return JSONResponse({**r.summary(), "duration": duration(r)})
 
     # -- actions -----------------------------------------------------------------------
 
