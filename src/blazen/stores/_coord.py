@@ -68,6 +68,18 @@ class Grab(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """One atomic claim: ``owner`` takes ``run_id`` for ``lease`` seconds if the run's status
+    is in ``statuses`` and its lease is free, expired or held by one of ``dead``."""
+
+    run_id: str
+    owner: str
+    lease: float
+    dead: tuple[str, ...]
+    statuses: frozenset[RunStatus]
+
+
+@dataclass(frozen=True, slots=True)
 class Grabbed:
     """A claim's outcome and the run's record (after the claim when it succeeded)."""
 
@@ -127,17 +139,10 @@ class Coordinated(abc.ABC):
     # -- the backend's atomic operations ---------------------------------------------------
 
     @abc.abstractmethod
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
-        """Claim the run if its status is in ``statuses`` and its lease is free, expired or
-        held by one of ``dead``: owner, epoch + 1, lease end = now + ``lease``, ``queued``
-        becomes ``running``. The record is returned with every outcome but ``UNKNOWN``."""
+    async def _acquire(self, claim: Claim) -> Grabbed:
+        """Make ``claim`` if it may be made: owner, epoch + 1, lease end = now + lease,
+        ``queued`` becomes ``running``. The record is returned with every outcome but
+        ``UNKNOWN``."""
 
     @abc.abstractmethod
     async def _acquire_next(
@@ -199,7 +204,7 @@ class Coordinated(abc.ABC):
         lease = check_lease(lease)
         dead: list[str] = []
         while True:
-            got = await self._acquire(run_id, owner, lease, dead, statuses)
+            got = await self._acquire(Claim(run_id, owner, lease, tuple(dead), statuses))
             holder = got.record.owner if got.record is not None else None
             if got.outcome is not Grab.HELD or not holder or holder in dead:
                 return got

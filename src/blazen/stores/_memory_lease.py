@@ -16,7 +16,7 @@ from blazen.errors import StoreError
 from blazen.status import FINISHED
 from blazen.stores._batch import EncodedBatch, event_problem
 from blazen.stores._codec import Clock
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._coord import Claim, Grab, Grabbed
 from blazen.stores._memory_signals import Signals
 from blazen.stores.base import PendingEvent, Renewal, RunRecord, RunStatus, Subscription
 
@@ -34,24 +34,17 @@ class MemoryLeases:
     def _apply(self, run: Any, batch: EncodedBatch, now: float) -> None:
         raise NotImplementedError
 
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
+    async def _acquire(self, claim: Claim) -> Grabbed:
         with self._lock:
-            run = self._runs.get(run_id)
+            run = self._runs.get(claim.run_id)
             if run is None:
                 return Grabbed(Grab.UNKNOWN)
             now = time.time()
-            if run.record.status not in statuses:
+            if run.record.status not in claim.statuses:
                 return Grabbed(Grab.STATUS, run.public_record())
-            if not run.free(now, dead):
+            if not run.free(now, claim.dead):
                 return Grabbed(Grab.HELD, run.public_record())
-            run.take(owner, lease, now)
+            run.take(claim.owner, claim.lease, now)
             return Grabbed(Grab.OK, run.public_record())
 
     async def _acquire_next(

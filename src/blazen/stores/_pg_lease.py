@@ -18,7 +18,7 @@ import asyncpg
 
 from blazen.status import RunStatus
 from blazen.stores._batch import EncodedBatch
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._coord import Claim, Grab, Grabbed
 from blazen.stores._pg_ops import RECORD_COLUMNS, WRITE, write
 from blazen.stores._pg_reads import find_run
 from blazen.stores._rows import event_from_row, record_from_row
@@ -146,19 +146,15 @@ def _grabbed(record: RunRecord | None, statuses: frozenset[RunStatus]) -> Grabbe
     return Grabbed(Grab.HELD, record)
 
 
-async def acquire(
-    conn: Any,
-    run_id: str,
-    owner: str,
-    lease: float,
-    dead: Sequence[str],
-    statuses: frozenset[RunStatus],
-) -> Grabbed:
+async def acquire(conn: Any, claim: Claim) -> Grabbed:
     """Claim the run if its status allows it and no live lease holds it."""
-    row = await conn.fetchrow(_ACQUIRE, run_id, owner, lease, list(dead), sorted(statuses))
+    c = claim
+    row = await conn.fetchrow(
+        _ACQUIRE, c.run_id, c.owner, c.lease, list(c.dead), sorted(c.statuses)
+    )
     if row is not None:
         return Grabbed(Grab.OK, record_from_row(row))
-    got = _grabbed(await _classify(conn, run_id), statuses)
+    got = _grabbed(await _classify(conn, c.run_id), c.statuses)
     return got if got is not None else Grabbed(Grab.HELD)
 
 

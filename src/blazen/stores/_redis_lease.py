@@ -23,7 +23,7 @@ from blazen._owners import HOST
 from blazen.stores import _redis_codec as codec
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import pack, unpack
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._coord import Claim, Grab, Grabbed
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores.base import PendingEvent, Renewal, RunRecord, RunStatus, Subscription
 
@@ -64,16 +64,11 @@ class RedisLeases:
         outcome = {ok: Grab.OK, 2: Grab.STATUS, 3: Grab.HELD}[code]
         return Grabbed(outcome, record)
 
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
-        args = [self.keys.tag, run_id, owner, int(lease * 1e6), " ".join(statuses), *dead]
-        return self._grabbed(run_id, await self._script("ACQUIRE", [], args))
+    async def _acquire(self, claim: Claim) -> Grabbed:
+        lease_us = int(claim.lease * 1e6)
+        statuses = " ".join(claim.statuses)
+        args = [self.keys.tag, claim.run_id, claim.owner, lease_us, statuses, *claim.dead]
+        return self._grabbed(claim.run_id, await self._script("ACQUIRE", [], args))
 
     async def _acquire_next(
         self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]

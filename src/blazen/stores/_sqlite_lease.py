@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from blazen.status import FINISHED, RunStatus
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import Clock
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._coord import Claim, Grab, Grabbed
 from blazen.stores._rows import event_from_row, record_from_row
 from blazen.stores._sqlite_file import read_txn, write_txn
 from blazen.stores._sqlite_ops import RECORD_COLUMNS, append_in_txn, find_run
@@ -63,25 +63,18 @@ def _take(conn: sqlite3.Connection, rid: int, run_id: str, owner: str, lease: fl
     return found[1]
 
 
-def acquire(
-    conn: sqlite3.Connection,
-    run_id: str,
-    owner: str,
-    lease: float,
-    dead: Sequence[str],
-    statuses: frozenset[RunStatus],
-) -> Grabbed:
+def acquire(conn: sqlite3.Connection, claim: Claim) -> Grabbed:
     """Claim the run if its status allows it and no live lease holds it."""
     with write_txn(conn):
-        found = find_run(conn, run_id)
+        found = find_run(conn, claim.run_id)
         if found is None:
             return Grabbed(Grab.UNKNOWN)
         rid, record = found
-        if record.status not in statuses:
+        if record.status not in claim.statuses:
             return Grabbed(Grab.STATUS, record)
-        if not _free(record, time.time(), dead):
+        if not _free(record, time.time(), claim.dead):
             return Grabbed(Grab.HELD, record)
-        return Grabbed(Grab.OK, _take(conn, rid, run_id, owner, lease))
+        return Grabbed(Grab.OK, _take(conn, rid, claim.run_id, claim.owner, claim.lease))
 
 
 def acquire_next(

@@ -24,7 +24,7 @@ from blazen.stores import _pg_ops as ops
 from blazen.stores import _pg_reads as reads
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
-from blazen.stores._coord import Grab, Grabbed
+from blazen.stores._coord import Claim, Grab, Grabbed
 from blazen.stores._location import public_url
 from blazen.stores._loops import PerLoop
 from blazen.stores._pg_schema import ensure_schema, quote_ident, valid_schema
@@ -201,16 +201,9 @@ class PostgresStore(StoreBase):
 
     # -- leases, the queue and control (see Coordinated) -----------------------------------
 
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
+    async def _acquire(self, claim: Claim) -> Grabbed:
         async with self._conn() as conn:
-            return await lease_ops.acquire(conn, run_id, owner, lease, dead, statuses)
+            return await lease_ops.acquire(conn, claim)
 
     async def _acquire_next(
         self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]

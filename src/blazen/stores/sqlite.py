@@ -23,7 +23,7 @@ from blazen.stores import _sqlite_reads as reads
 from blazen.stores._base import EventRow, RunHead, StoreBase
 from blazen.stores._batch import EncodedBatch
 from blazen.stores._codec import Clock
-from blazen.stores._coord import Grab, Grabbed, PollingSubscription
+from blazen.stores._coord import Claim, Grab, Grabbed, PollingSubscription
 from blazen.stores._errors import closed
 from blazen.stores._sqlite_file import BUSY_TIMEOUT_S, connect
 from blazen.stores.base import (
@@ -150,15 +150,8 @@ class SQLiteStore(StoreBase):
 
     # -- leases, the queue and control (see Coordinated) -----------------------------------
 
-    async def _acquire(
-        self,
-        run_id: str,
-        owner: str,
-        lease: float,
-        dead: Sequence[str],
-        statuses: frozenset[RunStatus],
-    ) -> Grabbed:
-        return await self._call(lease_ops.acquire, run_id, owner, lease, dead, statuses)
+    async def _acquire(self, claim: Claim) -> Grabbed:
+        return await self._call(lease_ops.acquire, claim)
 
     async def _acquire_next(
         self, owner: str, workflows: Sequence[str], lease: float, dead: Sequence[str]
