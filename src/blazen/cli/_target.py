@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from blazen import Workflow
+from blazen._admit import live_values
 from blazen.cli._common import EXIT_USAGE, CliError
 from blazen.errors import StoreError
 from blazen.stores import DEFAULT_STORE_ENV, DEFAULT_STORE_FILE, CheckpointStore, open_store
@@ -186,12 +187,16 @@ def _no_constants(name: str) -> Any:
 def _json(text: str, what: str) -> Any:
     """``json.loads``; a value nested too deeply for the parser is a usage error naming it."""
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        value = json.loads(text, parse_constant=_no_constants)
+        too_deep = bool(live_values([value]))  # parsed JSON is all JSON unless too deep
     except RecursionError:
+        too_deep = True
+    if too_deep:  # Python 3.13's parser goes deeper than a run can carry the value
         raise CliError(
             f"{what}: the JSON value is nested too deeply to parse (Python's recursion limit)",
             EXIT_USAGE,
         ) from None
+    return value
 
 
 def _value(text: str, pair: str) -> Any:
