@@ -404,3 +404,38 @@ async def test_a_long_run_of_quick_steps_lets_other_tasks_in() -> None:
         finished = True
         await spinner
     assert result >= 1000 // 64 - 1  # about one turn per 64 steps
+
+
+class Countdown(Event):
+    n: int
+
+
+async def test_ready_steps_take_turns_one_delivery_each() -> None:
+    # Steps that never suspend take turns (round-robin, one delivery each), also when one
+    # of them keeps re-emitting to itself and the worker runs its deliveries back to back.
+    log: list[str] = []
+
+    @step
+    async def fan(ctx: Context, ev: StartEvent) -> list[Event]:
+        return [*(Job(i=i) for i in range(4)), Countdown(n=3)]
+
+    @step
+    async def job(ctx: Context, ev: Job) -> Done:
+        log.append(f"a{ev.i}")
+        return Done(i=ev.i)
+
+    @step
+    async def done(ctx: Context, ev: Done) -> StopEvent | None:
+        log.append(f"b{ev.i}")
+        return StopEvent(result=log) if ev.i == 3 and ctx.get("c_done") else None
+
+    @step
+    async def countdown(ctx: Context, ev: Countdown) -> Countdown | None:
+        log.append(f"c{ev.n}")
+        if ev.n == 0:
+            ctx.set("c_done", True)
+            return None
+        return Countdown(n=ev.n - 1)
+
+    result = (await Workflow("turns", [fan, job, done, countdown]).run()).result
+    assert " ".join(result) == "a0 c3 a1 b0 c2 a2 b1 c1 a3 b2 c0 b3"

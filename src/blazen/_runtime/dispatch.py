@@ -26,10 +26,11 @@ _SPAWN_BATCH = 64
 
 
 class _Worker:
-    __slots__ = ("current", "task")
+    __slots__ = ("current", "step", "task")
 
     def __init__(self) -> None:
-        self.current: tuple[str, Item] | None = None
+        self.current: Item | None = None  # the delivery being handled, to step ``step``
+        self.step = ""
         self.task: asyncio.Task[None] | None = None
 
 
@@ -148,7 +149,7 @@ class Dispatcher:
 
     def queued_items(self) -> list[tuple[str, Item]]:
         """Deliveries not yet handled, in-flight ones first: ``(target step, item)``."""
-        out = [w.current for w in self.workers if w.current is not None]
+        out = [(w.step, w.current) for w in self.workers if w.current is not None]
         for name, queue in self.queues.items():
             out.extend((name, item) for item in queue)
         return out
@@ -214,23 +215,48 @@ class Dispatcher:
                 # More work waits: if this step suspends, the check adds a worker.
                 self.check_scheduled = True
                 self.loop.call_soon(self._check_spawn)
-            me.current = (name, item)
+            me.step = name
+            me.current = item
             self.busy += 1
             try:
                 if lean and plain[name]:
                     # The common case inline (an in-memory run, a step with no options, nothing
                     # traced): one coroutine frame per delivery instead of two.
                     spec = specs[name]
+                    fn = spec.fn
                     call = calls.get(name) or self.lean_call(name)
                     if call is not current:  # lean calls record nothing: set, never reset
                         set_call(call)
                         current = call
-                    try:
-                        out = await spec.fn(ctx, item[0])
-                    except (Exception, asyncio.CancelledError) as exc:
-                        out = self.lean_failed(spec, item[0], call, exc)
-                    if out is not None and not self.finished:
-                        self.emit(out, call)
+                    while True:
+                        try:
+                            out = await fn(ctx, item[0])
+                        except (Exception, asyncio.CancelledError) as exc:
+                            out = self.lean_failed(spec, item[0], call, exc)
+                        if out is not None and not self.finished:
+                            self.emit(out, call)
+                        # When this step is the only ready one, round-robin would pick it next:
+                        # take its next delivery here (the same order, less bookkeeping).
+                        streak += 1
+                        if (
+                            len(ready) != 1
+                            or ready[0] != name
+                            or streak >= _YIELD_EVERY
+                            or self.finished
+                            or not self.dispatching
+                        ):
+                            break
+                        ready.popleft()
+                        item = queue.popleft()
+                        if queue and (limit == 0 or n < limit):
+                            ready.append(name)
+                            if not self.idle and not self.check_scheduled:
+                                self.check_scheduled = True
+                                self.loop.call_soon(self._check_spawn)
+                        else:
+                            self.in_ready.discard(name)
+                        me.current = item
+                    streak -= 1  # counted once more below
                 else:
                     await self.execute(specs[name], item)
             finally:

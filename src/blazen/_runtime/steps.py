@@ -153,17 +153,22 @@ class StepRunner(Dispatcher):
         request, an unroutable type) or is not an event."""
         routes = self.routes
         plan: dict[str, list[Item]] = {}
+        seen: type | None = None  # the class of the previous event: its batches are known
+        batches: list[list[Item]] = []
         for ev in events:
-            if not isinstance(ev, Event):
-                return False
-            targets = routes.get(ev.event_type)
-            if targets is None or ev.event_type in _ENGINE_TYPES:
-                return False
-            for spec in targets:
-                batch = plan.get(spec.name)
-                if batch is None:
-                    batch = plan[spec.name] = []
-                batch.append((ev, source, None))
+            t = type(ev)
+            if t is not seen:
+                if not issubclass(t, Event):
+                    return False
+                et = t.event_type  # an event's type is its class's (retyping swaps the class)
+                targets = routes.get(et)
+                if targets is None or et in _ENGINE_TYPES:
+                    return False
+                batches = [plan.setdefault(spec.name, []) for spec in targets]
+                seen = t
+            item = (ev, source, None)
+            for batch in batches:
+                batch.append(item)
         for name, items in plan.items():
             self.enqueue_many(name, items)
         return True
