@@ -110,9 +110,12 @@ def _describe_event(event_type: str, cls: type[Event] | None) -> dict[str, Any]:
     if cls is not None:
         where = f"{cls.__module__}.{cls.__qualname__}"
         fields = [f for f in cls.model_fields if f != "event_type"]
+    label = event_type.removeprefix("blazen::")
+    if cls is not None and cls.__name__ != label:
+        label = f"{cls.__name__} ({label})"  # a typed start event: Order (StartEvent)
     return {
         "name": event_type,
-        "label": event_type.removeprefix("blazen::"),
+        "label": label,
         "kind": _KINDS.get(event_type, "event"),
         "class": where,
         "fields": fields,

@@ -165,3 +165,18 @@ def test_emits_adds_to_the_return_annotation() -> None:
     edges = _edges(describe(Workflow("both", [ask, side]).graph))
     assert ("step:ask", "event:Side", "emits") in edges
     assert ("step:ask", "event:blazen::StopEvent", "returns") in edges
+
+
+def test_a_typed_start_event_is_labelled_with_its_class() -> None:
+    class Order(StartEvent):
+        qty: int
+
+    @step
+    async def take(ctx: Context, ev: Order) -> StopEvent:
+        return StopEvent(result=ev.qty)
+
+    desc = describe(Workflow("orders", [take]).graph)
+    start = next(e for e in desc["events"] if e["name"] == "blazen::StartEvent")
+    assert start["label"] == "Order (StartEvent)"
+    assert start["fields"] == ["qty"]
+    assert '(["Order (StartEvent)"])' in to_mermaid(desc)
