@@ -54,7 +54,9 @@ TESTS = [
     "tests/snapshot",
     "tests/durable",
     "tests/compat",
-    "tests/stores/test_contract.py",
+    "tests/stores",
+    "tests/workers/test_defects.py",
+    "tests/workers/test_worker.py",
 ]
 _FLIP: dict[type, type] = {
     ast.Lt: ast.LtE,
