@@ -91,7 +91,10 @@ def _sites(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
             yield node, "not dropped"
         elif isinstance(node, ast.Constant) and type(node.value) in (bool, int):
             yield node, f"constant {node.value!r} changed"
-        elif isinstance(node, ast.Return) and node.value is not None:
+        elif isinstance(node, ast.Return) and not (
+            node.value is None
+            or (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
             yield node, "return None"
 
 

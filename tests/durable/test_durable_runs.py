@@ -29,6 +29,7 @@ from blazen.stores.base import CheckpointStore, open_store
 from blazen.stores.export import export_run
 from blazen.stores.memory import MemoryStore
 from blazen.stores.sqlite import SQLiteStore
+from blazen.values import StateValue
 from stores.flows import STEPS, Tick  # the shared tick workflow (tests/stores/flows.py)
 
 
@@ -421,3 +422,50 @@ async def test_every_failed_attempt_is_in_the_history_also_the_last(
         ("always", 3, False),  # the commit that hands the StepFailedEvent on
         ("handled", 1, False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("result", "stored"),
+    [
+        (b"\x00raw", StateValue.Bytes(b"\x00raw")),
+        (StateValue.Json({"a": 1}), StateValue.Json({"a": 1})),  # a StateValue is kept as is
+        ({"a": [1, 2]}, StateValue.Json({"a": [1, 2]})),
+    ],
+    ids=["bytes", "state-value", "json"],
+)
+async def test_a_result_is_stored_in_its_tier(result: object, stored: StateValue) -> None:
+    @step
+    async def give(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=result)
+
+    store = MemoryStore()
+    wf = Workflow("results", [give], store=store)
+    handler = await wf.run_with_handler()
+    await handler.result()
+    loaded = await store.load(handler.run_id)
+    assert loaded.result == stored
+    assert (await wf.wait(handler.run_id)).result == (
+        stored.as_bytes() if isinstance(stored, StateValue.Bytes) else stored.value
+    )
+
+
+class _Receipt:
+    """A result that only pickle can store."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+
+async def test_wait_gives_a_pickled_result_back_as_its_object() -> None:
+    @step
+    async def give(ctx: Context, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=_Receipt(7))
+
+    store = MemoryStore()
+    wf = Workflow("receipt", [give], store=store)
+    handler = await wf.run_with_handler()
+    await handler.result()
+    assert (await store.load(handler.run_id)).result.kind == "native"
+    got = (await wf.wait(handler.run_id)).result
+    assert isinstance(got, _Receipt)
+    assert got.total == 7

@@ -74,3 +74,16 @@ def test_two_different_start_classes_are_refused() -> None:
 
     with pytest.raises(WorkflowValidationError, match="two different StartEvent classes"):
         Workflow("two-starts", [crawl, other])
+
+
+@pytest.mark.parametrize("order", [0, 1], ids=["base-first", "subclass-first"])
+def test_a_start_class_and_its_subclass_make_the_subclass_the_start(order: int) -> None:
+    class DeepCrawl(CrawlStart):
+        limit: int = 10
+
+    @step
+    async def deep(ctx: Context, ev: DeepCrawl) -> StopEvent:
+        return StopEvent(result=ev.limit)
+
+    steps = [crawl, deep] if order == 0 else [deep, crawl]
+    assert Workflow("nested-starts", steps).graph.start_class is DeepCrawl

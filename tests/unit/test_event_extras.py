@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from blazen import Context, Event, StartEvent, StopEvent, Workflow, step
@@ -21,6 +23,11 @@ async def test_start_kwargs_named_like_pydantic_methods() -> None:
 def test_methods_stay_available_without_such_fields() -> None:
     ev = Event("Thing", a=1)
     assert callable(ev.model_copy)
+    with warnings.catch_warnings():  # pydantic's v1 spellings are deprecated, not gone
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert ev.dict() == {"a": 1}  # an extra field of another name: still the method
+        assert ev.copy().to_dict() == {"a": 1}
+        assert StopEvent.schema()["title"] == "StopEvent"  # and on the class
     assert StopEvent.model_json_schema()["title"] == "StopEvent"
     assert StartEvent(json="x").to_dict() == {"json": "x"}
 

@@ -50,7 +50,9 @@ async def stored_outcome(
     A failed run raises ``WorkflowError`` with the stored error, a cancelled one
     ``RunAbortedError``; ``WorkflowTimeoutError`` when ``timeout`` seconds pass first.
     """
-    return StopEvent(result=python_value(await stored_result(store, run_id, timeout)))
+    value = python_value(await stored_result(store, run_id, timeout))
+    # Built from stored data: bytes and unpickled objects are kept as they are, as in the run.
+    return StopEvent.model_validate({"result": value})
 
 
 async def stored_result(
