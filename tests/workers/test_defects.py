@@ -395,3 +395,37 @@ asyncio.run(main())
 
     assert asyncio.run(resume()) == "from another process"
     assert log.read_text().split() == [run_id]
+
+
+# -- a process stalled past its lease -----------------------------------------------------
+
+
+async def test_a_renewal_sent_before_a_stall_does_not_let_a_step_start() -> None:
+    # A process stopped (SIGSTOP) past its lease finds, when it continues, the answer to a
+    # renewal it sent before the stop: that confirms the lease as of the send, which is long
+    # gone. No step may start until a renewal sent since confirms it (or finds it lost).
+    release = asyncio.Event()
+
+    @step
+    async def hold_on(ctx: Context, ev: StartEvent) -> StopEvent:
+        await release.wait()
+        return StopEvent(result="done")
+
+    wf = Workflow("stalled", [hold_on], store=MemoryStore(), lease=30.0)
+    handler = await wf.run_with_handler()
+    hooks = handler._run.hooks  # the run's lease side (white box: the stall is simulated)
+    hold = hooks.hold
+    hold.keeper.poke = lambda: None  # no renewal unless this test makes one
+    long_ago = hold.keeper.loop.time() - 10 * hold.lease
+    hold.confirmed_at = long_ago  # as after a stall past the lease
+    gate = asyncio.ensure_future(hooks.lease_checked())
+    await asyncio.sleep(0)
+    assert not gate.done()
+    hold.confirm(long_ago + 1)  # the late answer to a renewal sent before the stall
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not gate.done()  # still waiting: that renewal proves nothing now
+    hold.confirm(hold.keeper.loop.time())  # a renewal sent after the stall
+    await asyncio.wait_for(gate, 5)
+    release.set()
+    assert (await handler.result()).result == "done"

@@ -233,7 +233,9 @@ class LeasedHooks(RunHooks):
         return self.hold.held and self.hold.fresh()
 
     async def lease_checked(self) -> None:
-        if self.hold.held and not self.hold.fresh():
+        # A renewal sent before a stall and answered after it confirms nothing now: wait
+        # until one sent since confirms the lease, or the lease is found lost.
+        while self.hold.held and not self.hold.fresh():
             await self.hold.confirmed()
 
     async def hand_off(self) -> None:
