@@ -7,6 +7,7 @@ history, events and the state at one commit (and the commit before, for the chan
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,18 +72,8 @@ class RunRow:
     error: str | None
 
     def to_json(self) -> dict[str, Any]:
-        """The row for the list's JSON endpoint (live refresh)."""
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "duration": self.duration,
-            "last_seq": self.last_seq,
-            "last_step": self.last_step,
-            "error": self.error,
-        }
+        """The row for the list's JSON endpoint (live refresh): its fields, by name."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
