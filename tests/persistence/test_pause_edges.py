@@ -27,7 +27,7 @@ from blazen._meta import ENGINE, ENGINE_KEY
 from blazen.session_refs import SERIALIZED_REFS_KEY
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pause_sync import next_request, turns
+from waiting import next_request, turns
 
 
 class Go(Event):

@@ -32,7 +32,7 @@ from blazen import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pause_sync import next_request, turns, until
+from waiting import next_request, turns, until
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"

@@ -20,7 +20,7 @@ from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowSnap
 from blazen._meta import TARGETS_KEY
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pause_sync import until
+from waiting import until
 
 log: list[str] = []
 hold = {"right": asyncio.Event()}

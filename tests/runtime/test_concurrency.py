@@ -8,8 +8,7 @@ import threading
 import pytest
 
 from blazen import Context, Event, StartEvent, StopEvent, Workflow, WorkflowError, step
-
-from ._sync import quiet_loop
+from waiting import quiet_loop
 
 
 class Job(Event):

@@ -20,8 +20,7 @@ from blazen import (
     step,
 )
 from blazen.stores.memory import MemoryStore
-
-from ._sync import next_request, quiet_loop, until
+from waiting import next_request, quiet_loop, until
 
 
 class Item(Event):

@@ -15,8 +15,7 @@ from blazen import (
     step,
 )
 from blazen.stores.memory import MemoryStore
-
-from ._sync import next_request
+from waiting import next_request
 
 
 class Progress(Event):

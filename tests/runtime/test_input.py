@@ -16,8 +16,7 @@ from blazen import (
     WorkflowError,
     step,
 )
-
-from ._sync import until
+from waiting import until
 
 
 @step

@@ -1,4 +1,4 @@
-"""Synchronisation helpers for the runtime tests: wait on observable state, never on time."""
+"""Synchronisation helpers of the tests: wait on observable state, never on time."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 from blazen import InputRequestEvent, WorkflowHandler
+
+TURNS = 20  # loop turns after which a step that could start has started (a few suffice)
 
 
 async def until(check: Callable[[], object], what: str, limit: float = 5.0) -> None:
@@ -15,6 +17,12 @@ async def until(check: Callable[[], object], what: str, limit: float = 5.0) -> N
     while not check():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0)
+
+
+async def turns(n: int = TURNS) -> None:
+    """Let every ready task run ``n`` times: the bound of a check that nothing happens."""
+    for _ in range(n):
         await asyncio.sleep(0)
 
 
