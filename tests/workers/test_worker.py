@@ -77,6 +77,16 @@ async def stopped(worker: Worker, task: asyncio.Task[None]) -> None:
     await asyncio.wait_for(task, 30)
 
 
+async def one_gated_run(store: CheckpointStore) -> tuple[Gated, str, Worker, asyncio.Task[None]]:
+    """A submitted gated run, taken by a running worker and waiting at the gate."""
+    gated = Gated(store)
+    run_id = await gated.wf.submit()
+    worker = Worker([gated.wf])
+    task = running(worker)
+    await until(lambda: gated.all_started(1))
+    return gated, run_id, worker, task
+
+
 async def test_a_worker_runs_the_submitted_runs(store: CheckpointStore) -> None:
     wf = fanout(store)
     ids = {await wf.submit(seed=seed): seed for seed in range(6)}
@@ -157,11 +167,7 @@ async def test_an_answer_from_elsewhere_reaches_a_run_waiting_in_a_worker(
 async def test_a_cancel_from_elsewhere_stops_the_run_in_its_worker(
     store: CheckpointStore,
 ) -> None:
-    gated = Gated(store)
-    run_id = await gated.wf.submit()
-    worker = Worker([gated.wf])
-    task = running(worker)
-    await until(lambda: gated.all_started(1))
+    gated, run_id, worker, task = await one_gated_run(store)
     await store.cancel(run_id)
     with pytest.raises(RunAbortedError, match=f"run {run_id} was cancelled"):
         await gated.wf.wait(run_id, timeout=30)
@@ -173,11 +179,7 @@ async def test_a_cancel_from_elsewhere_stops_the_run_in_its_worker(
 async def test_a_lost_lease_stops_the_run_without_another_commit(
     store: CheckpointStore,
 ) -> None:
-    gated = Gated(store)
-    run_id = await gated.wf.submit()
-    worker = Worker([gated.wf])
-    task = running(worker)
-    await until(lambda: gated.all_started(1))
+    gated, run_id, worker, task = await one_gated_run(store)
     taken = await store.claim(run_id, "elsewhere:1:thief")  # as if its lease had expired
     before = await store.checkpoints(run_id)
 
