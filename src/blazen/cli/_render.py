@@ -12,6 +12,7 @@ from typing import Any
 import msgpack
 from rich.text import Text
 
+from blazen._jsoncopy import NotJsonError, checked_copy
 from blazen.values import StateValue
 
 __all__ = [
@@ -136,23 +137,13 @@ def state_size(sv: StateValue) -> int:
 
 
 def json_text(value: Any, indent: int | None = None) -> str | None:
-    """``value`` as JSON text, or ``None`` unless it is JSON as it is (string keys only, no
-    tuples, finite numbers): ``json.dumps`` would quietly turn ``{1: "a"}`` into ``{"1": "a"}``."""
-    if not _is_json(value):
+    """``value`` as JSON text, or ``None`` unless it is JSON as the Context means it (string
+    keys, no tuples, finite numbers): ``json.dumps`` would turn ``{1: "a"}`` into ``{"1": "a"}``."""
+    try:
+        checked_copy(value)
+    except (NotJsonError, RecursionError):
         return None
     return json.dumps(value, indent=indent, ensure_ascii=False)
-
-
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, str)):
-        return True
-    if isinstance(value, float):
-        return value == value and value not in (float("inf"), float("-inf"))
-    if isinstance(value, list):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
 
 
 def stored_text(sv: StateValue | None) -> str:
