@@ -147,6 +147,57 @@ async def test_a_new_or_empty_file_is_initialized(tmp_path: Path, existing: bool
     await store.close()
 
 
+def test_connections_opening_one_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once (no busy wait) while another connection opens
+    the same new file (about 1 round in 30 with 3 threads); every open must still succeed."""
+    failures: list[BaseException] = []
+    for round_no in range(300):
+        path = str(tmp_path / f"race{round_no}.db")
+        barrier = threading.Barrier(3)
+
+        def open_it(path: str = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=10)
+            try:
+                sqlite_file.connect(path).close()
+            except BaseException as exc:  # counted, then asserted on
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert _query(Path(path), "PRAGMA journal_mode") == [("wal",)]
+    assert failures == []
+
+
+class _LockedFor:
+    """A connection stand-in whose WAL switch is refused as locked ``times`` times."""
+
+    def __init__(self, times: int, message: str = "database is locked") -> None:
+        self.times, self.message, self.calls = times, message, 0
+
+    def execute(self, sql: str) -> None:
+        assert sql == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        if self.calls <= self.times:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_the_wal_switch_is_retried_while_locked_within_the_timeout() -> None:
+    conn = _LockedFor(3)
+    sqlite_file._enter_wal(conn, timeout=5.0)  # type: ignore[arg-type]
+    assert conn.calls == 4
+    stuck = _LockedFor(10**9)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite_file._enter_wal(stuck, timeout=0.05)  # type: ignore[arg-type]
+    assert 2 <= stuck.calls < 20
+    other = _LockedFor(1, "disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        sqlite_file._enter_wal(other, timeout=5.0)  # type: ignore[arg-type]
+    assert other.calls == 1
+
+
 async def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sqlite_path("sqlite:///rel/x.db") == "rel/x.db"
     assert sqlite_path("sqlite:////abs/x.db") == "/abs/x.db"

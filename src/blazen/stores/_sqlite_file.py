@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -104,7 +105,7 @@ def connect(path: str, busy_timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connecti
             version = _schema_version(conn, path)
         if version == 0:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn, busy_timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
@@ -114,6 +115,25 @@ def connect(path: str, busy_timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connecti
         conn.close()
         raise
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to WAL, retrying while it is locked, for at most ``timeout`` seconds.
+
+    SQLite refuses the switch at once, without its busy wait, while another connection is
+    opening the same new file; the refusal is transient, so it is retried.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _check_header(path: str) -> None:
