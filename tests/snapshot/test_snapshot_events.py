@@ -146,6 +146,25 @@ def test_encode_value_then_decode_value_is_identity(value: Any) -> None:
     assert type(again) is type(value)
 
 
+class Holder(Event):
+    v: Any
+    w: int = 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, 0, "s", -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 1.5, b"b", [1], {"$blazen": 1}],
+)
+def test_an_events_fields_encode_as_each_value_does(value: Any) -> None:
+    """Including the fast path for scalars, extra fields, and what is in the instance's
+    ``__dict__`` without being a field (left out, as ``iter(event)`` leaves it out)."""
+    ev = Holder.model_validate({"v": value, "extra": value})
+    object.__setattr__(ev, "_hidden", 3)
+    expected = {"v": encode_field_value(value), "w": 0, "extra": encode_field_value(value)}
+    assert encode_event(ev) == expected
+    assert encode_event(ev) == {name: encode_field_value(v) for name, v in ev}
+
+
 @pytest.mark.parametrize("fmt", ["bytes", "json"])
 def test_encoded_events_may_live_in_metadata(fmt: str) -> None:
     """The runtime keeps events waiting for input in metadata; any field value survives."""

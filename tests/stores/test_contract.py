@@ -79,6 +79,57 @@ async def test_commit_returns_consecutive_seqs(store: CheckpointStore) -> None:
     assert (await store.get_run("r1")).last_seq == 4
 
 
+@pytest.mark.parametrize("size", [1, 5, 64, 85, 150])
+async def test_a_long_chain_in_one_batch_is_written_whole_and_in_order(
+    store: CheckpointStore, size: int
+) -> None:
+    """Sizes across the SQLite store's multi-row statements (64, 16, 4 and 1 rows each)."""
+    await new_run(store)
+    batch = [
+        Commit(
+            f"s{i}",
+            consumed=("start" if i == 0 else f"e{i - 1}",),
+            emitted=(ev(f"e{i}", data={"n": i}, source_step=f"s{i}"),),
+            writes={"n": J(i), f"k{i}": B(bytes([i % 256]))},
+            status="completed" if i == 3 else None,
+            error="boom" if i == 4 else None,
+        )
+        for i in range(size)
+    ]
+    assert await store.commit("r1", batch, owner="me") == size
+    assert [(c.seq, c.step) for c in await store.checkpoints("r1")][1:] == [
+        (i + 1, f"s{i}") for i in range(size)
+    ]
+    for seq in sorted({1, size // 2 + 1, size}):
+        loaded = await store.load("r1", seq)
+        assert loaded.context_state == {
+            "n": J(seq - 1),
+            **{f"k{i}": B(bytes([i % 256])) for i in range(seq)},
+        }
+        assert [(p.event_id, p.data) for p in loaded.pending] == [(f"e{seq - 1}", {"n": seq - 1})]
+    history = await store.events("r1")
+    assert [(s, e.event_id, c) for s, e, c in history][1:] == [
+        (i + 1, f"e{i}", i + 2 if i + 1 < size else None) for i in range(size)
+    ]
+    record = await store.get_run("r1")
+    assert (record.status, record.error) == (
+        "completed" if size > 3 else "running",
+        "boom" if size > 4 else None,
+    )
+
+
+async def test_a_repeated_event_id_deep_in_a_long_batch_refuses_all_of_it(
+    store: CheckpointStore,
+) -> None:
+    await new_run(store)
+    batch = [Commit(f"s{i}", emitted=(ev(f"e{i}"),), writes={"n": J(i)}) for i in range(100)]
+    batch.append(Commit("again", emitted=(ev("e70"),)))
+    with pytest.raises(StoreError, match="e70"):
+        await store.commit("r1", batch, owner="me")
+    assert (await store.get_run("r1")).last_seq == 0
+    assert (await store.load("r1")).context_state == {}
+
+
 async def test_load_rebuilds_every_seq(store: CheckpointStore) -> None:
     await new_run(store, state={"a": J(0), "gone": J("x")})
     await store.commit(

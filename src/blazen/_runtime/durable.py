@@ -59,7 +59,8 @@ class DurableHooks(LeasedHooks):
         self.terminal: asyncio.Future[None] = run.loop.create_future()
         run.hooks = self
         run.lean = False  # every step's call records what it did, for its own commit
-        persistence(run.ctx).start_recording()
+        self.persist = persistence(run.ctx)  # the run's context is never replaced
+        self.persist.start_recording()
 
     def _ambient(self) -> dict[str, list[Any]] | None:
         return self._collected() if self._apply_ambient_ops() else None
@@ -68,7 +69,7 @@ class DurableHooks(LeasedHooks):
 
     def sync_shadow(self) -> None:
         """After a restore: the buffers now in the context are the committed ones."""
-        collected = persistence(self.run.ctx).export_collected()
+        collected = self.persist.export_collected()
         self.shadow = {t: [(ev, encode_event(ev)) for ev in evs] for t, evs in collected.items()}
         self.taken_early.clear()
 
@@ -79,20 +80,31 @@ class DurableHooks(LeasedHooks):
     def step_done(
         self, step: str, consumed: tuple[str, ...], call: StepCall
     ) -> asyncio.Future[None] | None:
-        emitted = tuple(
-            PendingEvent(eid, ev.event_type, encode_event(ev), call.step, target)
-            for eid, ev, target in (call.emitted or ())
+        deliveries = call.emitted
+        emitted = (
+            tuple(
+                [
+                    PendingEvent(eid, ev.event_type, encode_event(ev), step, target)
+                    for eid, ev, target in deliveries
+                ]
+            )
+            if deliveries
+            else ()
         )
         writes = self.take_writes()
-        state_value = persistence(self.run.ctx).state_value
-        for key, stored in (call.writes or {}).items():
-            writes[key] = state_value(stored)
+        if call.writes:
+            state_value = self.persist.state_value
+            for key, stored in call.writes.items():
+                writes[key] = state_value(stored)
         changed = self._apply_ambient_ops()
-        changed = self._apply(call.collect_ops or ()) or changed
-        status: RunStatus = "waiting" if self.run.waiting else "running"
+        if call.collect_ops:
+            changed = self._apply(call.collect_ops) or changed
         result = None
         if call.stop is not None:
-            status, result = "completed", result_value(call.stop)
+            status: RunStatus = "completed"
+            result = result_value(call.stop)
+        else:
+            status = "waiting" if self.run.waiting else "running"
         commit = Commit(
             step=step,
             consumed=consumed,
@@ -110,14 +122,14 @@ class DurableHooks(LeasedHooks):
 
     def take_writes(self) -> dict[str, StateValue | None]:
         """Keys written outside any step since the last commit, and the awaited requests."""
-        writes = persistence(self.run.ctx).take_writes()
+        writes = self.persist.take_writes()
         if self.waiting_dirty:
             self.waiting_dirty = False
             writes[WAITING_STATE_KEY] = waiting_value(self.run)
         return writes
 
     def _apply_ambient_ops(self) -> bool:
-        ops = persistence(self.run.ctx).take_collect_ops()
+        ops = self.persist.take_collect_ops()
         return self._apply(ops) if ops else False
 
     def _apply(self, ops: Iterable[Any]) -> bool:

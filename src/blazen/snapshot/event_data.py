@@ -13,7 +13,7 @@ import pickle
 from collections.abc import Mapping
 from typing import Any
 
-from blazen._jsoncopy import json_copy
+from blazen._jsoncopy import INT_MAX, INT_MIN, json_copy
 from blazen.errors import SnapshotError
 from blazen.events import (
     Event,
@@ -113,18 +113,35 @@ def _decode_tag(inner: Any) -> Any:
 
 
 def encode_event(ev: Event) -> dict[str, Any]:
-    """The event's field map in snapshot form; ``StartEvent`` gives ``{"data": {...}}``."""
+    """The event's field map in snapshot form; ``StartEvent`` gives ``{"data": {...}}``.
+
+    Its fields are what ``iter(ev)`` gives (read here without that generator): the instance
+    dict less names starting with ``_`` (attributes, not fields), then the extra fields.
+    """
     fields: dict[str, Any] = {}
-    for name, value in ev:
-        try:
-            fields[name] = encode_field_value(value)
-        except SnapshotError as exc:
-            raise SnapshotError(
-                f"cannot encode field {name!r} of event {ev.event_type!r}: {exc}"
-            ) from exc
+    for name, value in ev.__dict__.items():
+        if name[:1] != "_":
+            fields[name] = _encoded_field(ev, name, value)
+    extra = ev.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            fields[name] = _encoded_field(ev, name, value)
     if ev.event_type == START_EVENT_TYPE:
         return {"data": fields}
     return fields
+
+
+def _encoded_field(ev: Event, name: str, value: Any) -> Any:
+    """One field of ``ev`` in snapshot form; a scalar JSON value is its own (the common case)."""
+    t = type(value)
+    if t is str or t is bool or value is None or (t is int and INT_MIN <= value <= INT_MAX):
+        return value
+    try:
+        return encode_field_value(value)
+    except SnapshotError as exc:
+        raise SnapshotError(
+            f"cannot encode field {name!r} of event {ev.event_type!r}: {exc}"
+        ) from exc
 
 
 def decode_event(event_type: str, data: Any, classes: Mapping[str, type[Event]]) -> Event:

@@ -1,6 +1,6 @@
 """The SQLite store's writes, as blocking functions of a connection (run on the store's thread).
 
-A batch arrives encoded (``_batch``) and is written with a few ``executemany`` calls in one
+A batch arrives encoded (``_batch``) and is written with a few multi-row ``INSERT``s in one
 ``BEGIN IMMEDIATE`` transaction: any failure rolls it all back. A refused write raises
 ``Refused``; the shared layer words the error. A large blob is written from the caller's
 buffer in pieces through ``blobopen`` (no copy of the whole payload).
@@ -126,15 +126,39 @@ def _insert(
         (_INSERT_INLINE_WRITE, inline_rows),
         (_INSERT_WRITE, write_rows),
     ):
-        if rows:
-            conn.executemany(sql, rows)
+        _insert_rows(conn, sql, rows)
     try:
-        conn.executemany(_INSERT_EVENT, event_rows)
-        conn.executemany(_INSERT_CONSUMED_EVENT, consumed_rows)
+        _insert_rows(conn, _INSERT_EVENT, event_rows)
+        _insert_rows(conn, _INSERT_CONSUMED_EVENT, consumed_rows)
     except sqlite3.IntegrityError:
         raise Refused(Refusal.EVENTS) from None
     if consume_rows and conn.executemany(_CONSUME, consume_rows).rowcount != len(consume_rows):
         raise Refused(Refusal.EVENTS)
+
+
+_CHUNKS = (64, 16, 4, 1)
+"""Rows per multi-row ``INSERT``: full chunks of 64, the rest in 16s, 4s and 1s (so a few
+statement texts serve every batch size, within SQLite's 999 bound parameters)."""
+_MULTI: dict[tuple[str, int], str] = {}
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` with ``sql`` (one ``VALUES (...)`` group), many rows per statement.
+
+    One statement inserting 64 rows is one call into SQLite, during which the sqlite3 module
+    releases the GIL: the b-tree work then runs beside the event loop's thread instead of
+    taking turns with it row by row, as ``executemany`` does.
+    """
+    at = 0
+    for size in _CHUNKS:
+        while len(rows) - at >= size:
+            text = _MULTI.get((sql, size))
+            if text is None:
+                head, _, group = sql.rpartition(" VALUES ")
+                text = _MULTI[sql, size] = f"{head} VALUES {', '.join([group] * size)}"
+            chunk = rows[at : at + size]
+            conn.execute(text, [value for row in chunk for value in row])
+            at += size
 
 
 def _consumers(batch: EncodedBatch, first: int) -> dict[str, int]:
