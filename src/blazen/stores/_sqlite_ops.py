@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from blazen.stores import _sqlite_file as sqlite_file
@@ -156,8 +157,7 @@ def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]
             if text is None:
                 head, _, group = sql.rpartition(" VALUES ")
                 text = _MULTI[sql, size] = f"{head} VALUES {', '.join([group] * size)}"
-            chunk = rows[at : at + size]
-            conn.execute(text, [value for row in chunk for value in row])
+            conn.execute(text, list(chain.from_iterable(rows[at : at + size])))
             at += size
 
 
@@ -172,7 +172,8 @@ def _consumers(batch: EncodedBatch, first: int) -> dict[str, int]:
                 raise Refused(Refusal.EVENTS)
             if event_id in emitted:
                 consumer[event_id] = seq
-        emitted.update(event.event_id for event in ec.emitted)
+        for event in ec.emitted:
+            emitted.add(event.event_id)
     return consumer
 
 
