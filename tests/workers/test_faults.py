@@ -229,8 +229,9 @@ def test_two_processes_recover_at_once(store_url: str, tmp_path: Path, trial: in
     report = asyncio.run(_audit(store_url, seeds, log, {starter.pid}))
     unfinished_at_kill = {r for r in seeds if r in got[0] | got[1]}
     print(
-        f"\n{store_url.split(':')[0]} trial {trial}: 20 runs killed mid-flight, recovered"
-        f" {len(got[0])} + {len(got[1])} by two racing processes (both: {len(got[0] & got[1])});"
+        f"\n{store_url.split(':')[0]} trial {trial}: 20 runs, {len(unfinished_at_kill)} unfinished"
+        f" at the kill, recovered {len(got[0])} + {len(got[1])} by two racing processes (both:"
+        f" {len(got[0] & got[1])});"
         f" {report.duplicates} duplicated executions (in flight at the kill),"
         f" {len(report.after_commit)} after their commit"
     )
