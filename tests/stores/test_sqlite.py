@@ -17,7 +17,7 @@ import pytest
 from blazen.errors import StoreError
 from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores import open_store
-from blazen.stores._codec import CHUNK, STREAM_LIMIT
+from blazen.stores._codec import CHUNK, STREAM_LIMIT, pack
 from blazen.stores._sqlite_file import SCHEMA_VERSION
 from blazen.stores._sqlite_reads import FIND_RUNS
 from blazen.stores.base import Commit
@@ -196,6 +196,26 @@ def test_the_wal_switch_is_retried_while_locked_within_the_timeout() -> None:
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         sqlite_file._enter_wal(other, timeout=5.0)  # type: ignore[arg-type]
     assert other.calls == 1
+
+
+async def test_each_commit_row_keeps_its_status_and_its_event_data(tmp_path: Path) -> None:
+    """Step commits carry a status (the SQLite store writes those rows with a statement of
+    their own) and small event data is bound as a bytearray: both must land as written."""
+    path = tmp_path / "rows.db"
+    store = SQLiteStore(path)
+    await new_run(store)
+    statuses = [None, "running", "waiting", "running", "completed"]
+    batch = [
+        Commit(f"s{i}", emitted=(ev(f"e{i}", data={"i": i}),), writes={"k": J(i)}, status=status)
+        for i, status in enumerate(statuses)
+    ]
+    await store.commit("r1", batch, owner="me")
+    await store.close()
+    rows = _query(path, "SELECT seq, status, error, collected, attempt FROM commits WHERE seq > 0")
+    assert rows == [(i + 1, status, None, None, 1) for i, status in enumerate(statuses)]
+    data = _query(path, "SELECT typeof(data), data FROM events WHERE event_id = 'e3'")
+    assert data == [("blob", pack({"i": 3}))]
+    assert _query(path, "SELECT typeof(data) FROM writes WHERE seq = 4") == [("blob",)]
 
 
 async def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

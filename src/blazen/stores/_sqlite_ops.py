@@ -17,7 +17,7 @@ from typing import Any
 from blazen.stores import _sqlite_file as sqlite_file
 from blazen.stores._base import RunHead
 from blazen.stores._batch import Blob, EncodedBatch
-from blazen.stores._codec import DELETED, STREAM_LIMIT, Clock
+from blazen.stores._codec import DELETED, INLINE_LIMIT, STREAM_LIMIT, Clock
 from blazen.stores._errors import Refusal, Refused
 from blazen.stores._rows import RECORD_FIELDS, record_from_row
 from blazen.stores._sqlite_file import read_txn, write_txn
@@ -48,6 +48,10 @@ _INSERT_COMMIT = (
 )
 _INSERT_PLAIN_COMMIT = (  # no status, error, collect buffers or result; a first attempt
     "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_STATUS_COMMIT = (  # the same with a status: a step's commit in a durable run
+    "INSERT INTO commits (rid, seq, step, created_at, consumed, epoch, status)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_WRITE = (
     "INSERT INTO writes (rid, key, seq, idx, kind, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -91,6 +95,7 @@ def _insert(
     """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``)"""
     consumer = _consumers(batch, first)
     plain_rows: list[tuple[Any, ...]] = []
+    status_rows: list[tuple[Any, ...]] = []
     commit_rows: list[tuple[Any, ...]] = []
     inline_rows: list[tuple[Any, ...]] = []
     write_rows: list[tuple[Any, ...]] = []
@@ -100,29 +105,34 @@ def _insert(
     for seq, ec in enumerate(batch.commits, first):
         head = (rid, seq, ec.step, now, len(ec.consumed), epoch)
         attempt, failed = ec.source.attempt, ec.source.attempt_error
-        plain = ec.status is None and ec.error is None and ec.collected is None
-        if plain and ec.result is None and attempt == 1 and failed is None:
-            plain_rows.append(head)
+        plain = ec.error is None and ec.collected is None and ec.result is None
+        if plain and attempt == 1 and failed is None:
+            if ec.status is None:
+                plain_rows.append(head)
+            else:
+                status_rows.append((*head, ec.status))
         else:
             extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED), attempt, failed)
             commit_rows.append((*head, *extra))
         for i, (key, (kind, data, digest)) in enumerate(ec.writes):
-            if data is not None:
-                inline_rows.append((rid, key, seq, i, kind, data))
+            if data is not None:  # under INLINE_LIMIT: a bytearray binds without adapting
+                inline_rows.append((rid, key, seq, i, kind, bytearray(data)))
             else:
                 write_rows.append((rid, key, seq, i, kind, data, digest))
-        for i, event in enumerate(ec.emitted):
-            by = consumer.get(event.event_id)
+        for i, (event_id, event_type, source, target, data) in enumerate(ec.emitted):
+            row = (rid, seq, i, event_id, event_type, source, target, _bindable(data))
+            by = consumer.get(event_id)
             if by is None:
-                event_rows.append((rid, seq, i, *event))
+                event_rows.append(row)
             else:
-                consumed_rows.append((by, rid, seq, i, *event))
+                consumed_rows.append((by, *row))
         for event_id in ec.consumed:
             if event_id not in consumer:
                 consume_rows.append((seq, rid, event_id))
     _store_blobs(conn, batch.blobs)
     for sql, rows in (
         (_INSERT_PLAIN_COMMIT, plain_rows),
+        (_INSERT_STATUS_COMMIT, status_rows),
         (_INSERT_COMMIT, commit_rows),
         (_INSERT_INLINE_WRITE, inline_rows),
         (_INSERT_WRITE, write_rows),
@@ -135,6 +145,13 @@ def _insert(
         raise Refused(Refusal.EVENTS) from None
     if consume_rows and conn.executemany(_CONSUME, consume_rows).rowcount != len(consume_rows):
         raise Refused(Refusal.EVENTS)
+
+
+def _bindable(data: bytes) -> bytes | bytearray:
+    """``data`` as sqlite3 binds it fastest: it sends ``bytes`` (and ``None``) through its
+    adapter lookup, which fails slowly (about as costly as the row's b-tree insert); a small
+    ``bytearray`` copy skips it. Large payloads are bound as they are (no copy)."""
+    return bytearray(data) if len(data) < INLINE_LIMIT else data
 
 
 _CHUNKS = (64, 16, 4, 1)
