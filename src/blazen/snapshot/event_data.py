@@ -53,9 +53,12 @@ def is_tag(value: Any) -> bool:
 
 def encode_field_value(obj: Any) -> Any:
     """One field value in snapshot form: bytes as is, a JSON copy, or a pickled ``Native`` tag."""
-    if type(obj) is bytes:
+    t = type(obj)
+    if t is str or t is bool or obj is None or (t is int and INT_MIN <= obj <= INT_MAX):
+        return obj  # a JSON scalar is its own snapshot form (the common case)
+    if t is bytes:
         return obj
-    if type(obj) is memoryview:
+    if t is memoryview:
         return obj.tobytes()
     try:
         value = json_copy(obj)
@@ -119,29 +122,22 @@ def encode_event(ev: Event) -> dict[str, Any]:
     dict less names starting with ``_`` (attributes, not fields), then the extra fields.
     """
     fields: dict[str, Any] = {}
-    for name, value in ev.__dict__.items():
-        if name[:1] != "_":
-            fields[name] = _encoded_field(ev, name, value)
-    extra = ev.__pydantic_extra__
-    if extra:
-        for name, value in extra.items():
-            fields[name] = _encoded_field(ev, name, value)
-    if ev.event_type == START_EVENT_TYPE:
-        return {"data": fields}
-    return fields
-
-
-def _encoded_field(ev: Event, name: str, value: Any) -> Any:
-    """One field of ``ev`` in snapshot form; a scalar JSON value is its own (the common case)."""
-    t = type(value)
-    if t is str or t is bool or value is None or (t is int and INT_MIN <= value <= INT_MAX):
-        return value
+    name = ""
     try:
-        return encode_field_value(value)
+        for name, value in ev.__dict__.items():
+            if name[:1] != "_":
+                fields[name] = encode_field_value(value)
+        extra = ev.__pydantic_extra__
+        if extra:
+            for name, value in extra.items():
+                fields[name] = encode_field_value(value)
     except SnapshotError as exc:
         raise SnapshotError(
             f"cannot encode field {name!r} of event {ev.event_type!r}: {exc}"
         ) from exc
+    if ev.event_type == START_EVENT_TYPE:
+        return {"data": fields}
+    return fields
 
 
 def decode_event(event_type: str, data: Any, classes: Mapping[str, type[Event]]) -> Event:

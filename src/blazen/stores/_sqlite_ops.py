@@ -115,8 +115,8 @@ def _insert(
             extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED), attempt, failed)
             commit_rows.append((*head, *extra))
         for i, (key, (kind, data, digest)) in enumerate(ec.writes):
-            if data is not None:  # under INLINE_LIMIT: a bytearray binds without adapting
-                inline_rows.append((rid, key, seq, i, kind, bytearray(data)))
+            if data is not None:
+                inline_rows.append((rid, key, seq, i, kind, _bindable(data)))
             else:
                 write_rows.append((rid, key, seq, i, kind, data, digest))
         for i, (event_id, event_type, source, target, data) in enumerate(ec.emitted):
