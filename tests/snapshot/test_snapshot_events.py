@@ -165,6 +165,13 @@ def test_an_events_fields_encode_as_each_value_does(value: Any) -> None:
     assert encode_event(ev) == {name: encode_field_value(v) for name, v in ev}
 
 
+@pytest.mark.parametrize("where", ["v", "extra"])
+def test_a_field_that_cannot_be_encoded_is_named(where: str) -> None:
+    ev = Holder.model_validate({"v": 1, where: lambda: 1})  # a lambda does not pickle
+    with pytest.raises(SnapshotError, match=f"cannot encode field '{where}' of event 'Holder'"):
+        encode_event(ev)
+
+
 @pytest.mark.parametrize("fmt", ["bytes", "json"])
 def test_encoded_events_may_live_in_metadata(fmt: str) -> None:
     """The runtime keeps events waiting for input in metadata; any field value survives."""
