@@ -73,8 +73,10 @@ def summary(core: Any, snap: Any, durable: Any, otel: Any = None) -> list[list[s
     otel_rows = {r["what"]: r for r in (otel or {}).get("rows", [])}
     lines = []
     for t in TARGETS:
-        if t.source == "core" and t.key in rows:
+        if t.source == "core" and t.key in rows and (t.minus is None or t.minus in rows):
             b, f, work, _size = rows[t.key]
+            if t.minus is not None:
+                b, f = b - rows[t.minus][0], f - rows[t.minus][1]
             lines.append(_line(t, b, f, work))
         elif t.source == "snapshot" and t.key in snap_rows:
             r = snap_rows[t.key]

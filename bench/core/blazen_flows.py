@@ -183,6 +183,16 @@ def bz_fan(n: int) -> float:
     return timed(lambda _: _result(BZ_FAN, n=n), n, "blazen fan-out")
 
 
+async def _bz_build(n: int) -> int:
+    items = [Item(i=i) for i in range(n)]  # alive until timed, as in fan_start
+    return len(items)
+
+
+def bz_fan_build(n: int) -> float:
+    """Seconds to build the ``n`` events of a blazen fan-out, alone (no dispatch)."""
+    return timed(lambda _: _bz_build(n), n, "blazen fan-out events")
+
+
 async def _bz_gather(runs: int) -> list[Any]:
     handlers = [await BZ_THREE.run_with_handler(x=i) for i in range(runs)]
     return await asyncio.gather(*(h.result() for h in handlers))

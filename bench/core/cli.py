@@ -21,7 +21,7 @@ from .report import format_blob, format_main, format_notes, json_payload, versio
 from .workloads import WORKLOADS
 
 DESCRIPTION = "Core engine benchmark: blazen vs. a bare-asyncio floor vs. llama-index-workflows."
-ISSUE_ROWS = "chain,fanout,runs,ctx,bytes"  # the engine rows of issue 7, at its sizes
+ISSUE_ROWS = "chain,fanout,fanout-build,runs,ctx,bytes"  # the engine rows of issue 7, at its sizes
 
 
 def build_parser() -> argparse.ArgumentParser:

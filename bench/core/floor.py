@@ -141,6 +141,16 @@ def floor_fan(n: int) -> float:
     return timed(lambda _: floor_run(F_FAN, FStart(n=n)), n, "floor fan-out")
 
 
+async def _f_build(n: int) -> int:
+    items = [FItem(i) for i in range(n)]  # alive until timed, as in the start step
+    return len(items)
+
+
+def floor_fan_build(n: int) -> float:
+    """Seconds to build the ``n`` events of a floor fan-out, alone (no dispatch)."""
+    return timed(lambda _: _f_build(n), n, "floor fan-out events")
+
+
 async def _floor_gather(runs: int) -> list[Any]:
     tasks = [asyncio.create_task(floor_run(F_THREE, FStart(x=i))) for i in range(runs)]
     return await asyncio.gather(*tasks)

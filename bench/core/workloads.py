@@ -7,9 +7,17 @@ from typing import Any
 from _common import Samples, fmt_rate
 
 from .base import set_bytes_keys, set_kv, set_kv_scalar
-from .blazen_flows import bz_bytes, bz_chain, bz_fan, bz_kv, bz_runs
+from .blazen_flows import bz_bytes, bz_chain, bz_fan, bz_fan_build, bz_kv, bz_runs
 from .blob import bench_blob
-from .floor import floor_bytes, floor_chain, floor_fan, floor_kv, floor_kv_copy, floor_runs
+from .floor import (
+    floor_bytes,
+    floor_chain,
+    floor_fan,
+    floor_fan_build,
+    floor_kv,
+    floor_kv_copy,
+    floor_runs,
+)
 from .measure import Config, Measured, Row, measure
 from .peer import PEER
 from .report import size_label
@@ -92,6 +100,19 @@ def bench_fanout(cfg: Config) -> list[Row]:
     return _with_flatness("2", "fan-out: linear in N", rows)
 
 
+def bench_fanout_build(cfg: Config) -> list[Row]:
+    """Workload 2b: only building the N events of the fan-out (the user's code in its start
+    step): pydantic ``Item(i=i)`` against the floor's ``__slots__`` object. Information: it
+    tells the events' share of workload 2 from the engine's."""
+    measured = measure(cfg, cfg.fan_ns, floor_fan_build, bz_fan_build, None, warm_n=200)
+    label = "fan-out: building the N events alone"
+    info = "(information)"
+    return [
+        Row("2b", label, size_label(n), "events/s", n, f, b, p, info, name="fanout-build")
+        for n, f, b, p in measured
+    ]
+
+
 def bench_runs(cfg: Config) -> list[Row]:
     """Workload 3: 1,000 concurrent runs of a 3-step workflow."""
     peer = PEER.peer_runs if PEER else None
@@ -130,6 +151,7 @@ def bench_bytes(cfg: Config) -> list[Row]:
 WORKLOADS: dict[str, Callable[[Config], Any]] = {
     "chain": bench_chain,
     "fanout": bench_fanout,
+    "fanout-build": bench_fanout_build,
     "runs": bench_runs,
     "ctx": bench_ctx,
     "ctx-scalar": bench_ctx_scalar,

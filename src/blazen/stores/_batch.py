@@ -65,7 +65,9 @@ class EncodedBatch:
 
     ``intra_problem`` is set when the batch misuses event ids on its own (an id consumed
     twice, consumed in or before the commit that emits it, or emitted twice): such a batch is
-    refused without being sent.
+    refused without being sent. ``consumed_in`` maps each event that one commit of the batch
+    emits and a later one consumes to that later commit's index (a backend can write such an
+    event already consumed, with no update).
     """
 
     commits: list[EncodedCommit] = field(default_factory=list)
@@ -73,6 +75,7 @@ class EncodedBatch:
     status: RunStatus | None = None
     error: str | None = None
     intra_problem: bool = False
+    consumed_in: dict[str, int] = field(default_factory=dict)
     _pack: Packer = field(default_factory=Packer, repr=False)
 
     def event_ids(self) -> list[str]:
@@ -89,7 +92,8 @@ class EncodedBatch:
 
     def _misuses_own_events(self) -> bool:
         """Whether an id is emitted twice, consumed twice, or consumed by or before the
-        commit that emits it, within the batch alone (``event_problem`` names which)."""
+        commit that emits it, within the batch alone (``event_problem`` names which); fills
+        ``consumed_in`` on the way."""
         emitted_at: dict[str, int] = {}
         for n, commit in enumerate(self.commits):
             for ev in commit.emitted:
@@ -97,11 +101,15 @@ class EncodedBatch:
                     return True
                 emitted_at[ev.event_id] = n
         consumed: set[str] = set()
+        consumed_in = self.consumed_in
         for n, commit in enumerate(self.commits):
             for event_id in commit.consumed:
-                if event_id in consumed or emitted_at.get(event_id, -1) >= n:
+                at = emitted_at.get(event_id, -1)
+                if event_id in consumed or at >= n:
                     return True
                 consumed.add(event_id)
+                if at >= 0:
+                    consumed_in[event_id] = n
         return False
 
     def _columns(self, key: str, value: StateValue | None) -> StoredColumns:

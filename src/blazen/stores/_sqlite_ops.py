@@ -92,8 +92,14 @@ _MAX_PARAMS = 500
 def _insert(
     conn: sqlite3.Connection, rid: int, first: int, batch: EncodedBatch, now: float, epoch: int = 0
 ) -> None:
-    """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``)"""
-    consumer = _consumers(batch, first)
+    """Write an encoded batch as commits ``first``, ``first + 1``, … (made at ``epoch``).
+
+    The loop runs once per commit on the store's thread, holding the GIL that the event loop
+    needs too, so it builds each row in one go. A small payload is bound as a ``bytearray``
+    copy: sqlite3 sends ``bytes`` (and ``None``) through its adapter lookup, which fails slowly
+    (about as costly as the row's b-tree insert); large payloads are bound as they are.
+    """
+    consumed_in = batch.consumed_in
     plain_rows: list[tuple[Any, ...]] = []
     status_rows: list[tuple[Any, ...]] = []
     commit_rows: list[tuple[Any, ...]] = []
@@ -102,33 +108,58 @@ def _insert(
     event_rows: list[tuple[Any, ...]] = []
     consumed_rows: list[tuple[Any, ...]] = []
     consume_rows: list[tuple[int, int, str]] = []
-    for seq, ec in enumerate(batch.commits, first):
-        head = (rid, seq, ec.step, now, len(ec.consumed), epoch)
-        attempt, failed = ec.source.attempt, ec.source.attempt_error
-        plain = ec.error is None and ec.collected is None and ec.result is None
-        if plain and attempt == 1 and failed is None:
-            if ec.status is None:
-                plain_rows.append(head)
+    small = INLINE_LIMIT
+    seq = first
+    for ec in batch.commits:
+        source, status = ec.source, ec.status
+        n_consumed = len(ec.consumed)
+        if (
+            ec.error is None
+            and ec.collected is None
+            and ec.result is None
+            and source.attempt == 1
+            and source.attempt_error is None
+        ):
+            if status is None:
+                plain_rows.append((rid, seq, ec.step, now, n_consumed, epoch))
             else:
-                status_rows.append((*head, ec.status))
+                status_rows.append((rid, seq, ec.step, now, n_consumed, epoch, status))
         else:
-            extra = (ec.status, ec.error, ec.collected, *(ec.result or DELETED), attempt, failed)
-            commit_rows.append((*head, *extra))
+            result = ec.result or DELETED
+            commit_rows.append(
+                (
+                    rid,
+                    seq,
+                    ec.step,
+                    now,
+                    n_consumed,
+                    epoch,
+                    status,
+                    ec.error,
+                    ec.collected,
+                    *result,
+                    source.attempt,
+                    source.attempt_error,
+                )
+            )
         for i, (key, (kind, data, digest)) in enumerate(ec.writes):
-            if data is not None:
-                inline_rows.append((rid, key, seq, i, kind, _bindable(data)))
+            if data is None:
+                write_rows.append((rid, key, seq, i, kind, None, digest))
             else:
-                write_rows.append((rid, key, seq, i, kind, data, digest))
-        for i, (event_id, event_type, source, target, data) in enumerate(ec.emitted):
-            row = (rid, seq, i, event_id, event_type, source, target, _bindable(data))
-            by = consumer.get(event_id)
+                bound = bytearray(data) if len(data) < small else data
+                inline_rows.append((rid, key, seq, i, kind, bound))
+        for i, (event_id, event_type, src, target, data) in enumerate(ec.emitted):
+            bound = bytearray(data) if len(data) < small else data
+            row = (rid, seq, i, event_id, event_type, src, target, bound)
+            by = consumed_in.get(event_id)
             if by is None:
                 event_rows.append(row)
             else:
-                consumed_rows.append((by, *row))
+                consumed_rows.append((first + by, *row))
         for event_id in ec.consumed:
-            if event_id not in consumer:
+            if event_id not in consumed_in:
                 consume_rows.append((seq, rid, event_id))
+        seq += 1
     _store_blobs(conn, batch.blobs)
     for sql, rows in (
         (_INSERT_PLAIN_COMMIT, plain_rows),
@@ -145,13 +176,6 @@ def _insert(
         raise Refused(Refusal.EVENTS) from None
     if consume_rows and conn.executemany(_CONSUME, consume_rows).rowcount != len(consume_rows):
         raise Refused(Refusal.EVENTS)
-
-
-def _bindable(data: bytes) -> bytes | bytearray:
-    """``data`` as sqlite3 binds it fastest: it sends ``bytes`` (and ``None``) through its
-    adapter lookup, which fails slowly (about as costly as the row's b-tree insert); a small
-    ``bytearray`` copy skips it. Large payloads are bound as they are (no copy)."""
-    return bytearray(data) if len(data) < INLINE_LIMIT else data
 
 
 _CHUNKS = (64, 16, 4, 1)
@@ -176,22 +200,6 @@ def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]
                 text = _MULTI[sql, size] = f"{head} VALUES {', '.join([group] * size)}"
             conn.execute(text, list(chain.from_iterable(rows[at : at + size])))
             at += size
-
-
-def _consumers(batch: EncodedBatch, first: int) -> dict[str, int]:
-    """The seq consuming each event that an earlier commit of the batch emits (so its row is
-    written consumed, with no update); ``Refused`` for one consumed twice in the batch."""
-    emitted: set[str] = set()
-    consumer: dict[str, int] = {}
-    for seq, ec in enumerate(batch.commits, first):
-        for event_id in ec.consumed:
-            if event_id in consumer:
-                raise Refused(Refusal.EVENTS)
-            if event_id in emitted:
-                consumer[event_id] = seq
-        for event in ec.emitted:
-            emitted.add(event.event_id)
-    return consumer
 
 
 def _store_blobs(conn: sqlite3.Connection, blobs: dict[bytes, Blob]) -> None:

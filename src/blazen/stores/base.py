@@ -57,12 +57,13 @@ DEFAULT_LEASE = 30.0
 """Seconds a claim on a run lasts unless renewed (its owner renews it in the background)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingEvent:
     """An event waiting to be handled. ``data`` is the snapshot event encoding (msgpack-able).
 
     ``target_step`` names the one step it is queued for (an event accepted by several
     steps is one delivery per step); ``None`` means "route it by its type when loaded".
+    A record to read, not to modify (see ``Commit`` on why it is not frozen).
     """
 
     event_id: str
@@ -72,7 +73,7 @@ class PendingEvent:
     target_step: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Commit:
     """One step's atomic effect on a run.
 
@@ -82,6 +83,11 @@ class Commit:
     ``attempt`` is the attempt of the step that made this commit (above 1 after retries);
     ``attempt_error`` marks a commit that only records a failed attempt (``"Type: msg"``):
     it consumes, emits and writes nothing and leaves the run record's error alone.
+
+    A record to read, not to modify. It is not frozen because the engine builds one (and a
+    ``PendingEvent`` per emitted event) for every step of a durable run, and a frozen
+    dataclass costs about 2.5x as much to build (each field is set through
+    ``object.__setattr__``): 12k of the 180k instructions of a durable SQLite hop.
     """
 
     step: str
