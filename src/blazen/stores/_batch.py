@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from blazen.errors import StoreError
-from blazen.stores._codec import CREATE_STEP, Packer, StoredColumns, stored_columns
+from blazen.stores._codec import CREATE_STEP, Packer, StoredColumns, new_row, stored_columns
 from blazen.stores._errors import duplicate_event, not_pending
 from blazen.stores.base import Commit, PendingEvent, RunStatus, run_status
 from blazen.values import StateValue
@@ -44,8 +44,7 @@ class Blob:
     refs: int = 0
 
 
-@dataclass(slots=True)
-class EncodedCommit:
+class EncodedCommit(NamedTuple):
     """One commit, encoded; ``source`` is the ``Commit`` it came from (its live values)."""
 
     source: Commit
@@ -116,24 +115,38 @@ class EncodedBatch:
         """The stored columns of one value; a large payload joins the blob map."""
         columns, payload = stored_columns(key, value, self._pack)
         if payload is not None:
-            assert columns.digest is not None
-            blob = self.blobs.get(columns.digest)
-            if blob is None:
-                blob = self.blobs[columns.digest] = Blob(payload)
-            blob.refs += 1
+            self._keep(columns, payload)
         return columns
 
+    def _keep(self, columns: StoredColumns, payload: bytes) -> None:
+        """Count one more reference to a large payload (its blob is written once)."""
+        assert columns.digest is not None
+        blob = self.blobs.get(columns.digest)
+        if blob is None:
+            blob = self.blobs[columns.digest] = Blob(payload)
+        blob.refs += 1
+
     def add(self, commit: Commit) -> None:
-        """Encode and append one commit (``StoreError`` for anything a store cannot hold)."""
+        """Encode and append one commit (``StoreError`` for anything a store cannot hold).
+
+        It runs for every step of a durable run, on the event loop's thread: rows are built
+        with ``new_row`` and values encoded without an extra call in the common case.
+        """
+        pack = self._pack
         writes = []
         for key, value in commit.writes.items():
             if type(key) is not str:
                 raise StoreError(f"context keys must be str, not {type(key).__name__}")
-            writes.append((key, self._columns(key, value)))
-        pack = self._pack
+            columns, payload = stored_columns(key, value, pack)
+            if payload is not None:
+                self._keep(columns, payload)
+            writes.append((key, columns))
         emitted = tuple(
             [
-                EncodedEvent(e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data))
+                new_row(
+                    EncodedEvent,
+                    (e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data)),
+                )
                 for e in commit.emitted
             ]
         )
@@ -145,16 +158,19 @@ class EncodedBatch:
         if commit.result is not None:
             result = self._columns("<result>", commit.result)
         self.commits.append(
-            EncodedCommit(
-                commit,
-                commit.step,
-                tuple(commit.consumed),
-                emitted,
-                tuple(writes),
-                None if collected is None else pack(dict(collected)),
-                result,
-                status,
-                error,
+            new_row(
+                EncodedCommit,
+                (
+                    commit,
+                    commit.step,
+                    tuple(commit.consumed),
+                    emitted,
+                    tuple(writes),
+                    None if collected is None else pack(dict(collected)),
+                    result,
+                    status,
+                    error,
+                ),
             )
         )
 
