@@ -109,10 +109,9 @@ def stored_columns(
     """
     if value is None:
         return DELETED, None
-    t = type(value)  # the three variants are final classes
-    if t is _JSON:
+    if isinstance(value, _JSON):
         kind, payload = "json", packer(value.value)
-    elif t is _BYTES or t is _NATIVE:
+    elif isinstance(value, (_BYTES, _NATIVE)):
         kind, payload = value.kind, value.data
     else:
         raise StoreError(f"context value for {key!r} is {type(value).__name__}, not StateValue")
