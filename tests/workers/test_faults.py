@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import signal
@@ -91,10 +92,23 @@ async def _completed(url: str) -> int:
         await store.close()
 
 
-async def _audit(url: str, seeds: dict[str, int], log: Path, disrupted: set[int]) -> Audit:
+def _thaw(proc: subprocess.Popen[str], frozen: dict[int, list[tuple[float, float]]]) -> None:
+    """SIGCONT a stopped worker, noting when (its last freeze ends now)."""
+    proc.send_signal(signal.SIGCONT)
+    stopped_at, _ = frozen[proc.pid][-1]
+    frozen[proc.pid][-1] = (stopped_at, time.time())
+
+
+async def _audit(
+    url: str,
+    seeds: dict[str, int],
+    log: Path,
+    disrupted: set[int],
+    frozen: dict[int, list[tuple[float, float]]] | None = None,
+) -> Audit:
     store = open_store(url)
     try:
-        return await audit(store, seeds, effects(log), disrupted)
+        return await audit(store, seeds, effects(log), disrupted, frozen or {})
     finally:
         await store.close()
 
@@ -127,6 +141,7 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
     rng = random.Random(11)
     disrupted: set[int] = set()
     stopped: dict[int, tuple[subprocess.Popen[str], float]] = {}
+    frozen: dict[int, list[tuple[float, float]]] = {}  # pid -> (SIGSTOP, SIGCONT) wall times
     kills = stalls = 0
     began = time.monotonic()
     try:
@@ -134,7 +149,7 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
             time.sleep(rng.uniform(0.3, 0.7))  # the pace of the faults, not synchronisation
             for pid, (proc, until) in list(stopped.items()):
                 if time.monotonic() >= until:
-                    proc.send_signal(signal.SIGCONT)
+                    _thaw(proc, frozen)
                     del stopped[pid]
             slot = rng.randrange(WORKERS)
             victim = procs[slot]
@@ -143,6 +158,7 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
             disrupted.add(victim.pid)
             if rng.random() < 0.25:
                 victim.send_signal(signal.SIGSTOP)
+                frozen.setdefault(victim.pid, []).append((time.time(), math.inf))
                 stopped[victim.pid] = (victim, time.monotonic() + STALL)
                 stalls += 1
             else:
@@ -153,7 +169,7 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
                 kills += 1
                 procs[slot] = spawn()  # not waited for: the faults go on meanwhile
         for proc, _ in stopped.values():
-            proc.send_signal(signal.SIGCONT)
+            _thaw(proc, frozen)
         deadline = time.monotonic() + FINISH_WITHIN
         while asyncio.run(_completed(store_url)) < RUNS:
             assert time.monotonic() < deadline, "the runs did not all complete in time"
@@ -170,12 +186,13 @@ def test_workers_survive_kills_and_stalls(store_url: str, tmp_path: Path) -> Non
     elapsed = time.monotonic() - began
     stats, losers = _stats(tmp_path)
     spurious = losers - disrupted  # a worker too slow to renew its lease (the machine is busy)
-    report = asyncio.run(_audit(store_url, seeds, log, disrupted | losers))
+    report = asyncio.run(_audit(store_url, seeds, log, disrupted | losers, frozen))
     print(
         f"\n{store_url.split(':')[0]}: {RUNS} runs, {WORKERS} workers, {kills} SIGKILLs +"
         f" {stalls} SIGSTOPs in {DISRUPT_FOR:.0f} s, all done in {elapsed:.1f} s;"
         f" {report.executions} step executions, {report.duplicates} duplicated (in flight at a"
-        f" disruption), {len(report.after_commit)} after their commit; {report.claims} claims;"
+        f" disruption, {report.resumed_mid_step} of them resumed mid-step after a SIGSTOP),"
+        f" {len(report.after_commit)} after their commit; {report.claims} claims;"
         f" stale commits refused {stats.get('stale_commits_refused', 0)}, leases lost"
         f" {stats.get('lost', 0)} ({len(spurious)} workers lost one without a fault);"
         f" epoch problems {len(report.epoch_problems)}"
