@@ -115,3 +115,16 @@ def test_event_problem_names_the_first_misuse_in_commit_order() -> None:
     assert message == "run 'r': commit 6 consumes event 'c', which is not pending"
     assert event_problem(encode_batch([Commit("a", consumed=("p",))]), "r", 1, pending.get) is None
     assert event_problem(encode_batch([Commit("a", consumed=("u",))]), "r", 1, {}.get) is not None
+
+
+def test_events_consumed_later_in_the_batch_are_mapped_to_their_consumer() -> None:
+    batch = encode_batch(
+        [
+            Commit("a", consumed=("outside",), emitted=(ev("e1"), ev("e2"))),
+            Commit("b", consumed=("e1",), emitted=(ev("e3"),)),
+            Commit("c", consumed=("e3", "e2")),
+        ]
+    )
+    assert not batch.intra_problem
+    # commit indexes in the batch; "outside" was pending before it: not in the map
+    assert batch.consumed_in == {"e1": 1, "e3": 2, "e2": 2}
