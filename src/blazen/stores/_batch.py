@@ -115,32 +115,25 @@ class EncodedBatch:
         """The stored columns of one value; a large payload joins the blob map."""
         columns, payload = stored_columns(key, value, self._pack)
         if payload is not None:
-            self._keep(columns, payload)
+            assert columns.digest is not None
+            blob = self.blobs.get(columns.digest)
+            if blob is None:
+                blob = self.blobs[columns.digest] = Blob(payload)
+            blob.refs += 1
         return columns
-
-    def _keep(self, columns: StoredColumns, payload: bytes) -> None:
-        """Count one more reference to a large payload (its blob is written once)."""
-        assert columns.digest is not None
-        blob = self.blobs.get(columns.digest)
-        if blob is None:
-            blob = self.blobs[columns.digest] = Blob(payload)
-        blob.refs += 1
 
     def add(self, commit: Commit) -> None:
         """Encode and append one commit (``StoreError`` for anything a store cannot hold).
 
         It runs for every step of a durable run, on the event loop's thread: rows are built
-        with ``new_row`` and values encoded without an extra call in the common case.
+        with ``new_row`` (no NamedTuple ``__new__`` frame).
         """
         pack = self._pack
         writes = []
         for key, value in commit.writes.items():
             if type(key) is not str:
                 raise StoreError(f"context keys must be str, not {type(key).__name__}")
-            columns, payload = stored_columns(key, value, pack)
-            if payload is not None:
-                self._keep(columns, payload)
-            writes.append((key, columns))
+            writes.append((key, self._columns(key, value)))
         emitted = tuple(
             [
                 new_row(

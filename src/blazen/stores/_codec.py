@@ -96,7 +96,6 @@ DELETED = StoredColumns(None, None, None)
 new_row = tuple.__new__
 """Builds a NamedTuple row without its Python-level ``__new__`` (a frame less per row: the
 rows of every commit of a durable run are built on the event loop's thread)."""
-_JSON, _BYTES, _NATIVE = StateValue.Json, StateValue.Bytes, StateValue.Native
 
 
 def stored_columns(
@@ -109,9 +108,9 @@ def stored_columns(
     """
     if value is None:
         return DELETED, None
-    if isinstance(value, _JSON):
+    if isinstance(value, StateValue.Json):
         kind, payload = "json", packer(value.value)
-    elif isinstance(value, (_BYTES, _NATIVE)):
+    elif isinstance(value, (StateValue.Bytes, StateValue.Native)):
         kind, payload = value.kind, value.data
     else:
         raise StoreError(f"context value for {key!r} is {type(value).__name__}, not StateValue")

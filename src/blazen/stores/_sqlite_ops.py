@@ -109,8 +109,7 @@ def _insert(
     consumed_rows: list[tuple[Any, ...]] = []
     consume_rows: list[tuple[int, int, str]] = []
     small = INLINE_LIMIT
-    seq = first
-    for ec in batch.commits:
+    for seq, ec in enumerate(batch.commits, first):
         source, status = ec.source, ec.status
         n_consumed = len(ec.consumed)
         if (
@@ -159,7 +158,6 @@ def _insert(
         for event_id in ec.consumed:
             if event_id not in consumed_in:
                 consume_rows.append((seq, rid, event_id))
-        seq += 1
     _store_blobs(conn, batch.blobs)
     for sql, rows in (
         (_INSERT_PLAIN_COMMIT, plain_rows),
