@@ -2,7 +2,8 @@
 
     python bench/bench_durable.py [--repeat 5] [--hops 10000]
 
-Two tables, medians of interleaved repeats:
+Two tables, medians of interleaved repeats (``gc.collect()`` before each run, as in
+bench_core: a run does not pay for a full collection that the run before it made due):
 1. a 10k-hop chain: in memory (no store), with the engine's durable work only (each commit
    recorded, built and encoded, then dropped: no store I/O), on MemoryStore, on SQLite; the
    floor is a bare ``sqlite3`` loop doing one small-row transaction per hop in the same WAL
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sqlite3
@@ -147,7 +149,9 @@ def main() -> None:
         samples: dict[str, list[float]] = {k: [] for k in [*kinds, "floor"]}
         for _ in range(args.repeat):
             for kind in kinds:
+                gc.collect()  # as bench_core does: no run pays for the previous one's garbage
                 samples[kind].append(asyncio.run(_chain(kind, tmp)))
+            gc.collect()
             samples["floor"].append(_sqlite_floor(tmp))
         floor = median(samples["floor"])
         rows = []
@@ -186,6 +190,7 @@ def main() -> None:
         per = {label: [] for label, _ in sizes}  # type: dict[str, list[float]]
         for _ in range(args.repeat):
             for label, n in sizes:
+                gc.collect()
                 per[label].append(asyncio.run(_chain("sqlite", tmp, n)))
         base = median(per["1 KB"])
         rows = [

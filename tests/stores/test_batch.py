@@ -25,13 +25,13 @@ def test_values_become_stored_columns_and_one_blob_map() -> None:
     first, second = batch.commits
     assert first.writes[0] == ("j", ("json", pack({"a": 1}), None))
     assert first.writes[1] == ("gone", (None, None, None))
-    assert first.writes[2][1].kind == "bytes"
-    assert first.writes[2][1].data is None
+    kind, data, _ = first.writes[2][1]
+    assert (kind, data) == ("bytes", None)
     (digest,) = batch.blobs  # Bytes and Native with one payload share the blob
     assert batch.blobs[digest].payload is big.data
     assert batch.blobs[digest].refs == 4
     assert second.result is not None
-    assert second.result.digest == digest
+    assert second.result == ("bytes", None, digest)
     assert second.source.writes["n"] == N(BIG)
 
 
@@ -40,8 +40,7 @@ def test_event_data_and_collect_buffers_are_encoded_once() -> None:
         [Commit("s", emitted=(ev("e1", data={"x": [1]}, source_step="a"),), collected={"T": [1]})]
     )
     (commit,) = batch.commits
-    assert commit.emitted[0].data == pack({"x": [1]})
-    assert commit.emitted[0].source_step == "a"
+    assert commit.emitted[0] == ("e1", "T", "a", None, pack({"x": [1]}))
     assert commit.collected == pack({"T": [1]})
 
 
@@ -72,7 +71,7 @@ def test_the_final_status_and_error_are_the_last_ones_set() -> None:
 def test_commit_zero_holds_the_whole_starting_state() -> None:
     batch = encode_start([ev("s")], {"k": J(1)}, {"T": []})
     (commit,) = batch.commits
-    assert (commit.step, [e.event_id for e in commit.emitted]) == (CREATE_STEP, ["s"])
+    assert (commit.step, [e[0] for e in commit.emitted]) == (CREATE_STEP, ["s"])
     assert [key for key, _ in commit.writes] == ["k"]
     assert commit.collected == pack({"T": []})
 

@@ -49,11 +49,11 @@ async def test_memory_store_keeps_values_without_copying() -> None:
     "value", [J({"a": [1, 2.5, None, "s", True]}), B(b""), B(b"\x00" * 5000), N(b"\x80\x05.")]
 )
 def test_values_become_stored_columns_and_back(value: StateValue) -> None:
-    columns, blob = stored_columns("k", value)
-    payload = columns.data if blob is None else blob
+    (kind, data, _), blob = stored_columns("k", value)
+    payload = data if blob is None else blob
     assert payload is not None
-    assert columns.kind is not None
-    assert value_from_columns(columns.kind, payload) == value
+    assert kind is not None
+    assert value_from_columns(kind, payload) == value
     assert stored_columns("k", None) == (DELETED, None)
 
 
@@ -77,14 +77,14 @@ def test_unpack_returns_fresh_objects() -> None:
 
 def test_only_large_payloads_are_blobs_and_are_not_copied() -> None:
     small = B(b"x" * (INLINE_LIMIT - 1))
-    columns, blob = stored_columns("k", small)
-    assert (columns.digest, blob) == (None, None)
-    assert columns.data is small.data
+    (_, data, digest), blob = stored_columns("k", small)
+    assert (digest, blob) == (None, None)
+    assert data is small.data
     big = B(b"x" * INLINE_LIMIT)
-    columns, blob = stored_columns("k", big)
-    assert columns.data is None
-    assert columns.digest is not None
-    assert len(columns.digest) == 32
+    (_, data, digest), blob = stored_columns("k", big)
+    assert data is None
+    assert digest is not None
+    assert len(digest) == 32
     assert blob is big.data  # the value's own buffer, not a copy
 
 

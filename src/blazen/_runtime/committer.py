@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from blazen._owners import new_owner
 from blazen._runtime.stream import EventStream
 from blazen.errors import LeaseLostError, StoreError
 from blazen.events import Event
 from blazen.stores.base import CheckpointStore, Commit
+
+if TYPE_CHECKING:
+    from blazen.stores._base import StoreBase
+    from blazen.stores._batch import EncodedBatch
 
 __all__ = ["BACKLOG", "MAX_BATCH", "Committer", "new_owner"]
 
@@ -21,6 +27,29 @@ MAX_BATCH = 512
 write holds (the commits and their encoded rows) is then freed young: batches of thousands
 lived long enough for the collector to move them to its oldest generation, and the full
 collections that followed cost a durable SQLite hop 10-20% (bench/README.md)."""
+
+
+class _Write:
+    """Up to ``MAX_BATCH`` queued commits that go to the store in one write, with the events
+    each one holds back. For a built-in store each commit is encoded as it is queued (no
+    ``Commit`` object waits; see ``EncodedBatch``); any other store gets the ``Commit``s."""
+
+    __slots__ = ("batch", "commits", "held")
+
+    def __init__(self, batch: EncodedBatch | None) -> None:
+        self.batch = batch
+        self.commits: list[Commit] = []
+        self.held: list[Sequence[Event] | None] = []  # per commit: events to publish
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def add(self, commit: Commit, publish: Sequence[Event] | None) -> None:
+        if self.batch is not None:
+            self.batch.add(commit)  # StoreError, leaving the batch unchanged, if it cannot
+        else:
+            self.commits.append(commit)
+        self.held.append(publish or None)
 
 
 class Committer:
@@ -40,14 +69,21 @@ class Committer:
         stream: EventStream,
         fail: Callable[[BaseException], None],
     ) -> None:
+        from blazen.stores._base import StoreBase  # loaded with any built-in store
+
         self.store, self.run_id, self.owner = store, run_id, owner
+        # A built-in store gets its commits encoded as they are queued, unless a subclass
+        # overrides ``commit`` (to watch or alter the writes): that one is called as before.
+        self.encoder: StoreBase | None = None
+        if isinstance(store, StoreBase) and type(store).commit is StoreBase.commit:
+            self.encoder = store
         self.epoch: int | None = None
         self.stopped = False
         self.refused = 0  # batches the store refused because the lease was lost
         self.stream = stream
         self.fail = fail
-        self.buf: list[Commit] = []
-        self.held: list[Sequence[Event] | None] = []  # per buffered commit: events to publish
+        self.writes: deque[_Write] = deque()  # queued, oldest first; the last one fills up
+        self.queued = 0  # commits in ``writes``
         self.task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
         self.space: asyncio.Future[None] | None = None
@@ -55,14 +91,29 @@ class Committer:
     def submit(
         self, commit: Commit, publish: Sequence[Event] | None = None
     ) -> asyncio.Future[None] | None:
-        """Queue ``commit``; an awaitable is returned when the backlog is full."""
+        """Queue ``commit``; an awaitable is returned when the backlog is full.
+
+        A commit that a built-in store cannot hold (it is encoded here) is not queued: the
+        run fails with the store's ``StoreError``, and the commits queued before it land.
+        """
         if self.stopped:
             return None
-        self.buf.append(commit)
-        self.held.append(publish or None)
+        writes = self.writes
+        if not writes or len(writes[-1]) >= MAX_BATCH:
+            encoder = self.encoder
+            writes.append(_Write(None if encoder is None else encoder.new_batch()))
+        try:
+            writes[-1].add(commit, publish)
+        except StoreError as exc:
+            if not writes[-1]:
+                writes.pop()
+            self.error = exc  # what drain() raises once the queued commits have landed
+            self.fail(exc)
+            return None
+        self.queued += 1
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._flush())
-        if len(self.buf) >= BACKLOG:
+        if self.queued >= BACKLOG:
             if self.space is None:
                 self.space = asyncio.get_running_loop().create_future()
             return asyncio.shield(self.space)
@@ -76,37 +127,51 @@ class Committer:
 
     async def _flush(self) -> None:
         try:
-            while self.buf:
-                batch, held = self.buf[:MAX_BATCH], self.held[:MAX_BATCH]
-                del self.buf[:MAX_BATCH], self.held[:MAX_BATCH]
-                if len(self.buf) < BACKLOG:
+            while self.writes:
+                write = self.writes.popleft()
+                self.queued -= len(write)
+                if self.queued < BACKLOG:
                     self._release()
-                await self.store.commit(self.run_id, batch, owner=self.owner, epoch=self.epoch)
+                await self._write(write)
                 if self.stopped:
                     return
-                for events in held:
+                for events in write.held:
                     for event in events or ():
                         self.stream.publish(event)
         except Exception as exc:
-            if isinstance(exc, LeaseLostError):
-                self.refused += 1
-            err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
-            if err is not exc:
-                err.__cause__ = exc
-            self.error = err  # what drain() raises: a StoreError, the driver's error its cause
-            self.buf.clear()
-            self.held.clear()
-            self._release()
-            self.fail(err)
+            self._failed(exc)
         finally:
             self.task = None
+
+    def _failed(self, exc: Exception) -> None:
+        """A write failed: drop the backlog (the store refuses it or is gone), fail the run."""
+        if isinstance(exc, LeaseLostError):
+            self.refused += 1
+        err = exc if isinstance(exc, StoreError) else StoreError(f"checkpoint failed: {exc}")
+        if err is not exc:
+            err.__cause__ = exc
+        self.error = err  # what drain() raises: a StoreError, the driver's error its cause
+        self._clear()
+        self.fail(err)
+
+    async def _write(self, write: _Write) -> None:
+        owner, epoch = self.owner, self.epoch
+        if write.batch is not None and self.encoder is not None:
+            await self.encoder.commit_encoded(
+                self.run_id, write.batch.finish(), owner=owner, epoch=epoch
+            )
+        else:
+            await self.store.commit(self.run_id, write.commits, owner=owner, epoch=epoch)
+
+    def _clear(self) -> None:
+        self.writes.clear()
+        self.queued = 0
+        self._release()
 
     def stop(self) -> None:
         """Write nothing more: queued commits are dropped, later ones ignored."""
         self.stopped = True
-        self.buf.clear()
-        self.held.clear()
-        self._release()
+        self._clear()
 
     @property
     def busy(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from blazen.errors import StoreError
 from blazen.stores._batch import EncodedBatch, encode_batch, encode_start, event_problem
@@ -72,6 +72,8 @@ class StoreBase(Coordinated, abc.ABC):
     """The shared half of every backend: validation, encoding, refusals and error texts."""
 
     _closed: bool = False
+    _keeps_sources: ClassVar[bool] = False
+    """Whether this backend reads the live values of a batch's commits (``source``)."""
 
     @property
     @abc.abstractmethod
@@ -184,7 +186,18 @@ class StoreBase(Coordinated, abc.ABC):
         when the run was claimed again since that epoch. A commit setting a final status
         also ends the lease.
         """
-        batch = encode_batch(commits)
+        batch = encode_batch(commits, keep_sources=self._keeps_sources)
+        return await self.commit_encoded(run_id, batch, owner=owner, epoch=epoch)
+
+    def new_batch(self) -> EncodedBatch:
+        """An empty batch for ``commit_encoded``: the engine encodes each commit into it as
+        its step finishes (``EncodedBatch.add``), and ``finish``-es it before the write."""
+        return EncodedBatch(keep_sources=self._keeps_sources)
+
+    async def commit_encoded(
+        self, run_id: str, batch: EncodedBatch, *, owner: str, epoch: int | None = None
+    ) -> int:
+        """``commit`` of an already encoded and finished batch (from ``new_batch``)."""
         self._check_open()
         if not batch.commits or batch.intra_problem:
             record = await self._owned(run_id, owner, epoch)

@@ -25,14 +25,9 @@ from blazen.values import StateValue
 __all__ = ["Blob", "EncodedBatch", "EncodedCommit", "EncodedEvent", "encode_batch", "event_problem"]
 
 
-class EncodedEvent(NamedTuple):
-    """An emitted event with its data msgpack-encoded."""
-
-    event_id: str
-    event_type: str
-    source_step: str | None
-    target_step: str | None
-    data: bytes
+EncodedEvent = tuple[str, str, str | None, str | None, bytes]
+"""``(event_id, event_type, source_step, target_step, data)``: an emitted event with its data
+msgpack-encoded. A plain tuple (read it by unpacking), for the reason ``StoredColumns`` is."""
 
 
 @dataclass(slots=True)
@@ -45,9 +40,11 @@ class Blob:
 
 
 class EncodedCommit(NamedTuple):
-    """One commit, encoded; ``source`` is the ``Commit`` it came from (its live values)."""
+    """One commit, encoded. ``source`` is the ``Commit`` it came from, kept only in a batch
+    for a store that holds live values (``keep_sources``); ``None`` elsewhere, so that a
+    queued encoded commit holds only strings, bytes and numbers (see ``EncodedBatch``)."""
 
-    source: Commit
+    source: Commit | None
     step: str
     consumed: tuple[str, ...]
     emitted: tuple[EncodedEvent, ...]
@@ -56,6 +53,8 @@ class EncodedCommit(NamedTuple):
     result: StoredColumns | None
     status: RunStatus | None
     error: str | None
+    attempt: int
+    attempt_error: str | None
 
 
 @dataclass(slots=True)
@@ -66,7 +65,13 @@ class EncodedBatch:
     twice, consumed in or before the commit that emits it, or emitted twice): such a batch is
     refused without being sent. ``consumed_in`` maps each event that one commit of the batch
     emits and a later one consumes to that later commit's index (a backend can write such an
-    event already consumed, with no update).
+    event already consumed, with no update); ``finish`` computes both once the batch is whole.
+
+    Without ``keep_sources`` the batch keeps no ``Commit``: its rows are tuples of strings,
+    bytes and numbers, which the garbage collector stops tracking at its first pass. A run's
+    committer encodes each commit as the step finishes and queues it so: commits waiting
+    for the store then never reach the collector's oldest generation, whose full passes
+    (tens of ms in a loaded process) cost a durable hop more than its encoding.
     """
 
     commits: list[EncodedCommit] = field(default_factory=list)
@@ -75,19 +80,29 @@ class EncodedBatch:
     error: str | None = None
     intra_problem: bool = False
     consumed_in: dict[str, int] = field(default_factory=dict)
+    keep_sources: bool = True
     _pack: Packer = field(default_factory=Packer, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.commits)
+
+    def finish(self) -> EncodedBatch:
+        """Check the batch's own use of event ids (``intra_problem``, ``consumed_in``)."""
+        self.consumed_in.clear()
+        self.intra_problem = self._misuses_own_events()
+        return self
 
     def event_ids(self) -> list[str]:
         """Every event id the batch consumes or emits, once each, in batch order."""
         ids: dict[str, None] = {}
         for commit in self.commits:
             ids.update(dict.fromkeys(commit.consumed))
-            ids.update(dict.fromkeys(ev.event_id for ev in commit.emitted))
+            ids.update(dict.fromkeys(ev[0] for ev in commit.emitted))
         return list(ids)
 
     def emitted_ids(self) -> set[str]:
         """The ids of every event the batch emits."""
-        return {ev.event_id for commit in self.commits for ev in commit.emitted}
+        return {ev[0] for commit in self.commits for ev in commit.emitted}
 
     def _misuses_own_events(self) -> bool:
         """Whether an id is emitted twice, consumed twice, or consumed by or before the
@@ -96,9 +111,10 @@ class EncodedBatch:
         emitted_at: dict[str, int] = {}
         for n, commit in enumerate(self.commits):
             for ev in commit.emitted:
-                if ev.event_id in emitted_at:
+                event_id = ev[0]
+                if event_id in emitted_at:
                     return True
-                emitted_at[ev.event_id] = n
+                emitted_at[event_id] = n
         consumed: set[str] = set()
         consumed_in = self.consumed_in
         for n, commit in enumerate(self.commits):
@@ -111,70 +127,73 @@ class EncodedBatch:
                     consumed_in[event_id] = n
         return False
 
-    def _columns(self, key: str, value: StateValue | None) -> StoredColumns:
-        """The stored columns of one value; a large payload joins the blob map."""
+    def _columns(
+        self, key: str, value: StateValue | None, payloads: list[tuple[bytes, bytes]]
+    ) -> StoredColumns:
+        """The stored columns of one value; a large payload is added to ``payloads``."""
         columns, payload = stored_columns(key, value, self._pack)
         if payload is not None:
-            assert columns.digest is not None
-            blob = self.blobs.get(columns.digest)
-            if blob is None:
-                blob = self.blobs[columns.digest] = Blob(payload)
-            blob.refs += 1
+            digest = columns[2]
+            assert digest is not None
+            payloads.append((digest, payload))
         return columns
 
     def add(self, commit: Commit) -> None:
-        """Encode and append one commit (``StoreError`` for anything a store cannot hold).
+        """Encode and append one commit (``StoreError`` for anything a store cannot hold:
+        the batch is then unchanged).
 
         It runs for every step of a durable run, on the event loop's thread: rows are built
         with ``new_row`` (no NamedTuple ``__new__`` frame).
         """
         pack = self._pack
         writes = []
+        payloads: list[tuple[bytes, bytes]] = []  # joins the blob map once all is encoded
         for key, value in commit.writes.items():
             if type(key) is not str:
                 raise StoreError(f"context keys must be str, not {type(key).__name__}")
-            writes.append((key, self._columns(key, value)))
+            writes.append((key, self._columns(key, value, payloads)))
         emitted = tuple(
             [
-                new_row(
-                    EncodedEvent,
-                    (e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data)),
-                )
+                (e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data))
                 for e in commit.emitted
             ]
         )
         status, error, collected, result = commit.status, commit.error, commit.collected, None
         if status is not None:
-            self.status = status = run_status(status)
+            status = run_status(status)
+        if commit.result is not None:
+            result = self._columns("<result>", commit.result, payloads)
+        row = (
+            commit if self.keep_sources else None,
+            commit.step,
+            tuple(commit.consumed),
+            emitted,
+            tuple(writes),
+            None if collected is None else pack(dict(collected)),
+            result,
+            status,
+            error,
+            commit.attempt,
+            commit.attempt_error,
+        )
+        for digest, payload in payloads:
+            blob = self.blobs.get(digest)
+            if blob is None:
+                blob = self.blobs[digest] = Blob(payload)
+            blob.refs += 1
+        if status is not None:
+            self.status = status
         if error is not None:
             self.error = error
-        if commit.result is not None:
-            result = self._columns("<result>", commit.result)
-        self.commits.append(
-            new_row(
-                EncodedCommit,
-                (
-                    commit,
-                    commit.step,
-                    tuple(commit.consumed),
-                    emitted,
-                    tuple(writes),
-                    None if collected is None else pack(dict(collected)),
-                    result,
-                    status,
-                    error,
-                ),
-            )
-        )
+        self.commits.append(new_row(EncodedCommit, row))
 
 
-def encode_batch(commits: Sequence[Commit]) -> EncodedBatch:
+def encode_batch(commits: Sequence[Commit], *, keep_sources: bool = True) -> EncodedBatch:
     """Check and encode ``commits`` before any I/O; ``StoreError`` names the first problem."""
-    batch = EncodedBatch()
+    batch = EncodedBatch(keep_sources=keep_sources)
     for commit in commits:
         batch.add(commit)
-    batch.intra_problem = batch._misuses_own_events()
-    return batch
+    return batch.finish()
 
 
 def encode_start(
@@ -206,8 +225,9 @@ def event_problem(
             if event_id in consumed or not ok:
                 return not_pending(run_id, first_seq + n, event_id)
             consumed.add(event_id)
-        for event in commit.emitted:
-            if event.event_id in emitted or pending_before(event.event_id) is not None:
-                return duplicate_event(run_id, first_seq + n, event.event_id)
-            emitted.add(event.event_id)
+        for ev in commit.emitted:
+            event_id = ev[0]
+            if event_id in emitted or pending_before(event_id) is not None:
+                return duplicate_event(run_id, first_seq + n, event_id)
+            emitted.add(event_id)
     return None

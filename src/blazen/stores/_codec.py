@@ -13,7 +13,7 @@ import hashlib
 import io
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgpack
 
@@ -82,16 +82,15 @@ def unpack(data: bytes) -> Any:
         raise StoreError(f"corrupt msgpack data in store: {exc}") from exc
 
 
-class StoredColumns(NamedTuple):
-    """A context value as a store keeps it: ``kind`` (``None``: deleted), then either the
-    payload inline (``data``) or the sha256 ``digest`` of its blob."""
+StoredColumns = tuple[str | None, bytes | None, bytes | None]
+"""``(kind, data, digest)``: a context value as a store keeps it: ``kind`` (``None``:
+deleted), then either the payload inline (``data``) or the sha256 ``digest`` of its blob.
 
-    kind: str | None
-    data: bytes | None
-    digest: bytes | None
+A plain tuple, not a NamedTuple: the collector stops tracking a plain tuple of strings and
+bytes at its first pass, and the rows of queued commits then never reach its oldest
+generation (see ``_batch.EncodedBatch``). Read it by unpacking."""
 
-
-DELETED = StoredColumns(None, None, None)
+DELETED: StoredColumns = (None, None, None)
 
 new_row = tuple.__new__
 """Builds a NamedTuple row without its Python-level ``__new__`` (a frame less per row: the
@@ -115,8 +114,8 @@ def stored_columns(
     else:
         raise StoreError(f"context value for {key!r} is {type(value).__name__}, not StateValue")
     if len(payload) < INLINE_LIMIT:
-        return new_row(StoredColumns, (kind, payload, None)), None
-    return new_row(StoredColumns, (kind, None, hashlib.sha256(payload).digest())), payload
+        return (kind, payload, None), None
+    return (kind, None, hashlib.sha256(payload).digest()), payload
 
 
 def value_from_columns(kind: str, payload: bytes) -> StateValue:

@@ -126,10 +126,10 @@ def channel(schema: str) -> str:
 
 def write_args(mode: str, epoch: int | None, lease: float, batch: EncodedBatch) -> tuple[Any, ...]:
     """The first arguments of ``blazen_write``: mode, epoch, lease, attempts and errors."""
-    sources = [commit.source for commit in batch.commits]
-    if all(c.attempt == 1 and c.attempt_error is None for c in sources):
+    commits = batch.commits
+    if all(c.attempt == 1 and c.attempt_error is None for c in commits):
         return mode, epoch, lease, None, None
-    return mode, epoch, lease, [c.attempt for c in sources], [c.attempt_error for c in sources]
+    return mode, epoch, lease, [c.attempt for c in commits], [c.attempt_error for c in commits]
 
 
 async def _classify(conn: Any, run_id: str) -> RunRecord | None:

@@ -97,8 +97,7 @@ def arrays(batch: EncodedBatch, known: Collection[bytes]) -> list[list[Any]]:
         for idx, (key, columns) in enumerate(ec.writes):
             _append(writes, (n, idx, key, *columns))
         for idx, ev in enumerate(ec.emitted):
-            row = (n, idx, ev.event_id, ev.event_type, ev.source_step, ev.target_step, ev.data)
-            _append(events, row)
+            _append(events, (n, idx, *ev))
         for event_id in ec.consumed:
             _append(consumes, (n, event_id))
     hashes = sorted(batch.blobs)

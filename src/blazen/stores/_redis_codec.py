@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 _STAMP = struct.Struct(">d")
-_Value = tuple[str | None, bytes | None, bytes | None]
 _NIL = msgpack.packb(None)
 
 
@@ -45,14 +44,14 @@ def entry(commit: EncodedCommit) -> bytes:
     packer = msgpack.Packer(use_bin_type=True)
     parts = [packer.pack_array_header(10), packer.pack(commit.step), packer.pack(commit.consumed)]
     parts.append(packer.pack_array_header(len(commit.emitted)))
-    for ev in commit.emitted:
-        parts += [packer.pack_array_header(5), packer.pack(ev.event_id), packer.pack(ev.event_type)]
-        parts += [ev.data, packer.pack(ev.source_step), packer.pack(ev.target_step)]
+    for event_id, event_type, source_step, target_step, data in commit.emitted:
+        parts += [packer.pack_array_header(5), packer.pack(event_id), packer.pack(event_type)]
+        parts += [data, packer.pack(source_step), packer.pack(target_step)]
     parts.append(packer.pack([(key, *columns) for key, columns in commit.writes]))
     parts.append(_NIL if commit.collected is None else commit.collected)
     parts.append(packer.pack(commit.result))
     parts += [packer.pack(commit.status), packer.pack(commit.error)]
-    parts += [packer.pack(commit.source.attempt), packer.pack(commit.source.attempt_error)]
+    parts += [packer.pack(commit.attempt), packer.pack(commit.attempt_error)]
     return b"".join(parts)
 
 
@@ -60,7 +59,7 @@ def commit_args(batch: EncodedBatch) -> list[Any]:
     """The commit script's per-commit arguments: count, then entry, consumed and emitted ids."""
     out: list[Any] = [len(batch.commits)]
     for commit in batch.commits:
-        ids = [ev.event_id for ev in commit.emitted]
+        ids = [ev[0] for ev in commit.emitted]
         out += [entry(commit), len(commit.consumed), *commit.consumed, len(ids), *ids]
     return out
 
@@ -106,10 +105,10 @@ def _event(row: Sequence[Any]) -> PendingEvent:
 class Replay:
     """The state after a prefix of a run's log: what ``load`` returns, blobs by digest."""
 
-    state: dict[str, _Value] = field(default_factory=dict)
+    state: dict[str, StoredColumns] = field(default_factory=dict)
     pending: dict[str, list[Any]] = field(default_factory=dict)
     collected: dict[str, list[Any]] = field(default_factory=dict)
-    result: _Value | None = None
+    result: StoredColumns | None = None
 
     @classmethod
     def of(cls, log: Sequence[tuple[float, list[Any]]]) -> Replay:
@@ -149,16 +148,16 @@ class Replay:
         return None if self.result is None else _decode(self.result, blobs)
 
 
-def _decode(value: _Value, blobs: Mapping[bytes, bytes]) -> StateValue:
+def _decode(value: StoredColumns, blobs: Mapping[bytes, bytes]) -> StateValue:
     """A ``StateValue`` from its stored form."""
-    columns = StoredColumns(*value)
-    assert columns.kind is not None
-    if columns.digest is None:
-        return value_from_columns(columns.kind, columns.data or b"")
-    payload = blobs.get(columns.digest)
+    kind, data, digest = value
+    assert kind is not None
+    if digest is None:
+        return value_from_columns(kind, data or b"")
+    payload = blobs.get(digest)
     if payload is None:
-        raise StoreError(f"blob {columns.digest.hex()} is missing from the Redis store")
-    return value_from_columns(columns.kind, payload)
+        raise StoreError(f"blob {digest.hex()} is missing from the Redis store")
+    return value_from_columns(kind, payload)
 
 
 def checkpoints(

@@ -138,8 +138,8 @@ def write_prefix(mode: str, epoch: int | None, lease: float, batch: EncodedBatch
     posted: list[Any] = []
     if mode == "post":
         for commit in batch.commits:
-            for ev in commit.emitted:
-                posted += [ev.event_id, pack([ev.event_type, ev.data, ev.source_step])]
+            for event_id, event_type, source_step, _, data in commit.emitted:
+                posted += [event_id, pack([event_type, data, source_step])]
     head: list[Any] = [mode, "" if epoch is None else str(epoch), int(lease * 1e6)]
     return [*head, len(posted) // 2, *posted]
 

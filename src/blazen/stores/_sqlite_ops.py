@@ -110,14 +110,14 @@ def _insert(
     consume_rows: list[tuple[int, int, str]] = []
     small = INLINE_LIMIT
     for seq, ec in enumerate(batch.commits, first):
-        source, status = ec.source, ec.status
+        status = ec.status
         n_consumed = len(ec.consumed)
         if (
             ec.error is None
             and ec.collected is None
             and ec.result is None
-            and source.attempt == 1
-            and source.attempt_error is None
+            and ec.attempt == 1
+            and ec.attempt_error is None
         ):
             if status is None:
                 plain_rows.append((rid, seq, ec.step, now, n_consumed, epoch))
@@ -137,8 +137,8 @@ def _insert(
                     ec.error,
                     ec.collected,
                     *result,
-                    source.attempt,
-                    source.attempt_error,
+                    ec.attempt,
+                    ec.attempt_error,
                 )
             )
         for i, (key, (kind, data, digest)) in enumerate(ec.writes):

@@ -48,15 +48,21 @@ class _Event:
     """One emitted event, its seq and (once handled) the seq that consumed it."""
 
     seq: int
-    event: EncodedEvent
+    event: EncodedEvent  # (event_id, event_type, source_step, target_step, data)
     consumed: int | None = None
+
+    @property
+    def event_id(self) -> str:
+        return self.event[0]
+
+    def posted(self) -> bool:
+        """Whether it is a pending answer posted by ``respond`` (no target step)."""
+        return self.consumed is None and self.event[3] is None and self.event[2] == POSTED
 
     def row(self) -> EventRow:
         """``(seq, PendingEvent, consumed)`` with a fresh copy of the event's data."""
-        ev = self.event
-        pending = event_from_row(
-            ev.event_id, ev.event_type, ev.data, ev.source_step, ev.target_step
-        )
+        event_id, event_type, source_step, target_step, data = self.event
+        pending = event_from_row(event_id, event_type, data, source_step, target_step)
         return self.seq, pending, self.consumed
 
 
@@ -92,17 +98,11 @@ class _Run:
     def states(self, event_ids: Sequence[str]) -> dict[str, bool]:
         """Of ``event_ids``, the run's events: ``True`` pending, ``False`` consumed."""
         found = (self.events.get(event_id) for event_id in event_ids)
-        return {ev.event.event_id: ev.consumed is None for ev in found if ev is not None}
+        return {ev.event_id: ev.consumed is None for ev in found if ev is not None}
 
     def posted(self) -> list[_Event]:
         """Pending events without a target step (answers posted by ``respond``)."""
-        return [
-            ev
-            for ev in self.events.values()
-            if ev.consumed is None
-            and ev.event.target_step is None
-            and ev.event.source_step == POSTED
-        ]
+        return [ev for ev in self.events.values() if ev.posted()]
 
     def free(self, now: float, dead: Sequence[str]) -> bool:
         """Whether no live lease holds the run."""
@@ -137,6 +137,8 @@ class _Run:
 
 class MemoryStore(MemoryLeases, StoreBase):
     """A ``CheckpointStore`` held in this process's memory; thread-safe, lost at exit."""
+
+    _keeps_sources = True  # it holds the written StateValues themselves, not their encoding
 
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
@@ -233,26 +235,27 @@ class MemoryStore(MemoryLeases, StoreBase):
         for commit in batch.commits:
             seq += 1
             for event in commit.emitted:
-                run.events[event.event_id] = _Event(seq, event)
+                run.events[event[0]] = _Event(seq, event)
             for event_id in commit.consumed:
                 run.events[event_id].consumed = seq
-            values = commit.source.writes
-            for key, columns in commit.writes:
+            source = commit.source
+            assert source is not None  # this store's batches keep their sources (live values)
+            values = source.writes
+            for key, (_, _, digest) in commit.writes:
                 seqs, held = run.keys.setdefault(key, ([], []))
                 seqs.append(seq)
-                held.append(self._intern(run, values[key], columns.digest))
-            result = commit.source.result
-            digest = None if commit.result is None else commit.result.digest
-            source = commit.source
+                held.append(self._intern(run, values[key], digest))
+            result = source.result
+            digest = None if commit.result is None else commit.result[2]
             info = CheckpointInfo(
                 seq,
                 commit.step,
                 now,
                 tuple(key for key, _ in commit.writes),
-                tuple(ev.event_id for ev in commit.emitted),
+                tuple(ev[0] for ev in commit.emitted),
                 len(commit.consumed),
-                source.attempt,
-                source.attempt_error if source.attempt_error is not None else source.error,
+                commit.attempt,
+                commit.attempt_error if commit.attempt_error is not None else commit.error,
                 run.record.epoch,
             )
             run.history.append(_Entry(info, commit.collected, self._intern(run, result, digest)))
