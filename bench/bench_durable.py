@@ -84,7 +84,10 @@ STORE: list[SQLiteStore | MemoryStore | None] = [None]
 class _DroppingStore(MemoryStore):
     """A measuring instrument, not a store: it checks and encodes every commit batch (as
     every backend does before its I/O), then drops it. A chain on it costs what the engine
-    itself does per durable hop, with no storage at all."""
+    itself does per durable hop, with no storage at all. Like the SQL and Redis stores it
+    keeps no live ``Commit`` in its batches (only the memory store needs them)."""
+
+    _keeps_sources = False
 
     async def _append(self, run_id: str, owner: str, epoch: int | None, batch: EncodedBatch) -> int:
         return 0

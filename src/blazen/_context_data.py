@@ -287,15 +287,30 @@ class ContextPersistence:
             k: ContextData._as_state_value(data[k], copy=False) if k in data else None for k in keys
         }
 
+    def step_writes(self, recorded: dict[str, Any] | None) -> dict[str, StateValue | None]:
+        """What a step's commit writes: the keys written outside any step since the last
+        call (``take_writes``), then the step's own recorded writes (``StepCall.writes``),
+        each as a ``StateValue`` or ``None`` (deleted). Runs once per durable step."""
+        writes = self.take_writes() if self._ctx._ambient else {}
+        if recorded:
+            for key, stored in recorded.items():
+                t = type(stored)
+                if stored is DELETED:
+                    writes[key] = None
+                elif t is bytes or t is _NativeValue:
+                    writes[key] = ContextData._as_state_value(stored, copy=False)
+                else:  # as _as_state_value does, without its frame: a Json value, not copied
+                    sv = object.__new__(_JsonValue)
+                    object.__setattr__(sv, "value", stored)
+                    writes[key] = sv
+        return writes
+
     def take_collect_ops(self) -> list[Any]:
         """``collect_events`` changes made outside any step since the last call."""
-        ops, self._ctx._ambient_ops = self._ctx._ambient_ops, []
+        ops = self._ctx._ambient_ops
+        if ops:
+            self._ctx._ambient_ops = []
         return ops
-
-    @staticmethod
-    def state_value(stored: Any) -> StateValue | None:
-        """A step's recorded write (``StepCall.writes`` value) as a ``StateValue`` or None."""
-        return None if stored is DELETED else ContextData._as_state_value(stored, copy=False)
 
     def detach(self) -> None:
         """The run ended: no more routing or streaming from this context."""

@@ -193,3 +193,31 @@ async def test_a_store_subclass_overriding_commit_still_gets_every_commit() -> N
     wf = Workflow("committer-watch", [begin, hop], store=store)
     assert (await wf.run()).result == 5
     assert store.seen == ["begin", *["hop"] * 6]
+
+
+def test_a_step_commit_given_as_parts_encodes_as_its_commit_does() -> None:
+    """The engine's path (``StepParts`` straight into a batch, no ``Commit`` built) and the
+    ``Commit`` path (for the memory store and any other store) write the same rows."""
+    big = StateValue.Bytes(b"y" * 5000)
+    parts = committer.StepParts(
+        "s",
+        ("e0",),
+        [("e1", "T", "s", "t", {"i": 1}), ("e2", "U", "s", None, {"data": {"k": [1, 2]}})],
+        {"n": J(3), "gone": None, "blob": big},
+        {"T": [{"i": 1}]},
+        "completed",
+        big,
+        2,
+    )
+    lean = EncodedBatch(keep_sources=False)
+    lean.add_parts(None, *parts[:7], None, parts.attempt, None)
+    kept = encode_batch([parts.commit()])
+    assert lean.commits[0][1:] == kept.commits[0][1:]
+    assert lean.blobs.keys() == kept.blobs.keys()
+    assert [b.refs for b in lean.blobs.values()] == [2]
+    assert (lean.status, kept.status) == ("completed", "completed")
+    with pytest.raises(StoreError, match="cannot encode object with msgpack"):
+        lean.add_parts(
+            None, "s", (), [("e3", "T", "s", None, object())], {}, None, None, None, None, 1, None
+        )
+    assert len(lean.commits) == 1  # the batch is unchanged

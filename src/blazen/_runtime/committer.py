@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from blazen._owners import new_owner
 from blazen._runtime.stream import EventStream
 from blazen.errors import LeaseLostError, StoreError
 from blazen.events import Event
-from blazen.stores.base import CheckpointStore, Commit
+from blazen.stores.base import CheckpointStore, Commit, PendingEvent, RunStatus
+from blazen.values import StateValue
 
 if TYPE_CHECKING:
     from blazen.stores._base import StoreBase
     from blazen.stores._batch import EncodedBatch
 
-__all__ = ["BACKLOG", "MAX_BATCH", "Committer", "new_owner"]
+__all__ = ["BACKLOG", "MAX_BATCH", "Committer", "StepParts", "new_owner"]
 
 BACKLOG = 4096
 """Queued commits past which a finishing step waits for the store (backpressure)."""
@@ -50,6 +51,46 @@ class _Write:
         else:
             self.commits.append(commit)
         self.held.append(publish or None)
+
+    def add_step(self, parts: StepParts, publish: Sequence[Event] | None) -> None:
+        batch = self.batch
+        if batch is None or batch.keep_sources:
+            self.add(parts.commit(), publish)
+            return
+        step, consumed, events, writes, collected, status, result, attempt = parts
+        batch.add_parts(
+            None, step, consumed, events, writes, collected, status, result, None, attempt, None
+        )
+        self.held.append(publish or None)
+
+
+class StepParts(NamedTuple):
+    """A step's commit as its parts: encoded straight into a built-in store's batch, or
+    made a ``Commit`` for any other store. ``events``: ``(event_id, event_type,
+    source_step, target_step, data)``."""
+
+    step: str
+    consumed: tuple[str, ...]
+    events: Sequence[tuple[str, str, str | None, str | None, Any]]
+    writes: Mapping[str, StateValue | None]
+    collected: Mapping[str, list[Any]] | None
+    status: RunStatus | None
+    result: StateValue | None
+    attempt: int
+
+    def commit(self) -> Commit:
+        """The same commit as a ``Commit`` (with a ``PendingEvent`` per event)."""
+        emitted = tuple([PendingEvent(i, t, d, src, to) for i, t, src, to, d in self.events])
+        return Commit(
+            self.step,
+            self.consumed,
+            emitted,
+            self.writes,
+            self.collected,
+            self.status,
+            self.result,
+            attempt=self.attempt,
+        )
 
 
 class Committer:
@@ -98,18 +139,49 @@ class Committer:
         """
         if self.stopped:
             return None
-        writes = self.writes
-        if not writes or len(writes[-1]) >= MAX_BATCH:
+        write = self._last_write()
+        try:
+            write.add(commit, publish)
+        except StoreError as exc:
+            self._not_queued(write, exc)
+            return None
+        return self._queued_one()
+
+    def submit_step(
+        self, parts: StepParts, publish: Sequence[Event] | None = None
+    ) -> asyncio.Future[None] | None:
+        """``submit`` of a step's commit given as its parts: a built-in store's batch encodes
+        them with no ``Commit`` built (one object less per step and per event)."""
+        if self.stopped:
+            return None
+        writes = self.writes  # _last_write, inline: this runs for every durable step
+        if not writes or len(writes[-1].held) >= MAX_BATCH:
             encoder = self.encoder
             writes.append(_Write(None if encoder is None else encoder.new_batch()))
+        write = writes[-1]
         try:
-            writes[-1].add(commit, publish)
+            write.add_step(parts, publish)
         except StoreError as exc:
-            if not writes[-1]:
-                writes.pop()
-            self.error = exc  # what drain() raises once the queued commits have landed
-            self.fail(exc)
+            self._not_queued(write, exc)
             return None
+        return self._queued_one()
+
+    def _last_write(self) -> _Write:
+        """The write that the next commit joins (a new one when the last is full)."""
+        writes = self.writes
+        if not writes or len(writes[-1].held) >= MAX_BATCH:
+            encoder = self.encoder
+            writes.append(_Write(None if encoder is None else encoder.new_batch()))
+        return writes[-1]
+
+    def _not_queued(self, write: _Write, exc: StoreError) -> None:
+        """The store cannot hold a commit: it is not queued, and the run fails."""
+        if not write:
+            self.writes.remove(write)
+        self.error = exc  # what drain() raises once the queued commits have landed
+        self.fail(exc)
+
+    def _queued_one(self) -> asyncio.Future[None] | None:
         self.queued += 1
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._flush())

@@ -23,6 +23,7 @@ from typing import Any
 from blazen._call import StepCall
 from blazen._context_data import persistence
 from blazen._meta import STEP_END, STEP_RESUME, WAITING_STATE_KEY
+from blazen._runtime.committer import StepParts
 from blazen._runtime.leased import LeasedHooks
 from blazen._runtime.run import Run
 from blazen._runtime.types import RunStatus
@@ -31,7 +32,7 @@ from blazen.errors import (
 )
 from blazen.events import Event
 from blazen.snapshot import encode_event
-from blazen.stores.base import DEFAULT_LEASE, CheckpointStore, Commit, PendingEvent
+from blazen.stores.base import DEFAULT_LEASE, CheckpointStore, Commit
 from blazen.values import StateValue, to_state_value
 
 __all__ = ["DurableHooks", "result_value", "waiting_value"]
@@ -81,21 +82,15 @@ class DurableHooks(LeasedHooks):
         self, step: str, consumed: tuple[str, ...], call: StepCall
     ) -> asyncio.Future[None] | None:
         deliveries = call.emitted
-        emitted = (
-            tuple(
-                [
-                    PendingEvent(eid, ev.event_type, encode_event(ev), step, target)
-                    for eid, ev, target in deliveries
-                ]
-            )
+        events = (
+            [(eid, ev.event_type, step, target, encode_event(ev)) for eid, ev, target in deliveries]
             if deliveries
             else ()
         )
-        writes = self.take_writes()
-        if call.writes:
-            state_value = self.persist.state_value
-            for key, stored in call.writes.items():
-                writes[key] = state_value(stored)
+        writes = self.persist.step_writes(call.writes)
+        if self.waiting_dirty:
+            self.waiting_dirty = False
+            writes[WAITING_STATE_KEY] = waiting_value(self.run)
         changed = self._apply_ambient_ops()
         if call.collect_ops:
             changed = self._apply(call.collect_ops) or changed
@@ -105,17 +100,9 @@ class DurableHooks(LeasedHooks):
             result = result_value(call.stop)
         else:
             status = "waiting" if self.run.waiting else "running"
-        commit = Commit(
-            step=step,
-            consumed=consumed,
-            emitted=emitted,
-            writes=writes,
-            collected=self._collected() if changed else None,
-            status=status,
-            result=result,
-            attempt=call.attempt,
-        )
-        backlog = self.committer.submit(commit, call.published)
+        collected = self._collected() if changed else None
+        parts = StepParts(step, consumed, events, writes, collected, status, result, call.attempt)
+        backlog = self.committer.submit_step(parts, call.published)
         if call.stop is not None and not self.terminal.done():
             self.terminal.set_result(None)
         return backlog
@@ -129,7 +116,7 @@ class DurableHooks(LeasedHooks):
         return writes
 
     def _apply_ambient_ops(self) -> bool:
-        ops = self.persist.take_collect_ops()
+        ops = self.persist.take_collect_ops()  # the same empty list when there are none
         return self._apply(ops) if ops else False
 
     def _apply(self, ops: Iterable[Any]) -> bool:

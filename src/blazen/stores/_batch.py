@@ -19,8 +19,10 @@ from typing import Any, NamedTuple
 from blazen.errors import StoreError
 from blazen.stores._codec import CREATE_STEP, Packer, StoredColumns, new_row, stored_columns
 from blazen.stores._errors import duplicate_event, not_pending
-from blazen.stores.base import Commit, PendingEvent, RunStatus, run_status
+from blazen.stores.base import RUN_STATUSES, Commit, PendingEvent, RunStatus, run_status
 from blazen.values import StateValue
+
+_STATUS: dict[str, RunStatus] = {status: status for status in RUN_STATUSES}
 
 __all__ = ["Blob", "EncodedBatch", "EncodedCommit", "EncodedEvent", "encode_batch", "event_problem"]
 
@@ -127,54 +129,79 @@ class EncodedBatch:
                     consumed_in[event_id] = n
         return False
 
-    def _columns(
-        self, key: str, value: StateValue | None, payloads: list[tuple[bytes, bytes]]
-    ) -> StoredColumns:
-        """The stored columns of one value; a large payload is added to ``payloads``."""
-        columns, payload = stored_columns(key, value, self._pack)
-        if payload is not None:
-            digest = columns[2]
-            assert digest is not None
-            payloads.append((digest, payload))
-        return columns
-
     def add(self, commit: Commit) -> None:
         """Encode and append one commit (``StoreError`` for anything a store cannot hold:
-        the batch is then unchanged).
-
-        It runs for every step of a durable run, on the event loop's thread: rows are built
-        with ``new_row`` (no NamedTuple ``__new__`` frame).
-        """
-        pack = self._pack
-        writes = []
-        payloads: list[tuple[bytes, bytes]] = []  # joins the blob map once all is encoded
-        for key, value in commit.writes.items():
-            if type(key) is not str:
-                raise StoreError(f"context keys must be str, not {type(key).__name__}")
-            writes.append((key, self._columns(key, value, payloads)))
-        emitted = tuple(
-            [
-                (e.event_id, e.event_type, e.source_step, e.target_step, pack(e.data))
-                for e in commit.emitted
-            ]
-        )
-        status, error, collected, result = commit.status, commit.error, commit.collected, None
-        if status is not None:
-            status = run_status(status)
-        if commit.result is not None:
-            result = self._columns("<result>", commit.result, payloads)
-        row = (
-            commit if self.keep_sources else None,
+        the batch is then unchanged)."""
+        events = [
+            (e.event_id, e.event_type, e.source_step, e.target_step, e.data) for e in commit.emitted
+        ]
+        self.add_parts(
+            commit,
             commit.step,
-            tuple(commit.consumed),
-            emitted,
-            tuple(writes),
-            None if collected is None else pack(dict(collected)),
-            result,
-            status,
-            error,
+            commit.consumed,
+            events,
+            commit.writes,
+            commit.collected,
+            commit.status,
+            commit.result,
+            commit.error,
             commit.attempt,
             commit.attempt_error,
+        )
+
+    def add_parts(
+        self,
+        source: Commit | None,
+        step: str,
+        consumed: Sequence[str],
+        events: Sequence[tuple[str, str, str | None, str | None, Any]],
+        writes: Mapping[str, StateValue | None],
+        collected: Mapping[str, list[Any]] | None,
+        status: RunStatus | None,
+        result: StateValue | None,
+        error: str | None,
+        attempt: int,
+        attempt_error: str | None,
+    ) -> None:
+        """``add`` of a commit given as its parts (``source``: the ``Commit``, if any): the
+        engine's path for a step's commit, with no ``Commit`` nor ``PendingEvent`` built when
+        the batch does not keep sources. ``events``: ``(event_id, event_type, source_step,
+        target_step, data)``. It runs for every durable step, on the event loop's thread:
+        the row is built with ``new_row`` (no NamedTuple frame)."""
+        pack = self._pack
+        columns = []
+        payloads: list[tuple[bytes, bytes]] = []  # joins the blob map once all is encoded
+        for key, value in writes.items():
+            if type(key) is not str:
+                raise StoreError(f"context keys must be str, not {type(key).__name__}")
+            stored, payload = stored_columns(key, value, pack)
+            if payload is not None:
+                payloads.append((_digest(stored), payload))
+            columns.append((key, stored))
+        raw = pack.raw
+        try:
+            emitted = tuple([(i, t, src, to, raw(data)) for i, t, src, to, data in events])
+        except (TypeError, ValueError, OverflowError):  # again, for the error naming it
+            emitted = tuple([(i, t, src, to, pack(data)) for i, t, src, to, data in events])
+        if status is not None:
+            status = _STATUS.get(status) or run_status(status)
+        stored_result = None
+        if result is not None:
+            stored_result, payload = stored_columns("<result>", result, pack)
+            if payload is not None:
+                payloads.append((_digest(stored_result), payload))
+        row = (
+            source if self.keep_sources else None,
+            step,
+            tuple(consumed),
+            emitted,
+            tuple(columns),
+            None if collected is None else pack(dict(collected)),
+            stored_result,
+            status,
+            error,
+            attempt,
+            attempt_error,
         )
         for digest, payload in payloads:
             blob = self.blobs.get(digest)
@@ -186,6 +213,13 @@ class EncodedBatch:
         if error is not None:
             self.error = error
         self.commits.append(new_row(EncodedCommit, row))
+
+
+def _digest(columns: StoredColumns) -> bytes:
+    """The blob digest of columns whose payload is a blob."""
+    digest = columns[2]
+    assert digest is not None
+    return digest
 
 
 def encode_batch(commits: Sequence[Commit], *, keep_sources: bool = True) -> EncodedBatch:

@@ -55,15 +55,17 @@ class Packer:
     """A reusable msgpack encoder for one thread at a time (a batch makes its own): much
     cheaper per call than ``msgpack.packb``, which builds a packer every time."""
 
-    __slots__ = ("_pack",)
+    __slots__ = ("raw",)
 
     def __init__(self) -> None:
-        self._pack = msgpack.Packer(use_bin_type=True).pack
+        # msgpack's own pack (no wrapper frame; it raises TypeError, ValueError or
+        # OverflowError, and the packer is reset after one): for the hottest callers.
+        self.raw: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
 
     def __call__(self, obj: Any) -> bytes:
         """Encode ``obj``; ``StoreError`` for anything msgpack cannot encode."""
         try:
-            data: bytes = self._pack(obj)
+            data: bytes = self.raw(obj)
         except (TypeError, ValueError, OverflowError) as exc:
             raise StoreError(f"cannot encode {type(obj).__name__} with msgpack: {exc}") from exc
         return data
