@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +35,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
     event_type: ClassVar[str] = "Event"
+    _scalar_fields: ClassVar[bool] = False  # every declared field is a JSON scalar type
 
     def __init__(self, _inline_type: str | None = None, /, **data: Any) -> None:
         if _inline_type is None and type(self) is Event and "event_type" in data:
@@ -52,6 +54,8 @@ class Event(BaseModel):
         # Calling the validator directly (as BaseModel.__init__ does, minus a check we do
         # not need) halves the cost of building an event.
         self.__pydantic_validator__.validate_python(data, self_instance=self)
+        if self._scalar_fields and not self.__pydantic_extra__:
+            return  # every value is now a str, int, float, bool or None: JSON holds them
         for value in data.values():  # what JSON cannot hold needs a run (see _admit)
             t = type(value)
             if not (t is str or t is int or t is float or t is bool or value is None):
@@ -86,6 +90,7 @@ class Event(BaseModel):
             b.__dict__.get("_keeps_type", False) for b in cls.__mro__
         ):
             cls.event_type = cls.__name__
+        cls._scalar_fields = all(_is_scalar(f.annotation) for f in cls.model_fields.values())
 
     if TYPE_CHECKING:
         # Extra fields are allowed (``StartEvent`` carries the ``run`` kwargs, inline events
@@ -128,6 +133,19 @@ for _name in (
     "schema", "schema_json", "update_forward_refs", "validate",
 ):  # fmt: skip
     setattr(Event, _name, _ExtraFirst(_name))
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_scalar(annotation: Any) -> bool:
+    """Whether a field so annotated holds, once validated, only a str, int, float, bool or
+    ``None`` (``int``, ``str | None``, ``Optional[float]``...): no value to admit (_admit)."""
+    if annotation in _SCALARS:
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        return all(arg in _SCALARS for arg in get_args(annotation))
+    return False
+
 
 _inline_lock = threading.Lock()
 _inline_classes: dict[str, type[Event]] = {}

@@ -109,3 +109,23 @@ def test_live_values_walks_containers_and_survives_cycles() -> None:
     loop: list[Any] = []
     loop.append(loop)
     assert live_values([loop]) == [loop]
+
+
+class Counted(Event):
+    n: int
+    label: str | None = None
+
+
+class Loose(Event):
+    payload: Any = None
+
+
+def test_events_whose_fields_are_all_json_scalars_skip_the_check_but_not_for_extras() -> None:
+    """A class whose declared fields are all str/int/float/bool (or None) needs no check of
+    what it validated; extra fields, and any other field type, are still checked."""
+    assert (Counted._scalar_fields, Loose._scalar_fields) == (True, False)
+    assert Counted(n=Color.RED, label="x").n == 1  # validated to a plain int
+    with pytest.raises(TypeError, match="cannot serialize `Opaque` to JSON outside"):
+        Counted(n=1, extra=Opaque())
+    with pytest.raises(TypeError, match="cannot serialize `Opaque` to JSON outside"):
+        Loose(payload=Opaque())

@@ -246,14 +246,13 @@ class Dispatcher:
                             or not self.dispatching
                         ):
                             break
-                        ready.popleft()
-                        item = queue.popleft()
+                        item = queue.popleft()  # ready is [name]: it stays so, or empties
                         if queue and (limit == 0 or n < limit):
-                            ready.append(name)
                             if not self.idle and not self.check_scheduled:
                                 self.check_scheduled = True
                                 self.loop.call_soon(self._check_spawn)
                         else:
+                            ready.popleft()
                             self.in_ready.discard(name)
                         me.current = item
                     streak -= 1  # counted once more below
