@@ -164,7 +164,14 @@ class Committer:
         except StoreError as exc:
             self._not_queued(write, exc)
             return None
-        return self._queued_one()
+        self.queued += 1  # _queued_one, inline
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+        if self.queued >= BACKLOG:
+            if self.space is None:
+                self.space = asyncio.get_running_loop().create_future()
+            return asyncio.shield(self.space)
+        return None
 
     def _last_write(self) -> _Write:
         """The write that the next commit joins (a new one when the last is full)."""

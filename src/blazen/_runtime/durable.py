@@ -91,7 +91,8 @@ class DurableHooks(LeasedHooks):
         if self.waiting_dirty:
             self.waiting_dirty = False
             writes[WAITING_STATE_KEY] = waiting_value(self.run)
-        changed = self._apply_ambient_ops()
+        ops = self.persist.take_collect_ops()  # _apply_ambient_ops, inline
+        changed = self._apply(ops) if ops else False
         if call.collect_ops:
             changed = self._apply(call.collect_ops) or changed
         result = None

@@ -230,7 +230,8 @@ class LeasedHooks(RunHooks):
         await self.ensure_held()
 
     def lease_fresh(self) -> bool:
-        return self.hold.held and self.hold.fresh()
+        hold = self.hold
+        return hold.held and hold.fresh()
 
     async def lease_checked(self) -> None:
         # A renewal sent before a stall and answered after it confirms nothing now: wait

@@ -126,7 +126,11 @@ def encode_event(ev: Event) -> dict[str, Any]:
     try:
         for name, value in ev.__dict__.items():
             if name[:1] != "_":
-                fields[name] = encode_field_value(value)
+                t = type(value)  # a JSON scalar is its own form (encode_field_value, inline)
+                if t is str or value is None or (t is int and INT_MIN <= value <= INT_MAX):
+                    fields[name] = value
+                else:
+                    fields[name] = encode_field_value(value)
         extra = ev.__pydantic_extra__
         if extra:
             for name, value in extra.items():
