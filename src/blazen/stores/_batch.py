@@ -22,9 +22,9 @@ from blazen.stores._errors import duplicate_event, not_pending
 from blazen.stores.base import RUN_STATUSES, Commit, PendingEvent, RunStatus, run_status
 from blazen.values import StateValue
 
-_STATUS: dict[str, RunStatus] = {status: status for status in RUN_STATUSES}
-
 __all__ = ["Blob", "EncodedBatch", "EncodedCommit", "EncodedEvent", "encode_batch", "event_problem"]
+
+_STATUS: dict[str, RunStatus] = {status: status for status in RUN_STATUSES}
 
 
 EncodedEvent = tuple[str, str, str | None, str | None, bytes]
@@ -69,11 +69,12 @@ class EncodedBatch:
     emits and a later one consumes to that later commit's index (a backend can write such an
     event already consumed, with no update); ``finish`` computes both once the batch is whole.
 
-    Without ``keep_sources`` the batch keeps no ``Commit``: its rows are tuples of strings,
-    bytes and numbers, which the garbage collector stops tracking at its first pass. A run's
-    committer encodes each commit as the step finishes and queues it so: commits waiting
-    for the store then never reach the collector's oldest generation, whose full passes
-    (tens of ms in a loaded process) cost a durable hop more than its encoding.
+    Without ``keep_sources`` the batch keeps no ``Commit``: each commit's row holds only
+    tuples of strings, bytes and numbers, which the garbage collector stops tracking at its
+    first pass, so a queued commit is one tracked object (its row). A run's committer encodes
+    each commit as the step finishes and queues it so: commits waiting for the store then do
+    not fill the collector's oldest generation, whose full passes (tens of ms in a loaded
+    process) cost a durable hop more than its encoding.
     """
 
     commits: list[EncodedCommit] = field(default_factory=list)
