@@ -293,16 +293,9 @@ class ContextPersistence:
         each as a ``StateValue`` or ``None`` (deleted). Runs once per durable step."""
         writes = self.take_writes() if self._ctx._ambient else {}
         if recorded:
+            as_value = ContextData._as_state_value
             for key, stored in recorded.items():
-                t = type(stored)
-                if stored is DELETED:
-                    writes[key] = None
-                elif t is bytes or t is _NativeValue:
-                    writes[key] = ContextData._as_state_value(stored, copy=False)
-                else:  # as _as_state_value does, without its frame: a Json value, not copied
-                    sv = object.__new__(_JsonValue)
-                    object.__setattr__(sv, "value", stored)
-                    writes[key] = sv
+                writes[key] = None if stored is DELETED else as_value(stored, copy=False)
         return writes
 
     def take_collect_ops(self) -> list[Any]:

@@ -45,22 +45,22 @@ class _Write:
     def __len__(self) -> int:
         return len(self.held)
 
-    def add(self, commit: Commit, publish: Sequence[Event] | None) -> None:
-        if self.batch is not None:
-            self.batch.add(commit)  # StoreError, leaving the batch unchanged, if it cannot
+    def add(self, commit: Commit | StepParts, publish: Sequence[Event] | None) -> None:
+        """Queue one commit (``StoreError``, nothing queued, if the batch cannot hold it)."""
+        batch = self.batch
+        if type(commit) is StepParts:
+            if batch is None or batch.keep_sources:
+                commit = commit.commit()
+            else:  # the engine's path: encoded from its parts, no Commit built
+                # add_parts(source, step ... result, error, attempt, attempt_error)
+                batch.add_parts(None, *commit[:7], None, commit.attempt, None)
+                self.held.append(publish or None)
+                return
+        assert isinstance(commit, Commit)
+        if batch is not None:
+            batch.add(commit)
         else:
             self.commits.append(commit)
-        self.held.append(publish or None)
-
-    def add_step(self, parts: StepParts, publish: Sequence[Event] | None) -> None:
-        batch = self.batch
-        if batch is None or batch.keep_sources:
-            self.add(parts.commit(), publish)
-            return
-        step, consumed, events, writes, collected, status, result, attempt = parts
-        batch.add_parts(
-            None, step, consumed, events, writes, collected, status, result, None, attempt, None
-        )
         self.held.append(publish or None)
 
 
@@ -130,65 +130,30 @@ class Committer:
         self.space: asyncio.Future[None] | None = None
 
     def submit(
-        self, commit: Commit, publish: Sequence[Event] | None = None
+        self, commit: Commit | StepParts, publish: Sequence[Event] | None = None
     ) -> asyncio.Future[None] | None:
-        """Queue ``commit``; an awaitable is returned when the backlog is full.
+        """Queue ``commit`` (a step's commit may come as its ``StepParts``: a built-in
+        store's batch encodes them with no ``Commit`` built); an awaitable is returned when
+        the backlog is full.
 
         A commit that a built-in store cannot hold (it is encoded here) is not queued: the
         run fails with the store's ``StoreError``, and the commits queued before it land.
         """
         if self.stopped:
             return None
-        write = self._last_write()
-        try:
-            write.add(commit, publish)
-        except StoreError as exc:
-            self._not_queued(write, exc)
-            return None
-        return self._queued_one()
-
-    def submit_step(
-        self, parts: StepParts, publish: Sequence[Event] | None = None
-    ) -> asyncio.Future[None] | None:
-        """``submit`` of a step's commit given as its parts: a built-in store's batch encodes
-        them with no ``Commit`` built (one object less per step and per event)."""
-        if self.stopped:
-            return None
-        writes = self.writes  # _last_write, inline: this runs for every durable step
-        if not writes or len(writes[-1].held) >= MAX_BATCH:
+        writes = self.writes
+        if not writes or len(writes[-1].held) >= MAX_BATCH:  # a new write when the last is full
             encoder = self.encoder
             writes.append(_Write(None if encoder is None else encoder.new_batch()))
         write = writes[-1]
         try:
-            write.add_step(parts, publish)
+            write.add(commit, publish)
         except StoreError as exc:
-            self._not_queued(write, exc)
+            if not write:
+                writes.remove(write)
+            self.error = exc  # what drain() raises once the queued commits have landed
+            self.fail(exc)
             return None
-        self.queued += 1  # _queued_one, inline
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._flush())
-        if self.queued >= BACKLOG:
-            if self.space is None:
-                self.space = asyncio.get_running_loop().create_future()
-            return asyncio.shield(self.space)
-        return None
-
-    def _last_write(self) -> _Write:
-        """The write that the next commit joins (a new one when the last is full)."""
-        writes = self.writes
-        if not writes or len(writes[-1].held) >= MAX_BATCH:
-            encoder = self.encoder
-            writes.append(_Write(None if encoder is None else encoder.new_batch()))
-        return writes[-1]
-
-    def _not_queued(self, write: _Write, exc: StoreError) -> None:
-        """The store cannot hold a commit: it is not queued, and the run fails."""
-        if not write:
-            self.writes.remove(write)
-        self.error = exc  # what drain() raises once the queued commits have landed
-        self.fail(exc)
-
-    def _queued_one(self) -> asyncio.Future[None] | None:
         self.queued += 1
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._flush())

@@ -87,12 +87,8 @@ class DurableHooks(LeasedHooks):
             if deliveries
             else ()
         )
-        writes = self.persist.step_writes(call.writes)
-        if self.waiting_dirty:
-            self.waiting_dirty = False
-            writes[WAITING_STATE_KEY] = waiting_value(self.run)
-        ops = self.persist.take_collect_ops()  # _apply_ambient_ops, inline
-        changed = self._apply(ops) if ops else False
+        writes = self.take_writes(call.writes)
+        changed = self._apply_ambient_ops()
         if call.collect_ops:
             changed = self._apply(call.collect_ops) or changed
         result = None
@@ -103,21 +99,22 @@ class DurableHooks(LeasedHooks):
             status = "waiting" if self.run.waiting else "running"
         collected = self._collected() if changed else None
         parts = StepParts(step, consumed, events, writes, collected, status, result, call.attempt)
-        backlog = self.committer.submit_step(parts, call.published)
+        backlog = self.committer.submit(parts, call.published)
         if call.stop is not None and not self.terminal.done():
             self.terminal.set_result(None)
         return backlog
 
-    def take_writes(self) -> dict[str, StateValue | None]:
-        """Keys written outside any step since the last commit, and the awaited requests."""
-        writes = self.persist.take_writes()
+    def take_writes(self, recorded: dict[str, Any] | None = None) -> dict[str, StateValue | None]:
+        """Keys written outside any step since the last commit, then a step's ``recorded``
+        writes, and the awaited requests."""
+        writes = self.persist.step_writes(recorded)
         if self.waiting_dirty:
             self.waiting_dirty = False
             writes[WAITING_STATE_KEY] = waiting_value(self.run)
         return writes
 
     def _apply_ambient_ops(self) -> bool:
-        ops = self.persist.take_collect_ops()  # the same empty list when there are none
+        ops = self.persist.take_collect_ops()
         return self._apply(ops) if ops else False
 
     def _apply(self, ops: Iterable[Any]) -> bool:

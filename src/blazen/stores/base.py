@@ -85,9 +85,9 @@ class Commit:
     it consumes, emits and writes nothing and leaves the run record's error alone.
 
     A record to read, not to modify. It is not frozen because the engine builds one (and a
-    ``PendingEvent`` per emitted event) for every step of a durable run, and a frozen
-    dataclass costs about 2.5x as much to build (each field is set through
-    ``object.__setattr__``): 12k of the 180k instructions of a durable SQLite hop.
+    ``PendingEvent`` per emitted event) for every step of a durable run on the memory store
+    or on a store outside blazen, and a frozen dataclass costs about 2.5x as much to build
+    (each field is set through ``object.__setattr__``).
     """
 
     step: str
